@@ -1,0 +1,121 @@
+"""The public entry points the CLI calls: build the pipeline, run it, return a ScanResult."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+from leakwarden.candidates import Detector
+from leakwarden.config import IGNORE_FILE, Settings
+from leakwarden.matcher import select_matcher
+from leakwarden.models import Chunk, Confidence, Finding, Origin, ScanResult
+from leakwarden.pipeline import scan_chunks, scan_files
+from leakwarden.rules import Ruleset, load_ruleset
+from leakwarden.sources import chunks_from_stream
+from leakwarden.sources.files import FileOptions
+from leakwarden.triage.ignore import read_ignore_file
+
+
+def load_rules(settings: Settings) -> Ruleset:
+    return load_ruleset(settings.extra_rules, settings.disable_rules, settings.only_rules)
+
+
+def build_detector(settings: Settings | None = None) -> Detector:
+    settings = settings or Settings()
+    ruleset = load_rules(settings)
+    detector = Detector(ruleset, select_matcher(ruleset, settings.engine))
+    detector.settings = settings  # type: ignore[attr-defined]
+    return detector
+
+
+def current_settings(detector: Detector) -> Settings:
+    return getattr(detector, "settings", Settings())
+
+
+def file_options(settings: Settings) -> FileOptions:
+    return FileOptions(
+        respect_gitignore=settings.respect_gitignore,
+        follow_symlinks=settings.follow_symlinks,
+        max_file_size=settings.max_file_size,
+        exclude=settings.exclude_paths,
+    )
+
+
+def _ignore_paths(settings: Settings, roots: Iterable[Path]) -> list[Path]:
+    if settings.ignore_file is not None:
+        return [settings.ignore_file]
+    candidates = [Path.cwd() / IGNORE_FILE]
+    if settings.config_path is not None:
+        candidates.append(settings.config_path.parent / IGNORE_FILE)
+    for root in roots:
+        folder = root if root.is_dir() else root.parent
+        candidates.append(folder / IGNORE_FILE)
+    seen, out = set(), []
+    for c in candidates:
+        key = c.resolve()
+        if key not in seen:
+            seen.add(key)
+            out.append(c)
+    return out
+
+
+def finish(result: ScanResult, settings: Settings, roots: Iterable[Path] = ()) -> ScanResult:
+    """Apply triage that needs the whole result: ignore file, confidence floor, stable order."""
+    ignored: set[str] = set()
+    for p in _ignore_paths(settings, roots):
+        ignored.update(read_ignore_file(p))
+    floor = Confidence(settings.min_confidence).rank
+    result.findings = sorted(
+        (f for f in result.findings if f.confidence.rank >= floor and f.fingerprint not in ignored),
+        key=lambda f: (f.location.path or "", f.location.commit or "", f.location.start_line, f.location.start_column, f.rule_id),
+    )
+    return result
+
+
+def scan_paths(paths: Sequence[str | Path], settings: Settings | None = None, detector: Detector | None = None) -> ScanResult:
+    """Scan files and folders (gitignore-aware by default)."""
+    settings = settings or Settings()
+    detector = detector or build_detector(settings)
+    roots = [Path(p) for p in paths]
+    result = ScanResult()
+    started = time.perf_counter()
+    scan_files(detector, roots, file_options(settings), result, settings.jobs)
+    result.stats.seconds = time.perf_counter() - started
+    return finish(result, settings, roots)
+
+
+def scan_stream(stream: BinaryIO, label: str = "<stdin>", settings: Settings | None = None, detector: Detector | None = None) -> ScanResult:
+    """Scan a byte stream such as standard input, block by block."""
+    settings = settings or Settings()
+    detector = detector or build_detector(settings)
+    result = ScanResult()
+    started = time.perf_counter()
+    scan_chunks(detector, chunks_from_stream(stream, Origin("stdin", path=label)), result)
+    result.stats.files = 1
+    result.stats.seconds = time.perf_counter() - started
+    return finish(result, settings)
+
+
+def scan_text(text: str | bytes, path: str | None = None, settings: Settings | None = None, detector: Detector | None = None) -> list[Finding]:
+    """Scan one string; the quickest way to use leakwarden from Python."""
+    data = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
+    settings = settings or Settings()
+    detector = detector or build_detector(settings)
+    result = ScanResult()
+    origin = Origin("text", path=path)
+    scan_chunks(detector, chunks_from_stream(io.BytesIO(data), origin), result)
+    return finish(result, settings).findings
+
+
+def scan_chunk_list(chunks: Iterable[Chunk], settings: Settings | None = None, detector: Detector | None = None) -> ScanResult:
+    """Scan chunks from any source (git blobs, image layers, archive members)."""
+    settings = settings or Settings()
+    detector = detector or build_detector(settings)
+    result = ScanResult()
+    started = time.perf_counter()
+    scan_chunks(detector, chunks, result)
+    result.stats.seconds = time.perf_counter() - started
+    return finish(result, settings)

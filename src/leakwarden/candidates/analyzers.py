@@ -1,0 +1,72 @@
+"""Offline structure analyzers referenced from rules (`analyzer = "..."`).
+
+An analyzer returns a dict of details for a real candidate, or None to reject the match (for
+example an `eyJ...` string that does not decode to a JWT header with `alg`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+_SAFE_CLAIMS = ("iss", "sub", "aud", "exp", "nbf", "iat", "role", "typ", "azp", "scope", "tid")
+
+
+def b64url_json(segment: str) -> Any:
+    raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    return json.loads(raw)
+
+
+def _iso(ts: Any) -> str | None:
+    if isinstance(ts, int | float) and not isinstance(ts, bool):
+        try:
+            return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+        except (OverflowError, OSError, ValueError):
+            return None
+    return None
+
+
+def analyze_jwt(token: str, now: float | None = None) -> dict[str, Any] | None:
+    """Decode header and payload (no signature check): alg, non-sensitive claims, expiry."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        header = b64url_json(parts[0])
+        payload = b64url_json(parts[1])
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(header, dict) or not isinstance(header.get("alg"), str):
+        return None
+    if not isinstance(payload, dict):
+        return None
+    now = time.time() if now is None else now
+    claims = {k: payload[k] for k in _SAFE_CLAIMS if k in payload and isinstance(payload[k], str | int | float | list)}
+    details: dict[str, Any] = {
+        "jwt_header": {k: v for k, v in header.items() if k in ("alg", "typ", "kid", "cty", "jku", "x5u")},
+        "jwt_claims": claims,
+        "alg": header["alg"],
+        "alg_none": header["alg"].lower() == "none",
+        "signed": bool(parts[2]),
+    }
+    exp = payload.get("exp")
+    if isinstance(exp, int | float) and not isinstance(exp, bool):
+        details["expires_at"] = _iso(exp)
+        details["expired"] = exp < now
+    else:
+        details["expired"] = False
+        details["expires_at"] = None
+    nbf = payload.get("nbf")
+    if isinstance(nbf, int | float) and not isinstance(nbf, bool):
+        details["not_yet_valid"] = nbf > now
+    return details
+
+
+ANALYZERS: dict[str, Callable[[str], dict[str, Any] | None]] = {
+    "jwt": analyze_jwt,
+}

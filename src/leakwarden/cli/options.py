@@ -1,0 +1,103 @@
+"""Options shared by the scan commands, and the common way to run a scan and report it."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from leakwarden.errors import ExitCode, LeakwardenError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+FORMATS = ("text", "json", "jsonl", "sarif")
+
+
+def report_options(func: F) -> F:
+    decorators = [
+        click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="Report format."),
+        click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to a file instead of standard output."),
+        click.option("--show-secrets", is_flag=True, help="Print secret values in full (redacted by default)."),
+        click.option("--exit-zero", is_flag=True, help="Exit 0 even when secrets are found."),
+        click.option("--quiet", "-q", is_flag=True, help="Print nothing when nothing is found (text format)."),
+    ]
+    for d in reversed(decorators):
+        func = d(func)
+    return func
+
+
+def rule_options(func: F) -> F:
+    decorators = [
+        click.option("--config", "-c", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Config file (default: .leakwarden.toml or [tool.leakwarden] in pyproject.toml, found upwards)."),
+        click.option("--rules", "rule_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Extra rule file (repeatable)."),
+        click.option("--disable-rule", multiple=True, metavar="ID", help="Do not run this rule (repeatable)."),
+        click.option("--only-rule", multiple=True, metavar="ID", help="Run only these rules (repeatable)."),
+        click.option("--engine", type=click.Choice(["auto", "hyperscan", "python"]), default=None, help="Matching engine (default auto; env LEAKWARDEN_ENGINE)."),
+        click.option("--min-confidence", type=click.Choice(["low", "medium", "high"]), default=None, help="Drop findings below this confidence."),
+        click.option("--ignore-file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Fingerprints to ignore (default: .leakwardenignore)."),
+    ]
+    for d in reversed(decorators):
+        func = d(func)
+    return func
+
+
+def build_settings(start: Path | None, config: Path | None, rule_files: tuple[Path, ...], disable_rule: tuple[str, ...], only_rule: tuple[str, ...], engine: str | None, min_confidence: str | None, ignore_file: Path | None, **overrides: Any) -> Any:
+    from leakwarden.config import load_settings
+
+    settings = load_settings(start, config)
+    return settings.merged(
+        extra_rules=(*settings.extra_rules, *rule_files) if rule_files else None,
+        disable_rules=(*settings.disable_rules, *disable_rule) if disable_rule else None,
+        only_rules=only_rule or None,
+        engine=engine,
+        min_confidence=min_confidence,
+        ignore_file=ignore_file,
+        **overrides,
+    )
+
+
+def use_color(output: Path | None) -> bool:
+    if output is not None or os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return sys.stdout.isatty()
+
+
+def emit_report(result: Any, ruleset: Any, *, fmt: str, output: Path | None, show_secrets: bool, exit_zero: bool, quiet: bool, source: str) -> None:
+    """Render the report, write it, print warnings, and exit with the documented code."""
+    from leakwarden import __version__
+    from leakwarden.cache import write_atomic
+    from leakwarden.reporters import ReportContext, get_reporter
+
+    ctx = ReportContext(ruleset=ruleset, show_secrets=show_secrets, color=use_color(output) and fmt == "text", source=source, tool_version=__version__)
+    if not (quiet and fmt == "text" and not result.findings):
+        buf = io.StringIO()
+        get_reporter(fmt)(result, ctx, buf)
+        if output is not None:
+            try:
+                output.parent.mkdir(parents=True, exist_ok=True)
+                tmp = output.with_name(f".{output.name}.tmp")
+                tmp.write_text(buf.getvalue(), encoding="utf-8")
+                os.replace(tmp, output)
+            except OSError as exc:
+                raise LeakwardenError(f"cannot write report to {output}: {exc.strerror}") from None
+        else:
+            sys.stdout.write(buf.getvalue())
+            sys.stdout.flush()
+        del write_atomic
+    if fmt != "text" or output is not None:
+        for e in result.errors:
+            click.echo(f"warning: {e.path}: {e.message}", err=True)
+    if output is not None and fmt == "text" and not quiet:
+        pass
+    if output is not None:
+        n = len(result.findings)
+        click.echo(f"{n} finding{'s' if n != 1 else ''}; report written to {output}", err=True)
+    code = ExitCode.FINDINGS if result.findings and not exit_zero else ExitCode.CLEAN
+    sys.exit(int(code))

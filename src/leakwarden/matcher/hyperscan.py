@@ -1,0 +1,145 @@
+"""Hyperscan engine: one database for all rules, cached on disk, matches confirmed on windows.
+
+NOTE: Hyperscan reports match *ends* only (start-of-match tracking is slow and limits patterns).
+Each end is confirmed by the rule's Python regex on a window of `max_span` bytes around it, so
+Python's backtracking engine only ever sees bounded input: linear time on hostile data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+import hyperscan as hs
+
+from leakwarden import cache
+from leakwarden.matcher import RuleMatch
+from leakwarden.matcher.compiled import CompiledRules
+from leakwarden.rules import Ruleset
+
+_FORMAT = 1
+
+
+def _compile(patterns: list[bytes]) -> tuple[Any, list[int]]:
+    """Compile all patterns; those Hyperscan rejects get the approximate PREFILTER mode, and the
+    few it cannot handle even then are returned as indexes to run with the Python engine."""
+    flags = [0] * len(patterns)
+    python_only: list[int] = []
+    db = hs.Database(mode=hs.HS_MODE_BLOCK)
+    try:
+        db.compile(expressions=patterns, ids=list(range(len(patterns))), elements=len(patterns), flags=flags)
+        return db, python_only
+    except hs.error:
+        pass
+    keep: list[int] = []
+    for i, p in enumerate(patterns):
+        for f in (0, hs.HS_FLAG_PREFILTER):
+            probe = hs.Database(mode=hs.HS_MODE_BLOCK)
+            try:
+                probe.compile(expressions=[p], ids=[i], elements=1, flags=[f])
+            except hs.error:
+                continue
+            flags[i] = f
+            keep.append(i)
+            break
+        else:
+            python_only.append(i)
+    db = hs.Database(mode=hs.HS_MODE_BLOCK)
+    if keep:
+        db.compile(
+            expressions=[patterns[i] for i in keep], ids=keep, elements=len(keep), flags=[flags[i] for i in keep]
+        )
+    return (db if keep else None), python_only
+
+
+def load_database(ruleset: Ruleset) -> tuple[Any, list[int]]:
+    """Load the serialised database for this ruleset from the cache, or compile and store it."""
+    key = hashlib.sha256(f"{_FORMAT}|{hs.__version__}|{ruleset.hash}".encode()).hexdigest()[:32]
+    path = cache.cache_dir() / "hyperscan" / f"{key}.db"
+    try:
+        raw = path.read_bytes()
+        header, _, blob = raw.partition(b"\n")
+        python_only = [int(x) for x in header.decode().split(",") if x]
+        db = hs.loadb(blob, mode=hs.HS_MODE_BLOCK) if blob else None
+        if db is not None:
+            db.scratch = hs.Scratch(db)
+        return db, python_only
+    except (OSError, ValueError, hs.error):
+        pass
+    db, python_only = _compile([r.pattern.encode() for r in ruleset.rules])
+    blob = hs.dumpb(db) if db is not None else b""
+    cache.write_atomic(path, ",".join(map(str, python_only)).encode() + b"\n" + blob)
+    return db, python_only
+
+
+def serialise(ruleset: Ruleset) -> bytes:
+    """The cached database bytes, for shipping to worker processes or other machines."""
+    load_database(ruleset)
+    key = hashlib.sha256(f"{_FORMAT}|{hs.__version__}|{ruleset.hash}".encode()).hexdigest()[:32]
+    return (cache.cache_dir() / "hyperscan" / f"{key}.db").read_bytes()
+
+
+class HyperscanMatcher:
+    engine = "hyperscan"
+
+    def __init__(self, ruleset: Ruleset) -> None:
+        self.rules = CompiledRules(ruleset)
+        self.db, self.python_only = load_database(ruleset)
+
+    def find(self, data: bytes) -> list[RuleMatch]:
+        ends: dict[int, list[int]] = {}
+        if self.db is not None and data:
+
+            def on_match(rule: int, _start: int, end: int, _flags: int, _ctx: Any) -> None:
+                lst = ends.get(rule)
+                if lst is None:
+                    ends[rule] = [end]
+                elif end - lst[-1] > 0:
+                    lst.append(end)
+
+            self.db.scan(data, match_event_handler=on_match)
+        out: list[RuleMatch] = []
+        lowered: bytes | None = None
+        for i in self.python_only:
+            if lowered is None:
+                lowered = data.lower()
+            if self.rules.has_keyword(i, lowered):
+                out.extend((i, m) for m in self.rules.regex(i).finditer(data))
+        for rule, rule_ends in ends.items():
+            if self.rules.keywords[rule]:
+                if lowered is None:
+                    lowered = data.lower()
+                if not self.rules.has_keyword(rule, lowered):
+                    continue
+            out.extend((rule, m) for m in self._confirm(rule, rule_ends, data))
+        return out
+
+    def _confirm(self, rule: int, rule_ends: list[int], data: bytes) -> list[re.Match[bytes]]:
+        span = self.rules.spans[rule]
+        regex = self.rules.regex(rule)
+        n = len(data)
+        found: list[re.Match[bytes]] = []
+        last_end = -1
+        # Cluster ends whose windows overlap; scan each cluster's window once.
+        lo_end = hi_end = rule_ends[0]
+        clusters: list[tuple[int, int]] = []
+        for e in rule_ends[1:]:
+            if e - hi_end > 2 * span:
+                clusters.append((lo_end, hi_end))
+                lo_end = e
+            hi_end = e
+        clusters.append((lo_end, hi_end))
+        for first, last in clusters:
+            lo = max(0, first - span)
+            hi = min(n, last + span)
+            for m in regex.finditer(data, max(lo, last_end if last_end > 0 else 0), hi):
+                # A match cut by the window's edges is not the real match: the real one is
+                # found from another cluster or does not end at a reported position.
+                if (m.end() == hi and hi != n and m.end() > last) or (m.start() == lo and lo != 0):
+                    continue
+                if m.end() < first - span:
+                    continue
+                found.append(m)
+                last_end = m.end()
+        return found

@@ -1,0 +1,205 @@
+"""Immutable values that cross stage boundaries: chunks, locations, candidates and findings."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}
+
+
+class Confidence(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+    @property
+    def rank(self) -> int:
+        return {"low": 0, "medium": 1, "high": 2}[self.value]
+
+
+class ValidityState(StrEnum):
+    VALID = "valid"
+    INVALID = "invalid"
+    UNKNOWN = "unknown"
+    NOT_CHECKED = "not_checked"
+
+
+@dataclass(frozen=True, slots=True)
+class Validity:
+    """Outcome of a validity check; `details` holds what the check learned (user, scopes...)."""
+
+    state: ValidityState = ValidityState.NOT_CHECKED
+    reason: str = ""
+    checked_at: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+NOT_CHECKED = Validity()
+
+
+def redact(value: str) -> str:
+    """Keep a few leading and trailing characters so a person can recognise the secret."""
+    n = len(value)
+    if n <= 8:
+        return "*" * n
+    keep = 4 if n >= 20 else 2
+    return f"{value[:keep]}{'*' * min(n - 2 * keep, 12)}{value[-keep:]}"
+
+
+class Secret:
+    """The raw secret value. `str`/`repr` are redacted; `.reveal()` is the only way to the value."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    @property
+    def redacted(self) -> str:
+        return redact(self._value)
+
+    def __str__(self) -> str:
+        return self.redacted
+
+    def __repr__(self) -> str:
+        return f"Secret({self.redacted!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __len__(self) -> int:
+        return len(self._value)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Secret, (self._value,))
+
+
+def secret_fingerprint(rule_id: str, secret: str) -> str:
+    """Stable content fingerprint: the same secret under the same rule, wherever it occurs."""
+    return hashlib.sha256(f"{rule_id}\x00{secret}".encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a chunk of bytes came from. Sources fill what they know; the rest stays None."""
+
+    kind: str  # file, stdin, git, diff, image, archive, ...
+    path: str | None = None
+    commit: str | None = None
+    blob: str | None = None
+    layer: str | None = None
+    extra: tuple[tuple[str, str], ...] = ()
+
+    def display(self) -> str:
+        return self.path or f"<{self.kind}>"
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Bytes to scan plus their provenance. `base_line`/`base_offset` locate a slice of a file."""
+
+    data: bytes
+    origin: Origin
+    base_line: int = 1
+    base_offset: int = 0
+    decoded_from: str | None = None
+    depth: int = 0
+    # Findings starting at or past this offset belong to the next, overlapping block.
+    own_end: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    kind: str
+    path: str | None
+    start_line: int
+    end_line: int
+    start_column: int
+    end_column: int
+    offset: int = 0
+    commit: str | None = None
+    blob: str | None = None
+    layer: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def display(self) -> str:
+        where = self.path or f"<{self.kind}>"
+        if self.commit:
+            where = f"{where}@{self.commit[:12]}"
+        return f"{where}:{self.start_line}:{self.start_column}"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One occurrence of one secret. `secret` is redacted unless revealed explicitly."""
+
+    rule_id: str
+    rule_name: str
+    provider: str
+    severity: Severity
+    confidence: Confidence
+    secret: Secret
+    location: Location
+    line: str = ""  # the source line with the secret masked
+    details: dict[str, Any] = field(default_factory=dict)
+    related: dict[str, Secret] = field(default_factory=dict)
+    validity: Validity = NOT_CHECKED
+    decoded: str | None = None  # e.g. "base64" when found inside decoded text
+
+    @property
+    def fingerprint(self) -> str:
+        return secret_fingerprint(self.rule_id, self.secret.reveal())
+
+    @property
+    def occurrence_fingerprint(self) -> str:
+        loc = self.location
+        key = f"{self.fingerprint}\x00{loc.kind}\x00{loc.path}\x00{loc.commit or ''}\x00{loc.layer or ''}"
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    def with_validity(self, validity: Validity) -> Finding:
+        return replace(self, validity=validity)
+
+
+@dataclass(frozen=True, slots=True)
+class ScanError:
+    """A problem with one input that did not stop the scan (unreadable file, too big, ...)."""
+
+    path: str
+    kind: str
+    message: str
+
+
+@dataclass(slots=True)
+class ScanStats:
+    files: int = 0
+    bytes: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(slots=True)
+class ScanResult:
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[ScanError] = field(default_factory=list)
+    stats: ScanStats = field(default_factory=ScanStats)

@@ -1,0 +1,1 @@
+"""Remediation: playbooks per secret type, fixes to code, and history clean-up plans."""

@@ -1,0 +1,40 @@
+"""Render the same list of findings in one format each; reporters compute nothing themselves."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO
+
+from leakwarden.models import ScanResult
+from leakwarden.rules import Ruleset
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    ruleset: Ruleset
+    show_secrets: bool = False
+    color: bool = False
+    source: str = "path"  # what was scanned: path, stdin, git, ...
+    tool_version: str = ""
+
+
+Reporter = Callable[[ScanResult, ReportContext, IO[str]], None]
+
+
+def _load() -> dict[str, Reporter]:
+    from leakwarden.reporters import json_report, sarif, text
+
+    return {
+        "text": text.render,
+        "json": json_report.render,
+        "jsonl": json_report.render_lines,
+        "sarif": sarif.render,
+    }
+
+
+REPORTER_NAMES = ("text", "json", "jsonl", "sarif")
+
+
+def get_reporter(name: str) -> Reporter:
+    return _load()[name]

@@ -1,0 +1,92 @@
+"""SARIF 2.1.0, as GitHub code scanning reads it: one rule per detector, help from its playbook."""
+
+from __future__ import annotations
+
+import json
+from typing import IO, Any
+
+from leakwarden.models import Finding, ScanResult, Severity
+from leakwarden.remediation.summary import playbook_markdown, playbook_text
+from leakwarden.reporters import ReportContext
+from leakwarden.rules import Rule
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+_LEVEL = {Severity.CRITICAL: "error", Severity.HIGH: "error", Severity.MEDIUM: "warning", Severity.LOW: "note"}
+# GitHub sorts alerts by this 0-10 score.
+_SCORE = {Severity.CRITICAL: "9.5", Severity.HIGH: "8.0", Severity.MEDIUM: "5.5", Severity.LOW: "3.0"}
+
+
+def _rule_descriptor(rule: Rule) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "name": "".join(part.capitalize() for part in rule.id.split("-")),
+        "shortDescription": {"text": rule.name},
+        "fullDescription": {"text": rule.description},
+        "help": {"text": playbook_text(rule), "markdown": playbook_markdown(rule)},
+        "helpUri": rule.playbook.get("revoke_url") or rule.references[0],
+        "defaultConfiguration": {"level": _LEVEL[rule.severity]},
+        "properties": {
+            "tags": ["security", "secret", *rule.tags],
+            "security-severity": _SCORE[rule.severity],
+            "precision": {"high": "high", "medium": "medium", "low": "low"}[rule.confidence.value],
+        },
+    }
+
+
+def _result(f: Finding, index: int, ctx: ReportContext) -> dict[str, Any]:
+    loc = f.location
+    secret = f.secret.reveal() if ctx.show_secrets else f.secret.redacted
+    message = f"{f.rule_name} found: {secret}."
+    if loc.commit:
+        message += f" Introduced in commit {loc.commit[:12]}."
+    region: dict[str, Any] = {
+        "startLine": loc.start_line,
+        "startColumn": loc.start_column,
+        "endLine": loc.end_line,
+        "endColumn": max(loc.end_column, 1),
+    }
+    uri = (loc.path or f"{loc.kind}").lstrip("/") or loc.kind
+    result: dict[str, Any] = {
+        "ruleId": f.rule_id,
+        "ruleIndex": index,
+        "level": _LEVEL[f.severity],
+        "message": {"text": message},
+        "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri}, "region": region}}],
+        "partialFingerprints": {"leakwarden/secret/v1": f.fingerprint},
+        "properties": {"validity": f.validity.state.value, "confidence": f.confidence.value},
+    }
+    if loc.commit:
+        result["properties"]["commit"] = loc.commit
+        for key in ("author", "email", "date"):
+            if loc.extra.get(key):
+                result["properties"][key] = loc.extra[key]
+    return result
+
+
+def sarif_log(result: ScanResult, ctx: ReportContext) -> dict[str, Any]:
+    used = sorted({f.rule_id for f in result.findings})
+    rules = [ctx.ruleset.get(rid) for rid in used]
+    index = {r.id: i for i, r in enumerate(rules)}
+    run: dict[str, Any] = {
+        "tool": {
+            "driver": {
+                "name": "leakwarden",
+                "version": ctx.tool_version or "0",
+                "informationUri": "https://github.com/leakwarden/leakwarden",
+                "rules": [_rule_descriptor(r) for r in rules],
+            }
+        },
+        "results": [_result(f, index[f.rule_id], ctx) for f in result.findings],
+        "columnKind": "unicodeCodePoints",
+    }
+    commits = sorted({f.location.commit for f in result.findings if f.location.commit})
+    if commits and result.findings and result.findings[0].location.extra.get("repository_uri"):
+        run["versionControlProvenance"] = [
+            {"repositoryUri": result.findings[0].location.extra["repository_uri"], "revisionId": commits[-1]}
+        ]
+    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+
+
+def render(result: ScanResult, ctx: ReportContext, out: IO[str]) -> None:
+    json.dump(sarif_log(result, ctx), out, indent=2, ensure_ascii=False)
+    out.write("\n")

@@ -1,0 +1,64 @@
+"""Human-readable report: findings grouped by file, coloured on a terminal, one next step each."""
+
+from __future__ import annotations
+
+from typing import IO
+
+from leakwarden.models import ScanResult, Severity, ValidityState
+from leakwarden.reporters import ReportContext
+
+_SEV_STYLE = {Severity.CRITICAL: "bold red", Severity.HIGH: "red", Severity.MEDIUM: "yellow", Severity.LOW: "cyan"}
+_VALIDITY_STYLE = {ValidityState.VALID: "bold red", ValidityState.INVALID: "green", ValidityState.UNKNOWN: "yellow"}
+
+
+def render(result: ScanResult, ctx: ReportContext, out: IO[str]) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(file=out, force_terminal=ctx.color, no_color=not ctx.color, highlight=False, soft_wrap=True, width=120)
+    groups: dict[str, list] = {}
+    for f in result.findings:
+        key = f.location.path or f"<{f.location.kind}>"
+        groups.setdefault(key, []).append(f)
+    for path, findings in groups.items():
+        console.print(f"[bold]{escape(path)}[/bold]")
+        for f in findings:
+            loc = f.location
+            where = f"{loc.start_line}:{loc.start_column}"
+            secret = f.secret.reveal() if ctx.show_secrets else f.secret.redacted
+            sev = f"[{_SEV_STYLE[f.severity]}]{f.severity.value.upper()}[/]"
+            console.print(f"  {where:>9}  {sev}  {escape(f.rule_name)} [dim]({f.rule_id})[/dim]  {escape(secret)}")
+            if loc.commit:
+                meta = loc.extra
+                who = f" by {meta.get('author', '')}" if meta.get("author") else ""
+                when = f" on {meta.get('date', '')}" if meta.get("date") else ""
+                console.print(f"             [dim]commit {loc.commit[:12]}{escape(who)}{escape(when)}[/dim]")
+            if f.decoded:
+                console.print(f"             [dim]found after decoding: {escape(f.decoded)}[/dim]")
+            if f.validity.state is not ValidityState.NOT_CHECKED:
+                style = _VALIDITY_STYLE.get(f.validity.state, "")
+                reason = f" ({escape(f.validity.reason)})" if f.validity.reason else ""
+                console.print(f"             validity: [{style}]{f.validity.state.value}[/]{reason}")
+            if f.details.get("alg_none"):
+                console.print("             [red]unsigned JWT (alg: none)[/red]")
+            elif "expired" in f.details and f.details["expired"]:
+                console.print(f"             [dim]JWT expired at {f.details.get('expires_at')}[/dim]")
+            rule = ctx.ruleset.by_id.get(f.rule_id)
+            if rule is not None:
+                url = rule.playbook.get("revoke_url", "")
+                hint = f"revoke at {url}; " if url else ""
+                console.print(f"             [dim]→ {escape(hint)}run `leakwarden explain {f.rule_id}`[/dim]")
+        console.print()
+    for e in result.errors:
+        console.print(f"[yellow]warning:[/yellow] {escape(e.path)}: {escape(e.message)}")
+    n = len(result.findings)
+    secrets = len({f.fingerprint for f in result.findings})
+    mb = result.stats.bytes / 1e6
+    summary = (
+        f"{n} finding{'s' if n != 1 else ''} ({secrets} unique secret{'s' if secrets != 1 else ''})"
+        f" in {result.stats.files} file{'s' if result.stats.files != 1 else ''}, {mb:.1f} MB, {result.stats.seconds:.2f}s"
+    )
+    if result.stats.skipped:
+        summary += f"; {result.stats.skipped} binary file(s) skipped"
+    style = "bold red" if n else "bold green"
+    console.print(f"[{style}]{summary}[/]")

@@ -1,0 +1,1 @@
+"""Decide which findings are reported: ignore file, baseline, dedupe."""
