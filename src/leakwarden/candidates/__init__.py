@@ -174,9 +174,13 @@ class Detector:
         out: list[Finding] = []
         data = chunk.data
         origin = chunk.origin
+        # A generic rule says nothing new where a specific rule already found the same bytes.
+        specific = [(c.start, c.end) for c in candidates if c.rule.visible and "generic" not in c.rule.tags]
         for c in candidates:
             rule = c.rule
             if not rule.visible:
+                continue
+            if "generic" in rule.tags and any(s < c.end and c.start < e for s, e in specific):
                 continue
             related: dict[str, Secret] = {}
             missing = False
@@ -201,8 +205,8 @@ class Detector:
                 path=origin.path,
                 start_line=chunk.base_line + c.line,
                 end_line=chunk.base_line + end_line,
-                start_column=c.start - ls + 1,
-                end_column=c.end - end_ls + 1,
+                start_column=c.start - ls + (chunk.base_column if ls == 0 else 1),
+                end_column=c.end - end_ls + (chunk.base_column if end_ls == 0 else 1),
                 offset=chunk.base_offset + c.start,
                 commit=origin.commit,
                 blob=origin.blob,
