@@ -11,7 +11,12 @@ from leakwarden.cli.lazy import LazyGroup
 from leakwarden.cli.options import build_settings, emit_report, report_options, rule_options
 
 # Other scan targets register here as "name": "module:attribute".
-SCAN_COMMANDS: dict[str, str] = {}
+SCAN_COMMANDS: dict[str, str] = {
+    "archive": "leakwarden.cli.scan_artifacts:archive",
+    "image": "leakwarden.cli.scan_artifacts:image",
+    "npm": "leakwarden.cli.scan_artifacts:npm",
+    "pypi": "leakwarden.cli.scan_artifacts:pypi",
+}
 
 
 @click.group(cls=LazyGroup, lazy=SCAN_COMMANDS)
