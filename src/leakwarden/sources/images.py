@@ -156,6 +156,17 @@ def _load_json(store: BlobStore, ref: str) -> Any:
         raise SourceError(f"{ref}: not valid JSON ({exc})") from None
 
 
+def _load_manifest(store: BlobStore, digest: str) -> Any:
+    """Registries serve manifests and blobs at different endpoints; layouts keep both as blobs."""
+    reader = getattr(store, "read_manifest", None)
+    if reader is None:
+        return _load_json(store, digest)
+    try:
+        return json.loads(reader(digest))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SourceError(f"{digest}: not valid JSON ({exc})") from None
+
+
 def _is_attestation(desc: dict[str, Any]) -> bool:
     ann = desc.get("annotations") or {}
     plat = desc.get("platform") or {}
@@ -177,7 +188,7 @@ def resolve(store: BlobStore, doc: dict[str, Any], name: str, platform: str | No
                 continue
             sub_name = (sub.get("annotations") or {}).get("io.containerd.image.name") or (sub.get("annotations") or {}).get("org.opencontainers.image.ref.name")
             label = name if not sub_name or name.endswith(sub_name) else f"{name} ({sub_name})"
-            out.extend(resolve(store, _load_json(store, sub["digest"]), label, platform, sub, depth + 1))
+            out.extend(resolve(store, _load_manifest(store, sub["digest"]), label, platform, sub, depth + 1))
         return out
     if "layers" in doc and "config" in doc:
         config_digest = doc["config"]["digest"]
@@ -345,8 +356,8 @@ def open_local_image(path: Path, platform: str | None) -> tuple[list[ImageManife
 # --- chunks -------------------------------------------------------------------------------
 
 
-def _image_extra(manifest: ImageManifest, **more: str) -> tuple[tuple[str, str], ...]:
-    fields = {"image": manifest.name, "platform": manifest.platform, **more}
+def _image_extra(manifest: ImageManifest, **more: Any) -> tuple[tuple[str, Any], ...]:
+    fields: dict[str, Any] = {"image": manifest.name, "platform": manifest.platform, **more}
     return tuple(sorted(fields.items()))
 
 
@@ -369,7 +380,7 @@ def config_chunks(manifest: ImageManifest) -> Iterator[Chunk]:
 def layer_chunks(walker: ArchiveWalker, manifest: ImageManifest, layer: LayerRef, record: LayerRecord, on_error: OnError) -> Iterator[Chunk]:
     """Stream one layer (tar, maybe compressed) and yield its text files as chunks."""
     label = f"{manifest.name} layer {layer.index} ({layer.digest[:19]})"
-    extra = _image_extra(manifest, layer_index=str(layer.index), instruction=layer.instruction)
+    extra = _image_extra(manifest, layer_index=layer.index, instruction=layer.instruction)
 
     def origin_for(display: str, blob: str | None) -> Origin:
         return Origin("image", path=display, blob=blob, layer=layer.digest, extra=extra)
