@@ -190,6 +190,8 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, tarfile.ReadError):
         return f"truncated or corrupt tar: {exc}"
     if isinstance(exc, zipfile.BadZipFile):
+        if "not a zip file" in str(exc):
+            return "corrupt or truncated zip: its central directory is missing (is the file complete?)"
         return f"corrupt or truncated zip: {exc}"
     if isinstance(exc, zlib.error):
         return f"corrupt deflate/gzip data: {exc}"
