@@ -169,7 +169,7 @@ def fetch_npm(spec: str, index_url: str | None = None, all_files: bool = False) 
     name, version = parse_npm_spec(spec)
     base = (index_url or os.environ.get("LEAKWARDEN_NPM_REGISTRY") or NPM_URL).rstrip("/")
     with _client() as client:
-        meta = _get_json(client, f"{base}/{quote(name, safe='@')}", f"npm:{name}")
+        meta = _get_json(client, f"{base}/{name.replace('/', '%2f')}", f"npm:{name}")  # npm escapedName
         tags = meta.get("dist-tags") or {}
         wanted = tags.get(version or "latest", version)
         release = (meta.get("versions") or {}).get(wanted or "")
