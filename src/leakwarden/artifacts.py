@@ -141,6 +141,7 @@ def scan_image(
     scanner = ArtifactScanner(detector)
     started = time.perf_counter()
     roots: list[Path] = []
+    store: Any
     if images.is_local_image(target):
         manifests, store = images.open_local_image(Path(target), platform)
         roots.append(Path(target))

@@ -12,7 +12,6 @@ import struct
 import subprocess
 import tarfile
 import zipfile
-from pathlib import Path
 
 import pytest
 

@@ -9,7 +9,16 @@ import stat
 
 import pytest
 
-from artifacts.imagebuild import CIRCLE, CIRCLE2, CRATES, Image, Layer, oci_files, secret_image, write_dir
+from artifacts.imagebuild import (
+    CIRCLE,
+    CIRCLE2,
+    CRATES,
+    Image,
+    Layer,
+    oci_files,
+    secret_image,
+    write_dir,
+)
 from artifacts.registry_fixture import PASSWORD, USER, start_registry
 from conftest import run_cli
 from leakwarden.artifacts import scan_image

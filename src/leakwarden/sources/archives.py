@@ -22,7 +22,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import IO, Any, BinaryIO, Protocol
 
 from leakwarden.models import Chunk, Origin, ScanError
 from leakwarden.sources import OnError, chunks_from_stream, is_binary
@@ -232,7 +232,7 @@ class ArchiveWalker:
         finally:
             fh.close()
 
-    def walk_top(self, stream: BinaryIO, display: str, origin_for: OriginFor) -> Iterator[Chunk]:
+    def walk_top(self, stream: BinaryIO | IO[bytes], display: str, origin_for: OriginFor) -> Iterator[Chunk]:
         """Walk one top-level input; it stops cleanly when a walk-wide limit is hit."""
         try:
             yield from self.content(stream, display, 0, origin_for, seekable=True)
@@ -267,9 +267,14 @@ class ArchiveWalker:
             self.on_error(ScanError(display, "corrupt", _describe(exc)))
 
     def decompress(self, kind: str, stream: Readable, display: str) -> _Guarded:
-        counting = _Counting(stream)
-        opener = {"gzip": gzip.GzipFile, "bzip2": bz2.BZ2File, "xz": lzma.LZMAFile}[kind]
-        raw = opener(fileobj=counting) if kind == "gzip" else opener(counting)  # type: ignore[arg-type, call-arg]
+        counting: Any = _Counting(stream)  # a duck-typed file object for the decompressors
+        raw: Readable
+        if kind == "gzip":
+            raw = gzip.GzipFile(fileobj=counting)
+        elif kind == "bzip2":
+            raw = bz2.BZ2File(counting)
+        else:
+            raw = lzma.LZMAFile(counting)
         return _Guarded(raw, lambda: counting.count, self.budget, display)
 
     def _leaf(self, head: bytes, stream: Readable, display: str, origin_for: OriginFor, name: str) -> Iterator[Chunk]:
@@ -294,8 +299,8 @@ class ArchiveWalker:
 
     def _zip(self, head: bytes, stream: Readable, display: str, depth: int, origin_for: OriginFor, seekable: bool) -> Iterator[Chunk]:
         if seekable and hasattr(stream, "seek"):
-            stream.seek(0)  # type: ignore[attr-defined]
             fileobj: BinaryIO = stream  # type: ignore[assignment]
+            fileobj.seek(0)
         else:
             cap = self.limits.max_nested_in_memory
             data = head + stream.read(cap + 1 - len(head))
@@ -327,7 +332,7 @@ class ArchiveWalker:
                         continue
                     try:
                         with zf.open(info) as fh:
-                            guarded = _Guarded(fh, lambda i=info: i.compress_size, self.budget, where)
+                            guarded = _Guarded(fh, _constant(info.compress_size), self.budget, where)
                             yield from self.content(guarded, where, depth + 1, origin_for, name=member)
                     except _StreamLimitError as exc:
                         self.on_error(ScanError(where, "limit", str(exc)))
@@ -359,6 +364,10 @@ class ArchiveWalker:
                     self.on_error(ScanError(where, "limit", str(exc)))
         finally:
             tf.close()
+
+
+def _constant(value: int) -> Callable[[], int]:
+    return lambda: value
 
 
 def _join(display: str, member: str) -> str:

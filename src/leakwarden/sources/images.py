@@ -199,13 +199,17 @@ def resolve(store: BlobStore, doc: dict[str, Any], name: str, platform: str | No
         layers = doc["layers"]
         instr = layer_instructions(config, len(layers))
         refs = tuple(
-            LayerRef(i + 1, d["digest"], d.get("mediaType", ""), instr[i], (lambda dg=d["digest"]: store.open(dg)))
+            LayerRef(i + 1, d["digest"], d.get("mediaType", ""), instr[i], _opener(store, d["digest"]))
             for i, d in enumerate(layers)
         )
         return [ImageManifest(name, plat, config, config_digest, refs)]
     if doc.get("schemaVersion") == 1:
         raise SourceError(f"{name}: Docker schema 1 manifests are not supported")
     raise SourceError(f"{name}: not an image manifest or index")
+
+
+def _opener(store: BlobStore, ref: str) -> Callable[[], AbstractContextManager[Readable]]:
+    return lambda: store.open(ref)
 
 
 # --- stores -------------------------------------------------------------------------------
@@ -322,7 +326,7 @@ def _legacy_manifests(store: TarStore, name: str, platform: str | None) -> list[
                 digest = f"{algo}:{hexd}"
             else:
                 digest = diff_ids[i] if i < len(diff_ids) else p
-            layers.append(LayerRef(i + 1, digest, "application/vnd.docker.image.rootfs.diff.tar", instr[i], (lambda p=p: store.open(p))))
+            layers.append(LayerRef(i + 1, digest, "application/vnd.docker.image.rootfs.diff.tar", instr[i], _opener(store, p)))
         cfg_digest = config_ref if ":" in config_ref else "sha256:" + posixpath.basename(config_ref).removesuffix(".json")
         out.append(ImageManifest(label, plat, config, cfg_digest, tuple(layers)))
     return out
