@@ -51,6 +51,8 @@ class ArtifactScanner:
         self._by_blob: dict[tuple[str, int], list[Finding]] = {}
         self._blobs_seen: set[str] = set()
         self.cached_layers = 0
+        # A path allowlist can accept a blob at one path and not at another: then scan each copy.
+        self._dedup = not any(r.allow.paths for r in detector.ruleset.rules)
 
     def on_error(self, error: ScanError) -> None:
         record_error(self.result, error)
@@ -62,7 +64,7 @@ class ArtifactScanner:
             if blob is not None and chunk.base_offset == 0 and blob not in self._blobs_seen:
                 self.result.stats.files += 1
                 self._blobs_seen.add(blob)
-            key = (blob, chunk.base_offset) if blob is not None else None
+            key = (blob, chunk.base_offset) if blob is not None and self._dedup else None
             if key is not None and key in self._by_blob:
                 found = [relocate(f, chunk.origin) for f in self._by_blob[key]]
             else:
@@ -142,6 +144,8 @@ def scan_image(
     started = time.perf_counter()
     roots: list[Path] = []
     store: Any
+    if not images.is_local_image(target) and (target.startswith((".", "/", "~")) or target.lower().endswith((".tar", ".tar.gz", ".tgz"))):
+        raise SourceError(f"{target}: no such file or folder")
     if images.is_local_image(target):
         manifests, store = images.open_local_image(Path(target), platform)
         roots.append(Path(target))

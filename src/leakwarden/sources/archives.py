@@ -177,7 +177,9 @@ def sanitize_member_name(raw: str) -> tuple[str, bool]:
 
     Returns (clean name, whether the raw name tried to leave the archive root).
     """
-    text = "".join(ch if ch.isprintable() else "?" for ch in raw.replace("\\", "/"))
+    text = raw.replace("\\", "/")
+    if not text.isprintable():
+        text = "".join(ch if ch.isprintable() else "?" for ch in text)
     parts = text.split("/")
     escapes = text.startswith("/") or (len(parts[0]) == 2 and parts[0][1] == ":") or ".." in parts
     clean = [p for p in parts if p not in ("", ".", "..") and not (len(p) == 2 and p[1] == ":" and p is parts[0])]
@@ -345,7 +347,7 @@ class ArchiveWalker:
     def tar(self, stream: Readable, display: str, depth: int, origin_for: OriginFor,
             on_member: Callable[[tarfile.TarInfo, str], bool] | None = None) -> Iterator[Chunk]:
         """Stream a tar; `on_member(info, clean_name)` may veto a member (image whiteouts)."""
-        tf = tarfile.open(fileobj=stream, mode="r|")  # type: ignore[call-overload]
+        tf = tarfile.open(fileobj=stream, mode="r|", bufsize=256 * 1024)  # type: ignore[call-overload]
         try:
             for info in tf:
                 self.budget.add_member()
