@@ -170,6 +170,8 @@ def test_damaged_images_give_clear_errors(tmp_path):
 
     proc = run_cli("scan", "image", str(garbage))
     assert proc.returncode == 2 and proc.stderr.startswith(b"error: ")
+    with pytest.raises(SourceError, match="no such file or folder"):
+        scan_image(str(tmp_path / "typo.tar"))
 
 
 def test_instruction_cleaning():
