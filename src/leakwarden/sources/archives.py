@@ -181,8 +181,11 @@ def sanitize_member_name(raw: str) -> tuple[str, bool]:
     if not text.isprintable():
         text = "".join(ch if ch.isprintable() else "?" for ch in text)
     parts = text.split("/")
-    escapes = text.startswith("/") or (len(parts[0]) == 2 and parts[0][1] == ":") or ".." in parts
-    clean = [p for p in parts if p not in ("", ".", "..") and not (len(p) == 2 and p[1] == ":" and p is parts[0])]
+    drive = len(parts[0]) == 2 and parts[0][1] == ":" and parts[0][0].isalpha()
+    if drive:
+        parts = parts[1:]
+    escapes = drive or text.startswith("/") or ".." in parts
+    clean = [p for p in parts if p not in ("", ".", "..")]
     return "/".join(clean) or "?", escapes
 
 
