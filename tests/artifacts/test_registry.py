@@ -215,3 +215,20 @@ def test_reference_parsing_and_plain_http_policy():
     assert RegistryStore(parse_reference("registry.example.com/a/b")).base == "https://registry.example.com"
     assert RegistryStore(parse_reference("registry.example.com/a/b"), insecure=True).base == "http://registry.example.com"
     assert RegistryStore(parse_reference("127.0.0.1:5000/a/b")).base == "http://127.0.0.1:5000"
+
+
+def test_tampered_blob_is_reported(open_registry, docker_config, tmp_path):
+    img = Image(layers=[Layer({"srv/tamper.txt": b"original content\n" * 100}, "COPY tamper.txt /srv/")], env=["PATH=/bin", "TAMPER=1"])
+    files = oci_files([img], gzip_layers=False)
+    layout = write_dir(tmp_path / "tamper", files)
+    open_registry.push(layout, "team/tamper:1.0", all_platforms=False)
+    import httpx
+
+    manifest = httpx.get(f"http://{open_registry.host}/v2/team/tamper/manifests/1.0", headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}).json()
+    layer_hex = manifest["layers"][0]["digest"].split(":")[1]
+    stored = next((open_registry.tmp / "data").rglob(f"blobs/sha256/{layer_hex[:2]}/{layer_hex}/data"))
+    data = bytearray(stored.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one bit, same length
+    stored.write_bytes(bytes(data))
+    result = scan_image(f"{open_registry.host}/team/tamper:1.0", use_cache=False)
+    assert any("does not match its digest" in e.message for e in result.errors)

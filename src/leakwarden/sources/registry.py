@@ -162,31 +162,44 @@ class _StreamReader:
 
     def __init__(self, response: Any, digest: str) -> None:
         self._iter = response.iter_raw(1 << 20)
-        self._buf = b""
+        self._piece = b""
+        self._pos = 0
         self._eof = False
         algo, _, self._expected = digest.partition(":")
         self._hash = hashlib.new(algo) if algo in ("sha256", "sha512") else None
         self.digest = digest
 
-    def _fill(self, n: int) -> None:
-        while not self._eof and (n < 0 or len(self._buf) < n):
+    def _next_piece(self) -> bool:
+        """Load the next piece of the body; False at the end (after checking the digest)."""
+        while not self._eof:
             try:
                 piece = next(self._iter)
             except StopIteration:
                 self._eof = True
                 if self._hash is not None and self._hash.hexdigest() != self._expected:
                     raise SourceError(f"blob {self.digest}: downloaded content does not match its digest") from None
-                break
-            if self._hash is not None:
-                self._hash.update(piece)
-            self._buf += piece
+                return False
+            if piece:
+                if self._hash is not None:
+                    self._hash.update(piece)
+                self._piece, self._pos = piece, 0
+                return True
+        return False
 
     def read(self, n: int = -1) -> bytes:
-        self._fill(n)
-        if n < 0:
-            data, self._buf = self._buf, b""
-        else:
-            data, self._buf = self._buf[:n], self._buf[n:]
+        # NOTE: hand out slices of the current piece instead of re-joining a growing buffer:
+        # decompressors read in small blocks, and copying the buffer each time was quadratic.
+        if n is None or n < 0:
+            parts = [self._piece[self._pos:]]
+            self._pos = len(self._piece)
+            while self._next_piece():
+                parts.append(self._piece)
+                self._pos = len(self._piece)
+            return b"".join(parts)
+        if self._pos >= len(self._piece) and not self._next_piece():
+            return b""
+        data = self._piece[self._pos : self._pos + n]
+        self._pos += len(data)
         return data
 
 
@@ -290,12 +303,14 @@ class RegistryStore:
         return data
 
     def read(self, ref: str) -> bytes:
+        parts, size = [], 0
         with self.open(ref) as fh:
-            data = fh.read(_MAX_MANIFEST + 1)
-            if len(data) > _MAX_MANIFEST:
-                raise SourceError(f"{self.ref}: blob {ref} is too large to be image metadata")
-            fh.read(1)  # reach the end so the digest is checked
-        return data
+            while piece := fh.read(1 << 20):  # to the end, so the digest is checked
+                parts.append(piece)
+                size += len(piece)
+                if size > _MAX_MANIFEST:
+                    raise SourceError(f"{self.ref}: blob {ref} is too large to be image metadata")
+        return b"".join(parts)
 
     @contextmanager
     def open(self, ref: str) -> Iterator[_StreamReader]:
