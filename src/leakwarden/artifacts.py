@@ -175,7 +175,7 @@ def _scan_manifests(scanner: ArtifactScanner, manifests: list[Any], detector: De
         for layer in manifest.layers:
             if layer.digest in layers_done:
                 first, record = layers_done[layer.digest]
-                origin_extra = images._image_extra(manifest, layer_index=layer.index, instruction=layer.instruction)
+                origin_extra = images.image_extra(manifest, layer_index=layer.index, instruction=layer.instruction)
                 moved = [relocate(f, Origin(f.location.kind, f.location.path, None, f.location.blob, layer.digest, origin_extra)) for f in first]
                 scanner.result.findings.extend(moved)
                 found.extend((layer.index, f) for f in moved)

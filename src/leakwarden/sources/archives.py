@@ -60,7 +60,7 @@ class WalkLimitError(Exception):
     """The whole walk must stop (member count or total bytes exceeded)."""
 
 
-class _StreamLimitError(Exception):
+class StreamLimitError(Exception):
     """One stream must stop (ratio too high, nested archive too big)."""
 
 
@@ -124,14 +124,14 @@ class _Guarded:
         self.budget.add_bytes(len(data))
         limits = self.budget.limits
         if self.produced > limits.ratio_grace and self.produced > limits.max_ratio * max(self.compressed(), 1):
-            raise _StreamLimitError(
+            raise StreamLimitError(
                 f"compression ratio over {limits.max_ratio:.0f}:1 ({self.produced} bytes from {self.compressed()});"
                 " not scanned (possible decompression bomb)"
             )
         return data
 
 
-class _Prefixed:
+class Prefixed:
     """A stream with its already-sniffed head put back in front."""
 
     def __init__(self, head: bytes, inner: Readable) -> None:
@@ -189,7 +189,7 @@ def sanitize_member_name(raw: str) -> tuple[str, bool]:
     return "/".join(clean) or "?", escapes
 
 
-def _describe(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
     if isinstance(exc, EOFError):
         return f"truncated: {exc}" if str(exc) else "truncated: the data ends early"
     if isinstance(exc, tarfile.ReadError):
@@ -208,7 +208,7 @@ def _describe(exc: BaseException) -> str:
 
 
 # Errors that mean "this archive or member is damaged": reported, never raised.
-_DAMAGE = (EOFError, tarfile.TarError, zipfile.BadZipFile, zlib.error, lzma.LZMAError, OSError, NotImplementedError, ValueError, RuntimeError)
+DAMAGE_ERRORS = (EOFError, tarfile.TarError, zipfile.BadZipFile, zlib.error, lzma.LZMAError, OSError, NotImplementedError, ValueError, RuntimeError)
 
 
 class ArchiveWalker:
@@ -259,17 +259,17 @@ class ArchiveWalker:
             elif kind == "zip":
                 yield from self._zip(head, stream, display, depth, origin_for, seekable)
             elif kind == "tar":
-                yield from self.tar(_Prefixed(head, stream), display, depth, origin_for)
+                yield from self.tar(Prefixed(head, stream), display, depth, origin_for)
             elif kind == "zstd":
                 self.on_error(ScanError(display, "unsupported", "zstd-compressed content is not supported; not scanned"))
             else:
-                inner = self.decompress(kind, _Prefixed(head, stream), display)
+                inner = self.decompress(kind, Prefixed(head, stream), display)
                 plain = name[: -len(os.path.splitext(name)[1])] if name.lower().endswith((".gz", ".bz2", ".xz")) else name
                 yield from self.content(inner, display, depth + 1, origin_for, name=plain)
-        except _StreamLimitError as exc:
+        except StreamLimitError as exc:
             self.on_error(ScanError(display, "limit", str(exc)))
-        except _DAMAGE as exc:
-            self.on_error(ScanError(display, "corrupt", _describe(exc)))
+        except DAMAGE_ERRORS as exc:
+            self.on_error(ScanError(display, "corrupt", describe_error(exc)))
 
     def decompress(self, kind: str, stream: Readable, display: str) -> _Guarded:
         counting: Any = _Counting(stream)  # a duck-typed file object for the decompressors
@@ -310,7 +310,7 @@ class ArchiveWalker:
             cap = self.limits.max_nested_in_memory
             data = head + stream.read(cap + 1 - len(head))
             if len(data) > cap:
-                raise _StreamLimitError(f"nested zip larger than {cap / 1e6:.0f} MB; not opened")
+                raise StreamLimitError(f"nested zip larger than {cap / 1e6:.0f} MB; not opened")
             digest = hashlib.sha256(data).hexdigest()
             if digest in self._ancestors:
                 self.on_error(ScanError(display, "limit", "archive contains itself (a zip quine); not opened again"))
@@ -339,10 +339,10 @@ class ArchiveWalker:
                         with zf.open(info) as fh:
                             guarded = _Guarded(fh, _constant(info.compress_size), self.budget, where)
                             yield from self.content(guarded, where, depth + 1, origin_for, name=member)
-                    except _StreamLimitError as exc:
+                    except StreamLimitError as exc:
                         self.on_error(ScanError(where, "limit", str(exc)))
-                    except _DAMAGE as exc:
-                        self.on_error(ScanError(where, "corrupt", _describe(exc)))
+                    except DAMAGE_ERRORS as exc:
+                        self.on_error(ScanError(where, "corrupt", describe_error(exc)))
         finally:
             if not seekable or not hasattr(stream, "seek"):
                 self._ancestors.pop()
@@ -365,7 +365,7 @@ class ArchiveWalker:
                     continue
                 try:
                     yield from self.content(fh, where, depth + 1, origin_for, name=member)
-                except _StreamLimitError as exc:
+                except StreamLimitError as exc:
                     self.on_error(ScanError(where, "limit", str(exc)))
         finally:
             tf.close()

@@ -23,13 +23,13 @@ from leakwarden.errors import SourceError
 from leakwarden.models import Chunk, Origin, ScanError
 from leakwarden.sources import OnError, chunks_from_stream
 from leakwarden.sources.archives import (
-    _DAMAGE,
+    DAMAGE_ERRORS,
     ArchiveWalker,
+    Prefixed,
     Readable,
+    StreamLimitError,
     WalkLimitError,
-    _describe,
-    _Prefixed,
-    _StreamLimitError,
+    describe_error,
     sniff,
 )
 
@@ -231,7 +231,7 @@ class TarStore:
             self.tar = tarfile.open(path, "r:*")
             self.members = {m.name.lstrip("./").lstrip("/"): m for m in self.tar.getmembers() if m.isreg()}
         except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
-            raise SourceError(f"{path}: not a readable image tarball ({_describe(exc)})") from None
+            raise SourceError(f"{path}: not a readable image tarball ({describe_error(exc)})") from None
 
     def has(self, ref: str) -> bool:
         return _blob_path(ref) in self.members
@@ -360,7 +360,7 @@ def open_local_image(path: Path, platform: str | None) -> tuple[list[ImageManife
 # --- chunks -------------------------------------------------------------------------------
 
 
-def _image_extra(manifest: ImageManifest, **more: Any) -> tuple[tuple[str, Any], ...]:
+def image_extra(manifest: ImageManifest, **more: Any) -> tuple[tuple[str, Any], ...]:
     fields: dict[str, Any] = {"image": manifest.name, "platform": manifest.platform, **more}
     return tuple(sorted(fields.items()))
 
@@ -377,14 +377,14 @@ def config_chunks(manifest: ImageManifest) -> Iterator[Chunk]:
     for section, lines in sections.items():
         if not any(lines):
             continue
-        origin = Origin("image", path=f"image-config/{section}", extra=_image_extra(manifest, config_digest=manifest.config_digest))
+        origin = Origin("image", path=f"image-config/{section}", extra=image_extra(manifest, config_digest=manifest.config_digest))
         yield from chunks_from_stream(io.BytesIO("\n".join(lines).encode("utf-8", "replace")), origin)
 
 
 def layer_chunks(walker: ArchiveWalker, manifest: ImageManifest, layer: LayerRef, record: LayerRecord, on_error: OnError) -> Iterator[Chunk]:
     """Stream one layer (tar, maybe compressed) and yield its text files as chunks."""
     label = f"{manifest.name} layer {layer.index} ({layer.digest[:19]})"
-    extra = _image_extra(manifest, layer_index=layer.index, instruction=layer.instruction)
+    extra = image_extra(manifest, layer_index=layer.index, instruction=layer.instruction)
 
     def origin_for(display: str, blob: str | None) -> Origin:
         return Origin("image", path=display, blob=blob, layer=layer.digest, extra=extra)
@@ -393,7 +393,7 @@ def layer_chunks(walker: ArchiveWalker, manifest: ImageManifest, layer: LayerRef
         with layer.opener() as fh:
             head = fh.read(1024)
             kind = sniff(head)
-            stream: Readable = _Prefixed(head, fh)
+            stream: Readable = Prefixed(head, fh)
             if kind in ("gzip", "bzip2", "xz"):
                 stream = walker.decompress(kind, stream, label)
             elif kind == "zstd":
@@ -405,10 +405,10 @@ def layer_chunks(walker: ArchiveWalker, manifest: ImageManifest, layer: LayerRef
             yield from walker.tar(stream, "", 0, origin_for, on_member=record.observe)
     except WalkLimitError as exc:
         on_error(ScanError(label, "limit", str(exc)))
-    except _StreamLimitError as exc:
+    except StreamLimitError as exc:
         on_error(ScanError(label, "limit", str(exc)))
-    except _DAMAGE as exc:
-        on_error(ScanError(label, "corrupt", _describe(exc)))
+    except DAMAGE_ERRORS as exc:
+        on_error(ScanError(label, "corrupt", describe_error(exc)))
     except SourceError as exc:
         on_error(ScanError(label, "unreadable", str(exc)))
 
