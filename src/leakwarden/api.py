@@ -41,6 +41,7 @@ def file_options(settings: Settings) -> FileOptions:
         follow_symlinks=settings.follow_symlinks,
         max_file_size=settings.max_file_size,
         exclude=settings.exclude_paths,
+        archives=settings.scan_archives,
     )
 
 
