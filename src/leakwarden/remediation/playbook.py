@@ -392,3 +392,18 @@ def html_page(title: str, body: str) -> str:
 
 def render_html(pb: Playbook) -> str:
     return html_page(f"{pb.name} — leakwarden playbook", render_html_fragment(pb, level=1))
+
+
+def section_markdown(sec: Section, level: int, title: str | None = None) -> str:
+    """One section with a heading of `level` (its subheadings one deeper)."""
+    out = ["#" * level + " " + (title or sec.title), ""]
+    for b in sec.blocks:
+        out += _md_block(b, level)
+    return "\n".join(out)
+
+
+def section_html(sec: Section, level: int, anchor: str, title: str | None = None) -> str:
+    out = [f'<section id="{html.escape(anchor)}" data-section="{sec.id}"><h{level}>{html.escape(title or sec.title)}</h{level}>']
+    out.extend(_html_block(b, level + 1) for b in sec.blocks)
+    out.append("</section>")
+    return "\n".join(out)
