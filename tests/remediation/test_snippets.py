@@ -16,9 +16,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from tests.tooling import require_tool
 
 from leakwarden.remediation.playbook import LANGS, STORES, names_for, snippet
-from tests.tooling import require_tool
 
 STUBS = Path(__file__).resolve().parents[1] / "data" / "java-stubs"
 VALUE = "s3cr3t-Value_for+tests/42"

@@ -112,7 +112,7 @@ def shared() -> dict[str, Any]:
 
 @cache
 def _snippet_template(store: str, lang: str) -> str:
-    path = resources.files("leakwarden.remediation").joinpath(f"templates/snippets/{store}/{_SNIPPET_FILES[lang]}")
+    path = resources.files("leakwarden.remediation").joinpath(f"templates/snippets/{store}/{_SNIPPET_FILES[lang]}.tmpl")
     return path.read_text("utf-8")
 
 
