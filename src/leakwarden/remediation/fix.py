@@ -519,8 +519,8 @@ def _plan_file(fp: FilePlan, text: str, findings: list[Finding], ruleset: object
                 note = f"line {idx + 1} is inside a Go `const ( ... )` block: move that constant into a `var` declaration"
                 fp.notes.append(note)
         new = "\n".join(lines)
-    for lang in needs:
-        new = _add_import(new, "python" if fp.lang == "python" else lang if fp.lang == "go" else "")
+    if "os" in needs and fp.lang in ("python", "go"):
+        new = _add_import(new, fp.lang)
     fp.new = new.encode("utf-8", "surrogateescape")
 
 
