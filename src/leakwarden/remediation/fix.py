@@ -14,9 +14,13 @@ import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from leakwarden.models import Finding, ScanError, redact
 from leakwarden.remediation.files import write_atomic
+
+if TYPE_CHECKING:
+    from leakwarden.candidates import Detector
 
 ENV_FILE = ".env"
 EXAMPLE_FILE = ".env.example"
@@ -400,7 +404,7 @@ def _choose_name(base: str, value: str, known: dict[str, str]) -> str:
     return name
 
 
-def plan_fixes(paths: Sequence[Path], detector: object | None = None, respect_gitignore: bool = True) -> FixPlan:
+def plan_fixes(paths: Sequence[Path], detector: Detector | None = None, respect_gitignore: bool = True) -> FixPlan:
     """Scan `paths` and compute every rewrite, touching nothing."""
     from leakwarden import api
     from leakwarden.config import Settings
@@ -408,7 +412,7 @@ def plan_fixes(paths: Sequence[Path], detector: object | None = None, respect_gi
 
     settings = Settings()
     det = detector or api.build_detector(settings)
-    ruleset = det.ruleset  # type: ignore[attr-defined]
+    ruleset = det.ruleset
     root = project_root(paths)
     plan = FixPlan(root)
     known = read_env(root / ENV_FILE)
