@@ -21,6 +21,7 @@ from tests.tooling import require_tool
 from leakwarden.remediation.playbook import LANGS, STORES, names_for, snippet
 
 STUBS = Path(__file__).resolve().parents[1] / "data" / "java-stubs"
+GO_STUBS = Path(__file__).resolve().parents[1] / "data" / "go-stubs" / "aws-sdk-go-v2"
 VALUE = "s3cr3t-Value_for+tests/42"
 
 
@@ -86,6 +87,21 @@ def test_java_snippets_compile_against_sdk_stubs(store: str, env_vars: list[str]
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_go_aws_snippets_type_check_against_sdk_stubs(env_vars: list[str], tmp_path: Path) -> None:
+    """`go build` (not only gofmt) for the AWS snippet, against stubs of the SDK packages it imports."""
+    go = require_tool("go")
+    (tmp_path / "go.mod").write_text(
+        "module snippettest\n\ngo 1.19\n\nrequire github.com/aws/aws-sdk-go-v2 v1.0.0\n\n"
+        f"replace github.com/aws/aws-sdk-go-v2 => {GO_STUBS}\n"
+    )
+    for i, var in enumerate(env_vars):
+        pkg = tmp_path / f"p{i}"
+        pkg.mkdir()
+        (pkg / "secret.go").write_text(snippet("aws", "go", var))
+    proc = _run([go, "vet", "./..."], cwd=tmp_path, env={**os.environ, "GOFLAGS": "-mod=mod", "GOPROXY": "off", "GO111MODULE": "on"})
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_a_broken_snippet_is_caught_by_the_checkers(tmp_path: Path) -> None:
     """The checkers above are able to fail: feed each a deliberately broken file."""
     with pytest.raises(SyntaxError):
@@ -139,6 +155,13 @@ class _FakeSecretStores(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.headers.get("X-Amz-Target") == "secretsmanager.GetSecretValue":
+            signed = (self.headers.get("Authorization") or "").startswith("AWS4-HMAC-SHA256 Credential=AKIDTEST")
+            if not signed or json.loads(body) != {"SecretId": "prod/jira-api-token"}:
+                return self._send(400, b'{"__type":"ResourceNotFoundException","message":"no such secret"}')
+            answer = {"ARN": "arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod/jira-api-token-AbCdEf",
+                      "Name": "prod/jira-api-token", "SecretString": VALUE, "VersionId": "v1", "VersionStages": ["AWSCURRENT"]}
+            return self._send(200, json.dumps(answer).encode(), "application/x-amz-json-1.1")
         if self.path == "/authn/acme/host%2Fmyapp/authenticate" and body == self.conjur_api_key.encode():
             return self._send(200, self.conjur_access_token)
         self._send(401, b"")
@@ -155,10 +178,13 @@ def store_server():
 
 
 def _env(store: str, server: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "CONJUR_", VAR))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "CONJUR_", "AWS_", VAR))}
     env.update(GOFLAGS="-mod=mod", GOPROXY="off", GO111MODULE="on", GOCACHE=env.get("GOCACHE", str(Path.home() / ".cache" / "go-build")))
     if store == "env":
         env[VAR] = VALUE
+    elif store == "aws":
+        env.update(AWS_ENDPOINT_URL_SECRETS_MANAGER=server, AWS_ACCESS_KEY_ID="AKIDTEST", AWS_SECRET_ACCESS_KEY="test-secret",
+                   AWS_DEFAULT_REGION="eu-west-1", AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null", AWS_EC2_METADATA_DISABLED="true")
     elif store == "vault":
         env.update(VAULT_ADDR=server + "/", VAULT_TOKEN=_FakeSecretStores.vault_token)
     else:
@@ -174,6 +200,16 @@ def test_python_snippet_runs(store: str, store_server: str, tmp_path: Path) -> N
     (tmp_path / "snip.py").write_text(snippet(store, "python", VAR))
     code = f"import snip; print(snip.{names_for(VAR)['PY_FUNC']}())"
     proc = _run([sys.executable, "-c", code], cwd=tmp_path, env=_env(store, store_server))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == VALUE
+
+
+def test_python_aws_snippet_runs_with_boto3(store_server: str, tmp_path: Path) -> None:
+    """The AWS snippet with the real boto3, against a Secrets Manager imitation on 127.0.0.1."""
+    pytest.importorskip("boto3")
+    (tmp_path / "snip.py").write_text(snippet("aws", "python", VAR))
+    code = f"import snip; print(snip.{names_for(VAR)['PY_FUNC']}())"
+    proc = _run([sys.executable, "-c", code], cwd=tmp_path, env=_env("aws", store_server))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == VALUE
 
