@@ -239,3 +239,21 @@ def test_language_detection(path: str, lang: str | None) -> None:
 
 def test_shell_script_without_suffix_is_detected_by_shebang() -> None:
     assert language_of(Path("bin/deploy"), "#!/usr/bin/env bash\n") == "shell"
+
+
+def test_single_file_outside_git_keeps_crlf_and_gets_env_beside_it(tmp_path: Path) -> None:
+    folder = tmp_path / "loose"
+    folder.mkdir()
+    target = folder / "job.py"
+    target.write_bytes(f'import sys\r\nTOKEN = "{CCI}"\r\nprint(TOKEN)\r\n'.encode())
+    proc = _fix(str(target))
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert target.read_bytes() == b'import os\r\nimport sys\r\nTOKEN = os.environ["CIRCLECI_TOKEN"]\r\nprint(TOKEN)\r\n'
+    assert read_env(folder / ".env") == {"CIRCLECI_TOKEN": CCI}
+    assert (folder / ".gitignore").read_text().splitlines()[-1] == ".env"
+
+
+def test_cli_help_of_the_remediation_commands() -> None:
+    for cmd, words in (("explain", "--store"), ("remediate", "--write-replacements"), ("fix", "--dry-run")):
+        proc = run_cli(cmd, "--help")
+        assert proc.returncode == 0 and words in proc.stdout.decode(), cmd
