@@ -92,3 +92,13 @@ def test_json_and_text_reports_point_to_the_playbook(tmp_path) -> None:
     assert data["findings"][0]["playbook"] == "leakwarden explain jwt-signing-secret"
     text = run_cli("scan", "path", str(tmp_path)).stdout.decode()
     assert "run `leakwarden explain jwt-signing-secret`" in text
+
+
+def test_env_names_near_keeps_names_and_drops_token_fragments() -> None:
+    lines = [
+        'JIRA_API_TOKEN=ATAT************14CC',
+        '  "client_secret": "ATOA****", jwtSecret: x',
+        'other: ATATT3xFfGF0PtYgjmUhBel31iEl2hpChYgCfrL1spNxnyVmihA=0A9214CC',
+        'curl https://acme.atlassian.net/x?a=1 ci.token=abc',
+    ]
+    assert playbook.env_names_near(lines) == ["JIRA_API_TOKEN", "client_secret", "jwtSecret", "other", "ci.token"]

@@ -153,13 +153,23 @@ def snippet(store: str, lang: str, env_var: str, rule_name: str = "secret") -> s
     return out
 
 
+_NAME_SHAPES = re.compile(r"[A-Z][A-Z0-9_]*|[a-z][a-z0-9_.\-]*|[a-z]+(?:[A-Z][a-z0-9]+)+")
+
+
+def _looks_like_name(name: str) -> bool:
+    """A variable or key name, not a piece of a random token (which must never reach a report)."""
+    if not 2 <= len(name) <= 48 or not _NAME_SHAPES.fullmatch(name):
+        return False
+    return sum(c.isdigit() for c in name) / len(name) < 0.25 and not name.lower().startswith("http")
+
+
 def env_names_near(lines: Iterable[str]) -> list[str]:
     """Names a line assigns the secret to (`JIRA_TOKEN=`, `"api_key":`), in order of first use."""
     seen: dict[str, None] = {}
     for line in lines:
         for m in _ASSIGNED_NAME.finditer(line or ""):
             name = m.group(1).strip(".-")
-            if name and not name.lower().startswith(("http", "https")):
+            if _looks_like_name(name):
                 seen.setdefault(name, None)
     return list(seen)
 
