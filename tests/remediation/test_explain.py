@@ -6,10 +6,10 @@ import json
 import re
 
 import pytest
+from tests.conftest import run_cli
 
 from leakwarden.remediation import playbook
 from leakwarden.rules import load_ruleset
-from tests.conftest import run_cli
 
 RULE_IDS = sorted(r.id for r in load_ruleset().rules)
 PRIORITY_PREFIXES = ("atlassian-api-token", "jira-datacenter-pat", "atlassian-oauth-client-secret", "jwt", "circleci-", "crates-io-")

@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from leakwarden.remediation.fix import apply_fixes, env_line, language_of, plan_fixes, read_env
 from tests.conftest import run_cli
 from tests.tooling import require_tool
+
+from leakwarden.remediation.fix import apply_fixes, env_line, language_of, plan_fixes, read_env
 
 CCI = "CCIPAT_1bLWJMivyGXaGcG2TniL42_6fd287db7f1adbc60926f6967e7893f57fd14c16"  # circleci-personal-token
 CIO = "cioc4sohdmM0Lm7exG3lCMqXXQ8agOMTNwn"  # crates-io-api-token

@@ -15,7 +15,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from tests.conftest import run_cli
 from tests.tooling import require_tool
 
