@@ -257,3 +257,15 @@ def test_cli_help_of_the_remediation_commands() -> None:
     for cmd, words in (("explain", "--store"), ("remediate", "--write-replacements"), ("fix", "--dry-run")):
         proc = run_cli(cmd, "--help")
         assert proc.returncode == 0 and words in proc.stdout.decode(), cmd
+
+
+def test_ignored_fingerprints_are_not_rewritten(tmp_path: Path) -> None:
+    from leakwarden.models import secret_fingerprint
+
+    repo = _git_repo(tmp_path / "repo")
+    text = f'FIXTURE = "{CCI}"\nREAL = "{CIO}"\n'
+    (repo / "t.py").write_text(text)
+    (repo / ".leakwardenignore").write_text(secret_fingerprint("circleci-personal-token", CCI) + "  # test fixture\n")
+    proc = _fix(str(repo))
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert (repo / "t.py").read_text() == f'import os\nFIXTURE = "{CCI}"\nREAL = os.environ["CARGO_REGISTRY_TOKEN"]\n'

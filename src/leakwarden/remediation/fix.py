@@ -407,16 +407,21 @@ def _choose_name(base: str, value: str, known: dict[str, str]) -> str:
 def plan_fixes(paths: Sequence[Path], detector: Detector | None = None, respect_gitignore: bool = True) -> FixPlan:
     """Scan `paths` and compute every rewrite, touching nothing."""
     from leakwarden import api
-    from leakwarden.config import Settings
+    from leakwarden.config import IGNORE_FILE, load_settings
     from leakwarden.sources.files import FileOptions, iter_files
+    from leakwarden.triage.ignore import read_ignore_file
 
-    settings = Settings()
+    root = project_root(paths)
+    # The project's config and ignore file apply: an ignored fingerprint (a test fixture, a
+    # false positive) is never rewritten.
+    settings = load_settings(Path(paths[0]) if paths else root)
     det = detector or api.build_detector(settings)
     ruleset = det.ruleset
-    root = project_root(paths)
+    ignored = set(read_ignore_file(settings.ignore_file or root / IGNORE_FILE))
     plan = FixPlan(root)
     known = read_env(root / ENV_FILE)
-    for path, display, _size in iter_files([Path(p) for p in paths], FileOptions(respect_gitignore=respect_gitignore), plan.errors.append):
+    options = FileOptions(respect_gitignore=respect_gitignore, exclude=settings.exclude_paths, max_file_size=settings.max_file_size)
+    for path, display, _size in iter_files([Path(p) for p in paths], options, plan.errors.append):
         try:
             data = path.read_bytes()
         except OSError as exc:
@@ -424,7 +429,7 @@ def plan_fixes(paths: Sequence[Path], detector: Detector | None = None, respect_
             continue
         if b"\x00" in data[:8192]:
             continue
-        findings = api.scan_text(data, path=display, settings=settings, detector=det)
+        findings = [f for f in api.scan_text(data, path=display, settings=settings, detector=det) if f.fingerprint not in ignored]
         if not findings:
             continue
         text = data.decode("utf-8", "surrogateescape")
