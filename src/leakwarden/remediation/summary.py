@@ -31,9 +31,3 @@ def playbook_markdown(rule: Rule) -> str:
 
     return render_markdown(build(rule))
 
-
-def one_line(rule: Rule) -> str:
-    """The next step for a finding in one line: where to revoke and where the playbook is."""
-    url = rule.playbook.get("revoke_url", "")
-    hint = f"revoke at {url}; " if url else ""
-    return f"{hint}run `leakwarden explain {rule.id}`"
