@@ -11,7 +11,13 @@ from leakwarden.cli.lazy import LazyGroup
 from leakwarden.cli.options import build_settings, emit_report, report_options, rule_options
 
 # Other scan targets register here as "name": "module:attribute".
-SCAN_COMMANDS: dict[str, str] = {}
+SCAN_COMMANDS: dict[str, str] = {
+    "git": "leakwarden.cli.scan_git:git",
+    "staged": "leakwarden.cli.scan_git:staged",
+    "pre-push": "leakwarden.cli.scan_git:pre_push",
+    "pre-receive": "leakwarden.cli.scan_git:pre_receive",
+    "ci": "leakwarden.cli.scan_git:ci",
+}
 
 
 @click.group(cls=LazyGroup, lazy=SCAN_COMMANDS)
