@@ -134,3 +134,38 @@ def scan_git(repo: str | Path | None = None, revs: Sequence[str] = (), settings:
     scan_history(str(repo) if repo is not None else None, detector, options, result)
     result.stats.seconds = time.perf_counter() - started
     return finish(result, settings, [Path(repo)] if repo is not None else [])
+
+
+def scan_staged(repo: str | Path | None = None, settings: Settings | None = None, detector: Detector | None = None) -> ScanResult:
+    """Scan what the index adds compared with HEAD (works before the first commit too)."""
+    from leakwarden.sources.git_diff import scan_git_diff, staged_diff
+    from leakwarden.sources.gitcmd import Git
+
+    settings = settings or Settings()
+    detector = detector or build_detector(settings)
+    git = Git(repo)
+    result = ScanResult()
+    started = time.perf_counter()
+    scan_git_diff(git, staged_diff(git), detector, "staged", result)
+    result.stats.seconds = time.perf_counter() - started
+    return finish(result, settings, [Path(repo)] if repo is not None else [])
+
+
+def scan_commits(repo: str | Path | None, revs: Sequence[str], settings: Settings | None = None, detector: Detector | None = None, deadline: float | None = None) -> tuple[ScanResult, bool]:
+    """Scan what each commit in `revs` adds (per-commit patches, merges as combined diffs).
+
+    Returns the result and whether the scan finished before `deadline` (a `time.monotonic()`).
+    """
+    from leakwarden.sources.git_diff import log_diff, scan_git_diff
+    from leakwarden.sources.gitcmd import Git
+
+    settings = settings or Settings()
+    detector = detector or build_detector(settings)
+    git = Git(repo)
+    result = ScanResult()
+    started = time.perf_counter()
+    finished = True
+    if revs:
+        finished = scan_git_diff(git, log_diff(revs), detector, "git", result, deadline)
+    result.stats.seconds = time.perf_counter() - started
+    return finish(result, settings, [Path(repo)] if repo is not None else []), finished
