@@ -250,3 +250,24 @@ def test_pre_receive_time_budget(server):
     client.commit("more", {"b.env": f"T={T4}\n"})
     proc = push(client, "main", env={"LEAKWARDEN_HOOK_ARGS": "--timeout 0 --on-timeout reject"})
     assert proc.returncode != 0 and b"did not finish within 0s" in proc.stderr
+
+
+def test_pre_push_under_the_pre_commit_framework_reads_its_environment(pushed):
+    _, repo = pushed
+    base = repo.head()
+    repo.commit("leak", {"fw.env": f"T={T4}\n"})
+    env = {"PRE_COMMIT": "1", "PRE_COMMIT_FROM_REF": base, "PRE_COMMIT_TO_REF": repo.head()}
+    proc = cli(repo, "scan", "pre-push", "-f", "json", input=b"", env=env)
+    assert [f["path"] for f in json.loads(proc.stdout)["findings"]] == ["fw.env"]
+    # No range given (a new repository): what HEAD has that no remote has.
+    proc = cli(repo, "scan", "pre-push", "-f", "json", input=b"", env={"PRE_COMMIT": "1"})
+    assert [f["path"] for f in json.loads(proc.stdout)["findings"]] == ["fw.env"]
+
+
+def test_shipped_pre_commit_hooks_file_does_not_pass_filenames():
+    text = (Path(SRC).parent / ".pre-commit-hooks.yaml").read_text()
+    entries = text.split("\n- id: ")[1:]
+    assert [e.split("\n", 1)[0] for e in entries] == ["leakwarden", "leakwarden-push"]
+    for e in entries:
+        assert "pass_filenames: false" in e and "language: python" in e
+    assert "entry: leakwarden scan staged" in entries[0] and "entry: leakwarden scan pre-push" in entries[1]

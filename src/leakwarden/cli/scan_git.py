@@ -119,12 +119,22 @@ def pre_push(remote: str | None, url: str | None, repo: Path | None, fmt: str, o
     from leakwarden.sources.git_diff import parse_pre_push, update_revs
     from leakwarden.sources.gitcmd import Git
 
+    import os
+
     updates = parse_pre_push(sys.stdin.read())
     if _bypassed("pre-push", [u.ref for u in updates], repo=repo):
         sys.exit(0)
     settings = build_settings(repo, **rule_opts)
     detector = api.build_detector(settings)
-    revs = update_revs(Git(repo), updates, "--remotes")
+    git = Git(repo)
+    revs = update_revs(git, updates, "--remotes")
+    if not updates and os.environ.get("PRE_COMMIT") == "1":
+        # The pre-commit framework keeps git's stdin and passes the range in its environment.
+        to_ref, from_ref = os.environ.get("PRE_COMMIT_TO_REF"), os.environ.get("PRE_COMMIT_FROM_REF")
+        if to_ref:
+            revs = [to_ref, *([f"^{from_ref}"] if from_ref and git.has_commit(from_ref) else []), "--not", "--remotes"]
+        elif git.has_head():
+            revs = ["HEAD", "--not", "--remotes"]
     result, _ = api.scan_commits(repo, revs, settings, detector)
     hint = (
         "leakwarden: push blocked. The secret is in a commit you are about to push: rewrite that\n"
