@@ -6,17 +6,26 @@ import io
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from leakwarden.candidates import Detector
 from leakwarden.config import IGNORE_FILE, Settings
 from leakwarden.matcher import select_matcher
 from leakwarden.models import Chunk, Confidence, Finding, Origin, ScanResult
-from leakwarden.pipeline import scan_chunks, scan_files
 from leakwarden.rules import Ruleset, load_ruleset
 from leakwarden.sources import chunks_from_stream
-from leakwarden.sources.files import FileOptions
 from leakwarden.triage.ignore import read_ignore_file
+
+if TYPE_CHECKING:
+    from leakwarden.sources.files import FileOptions
+
+
+# NOTE: the pipeline (process pool) and the file walker (pathspec) are imported on first use,
+# so git hooks that scan a staged diff do not pay for them at start-up.
+def scan_chunks(detector: Detector, chunks: Iterable[Chunk], result: ScanResult) -> None:
+    from leakwarden.pipeline import scan_chunks as run
+
+    run(detector, chunks, result)
 
 
 def load_rules(settings: Settings) -> Ruleset:
@@ -36,6 +45,8 @@ def current_settings(detector: Detector) -> Settings:
 
 
 def file_options(settings: Settings) -> FileOptions:
+    from leakwarden.sources.files import FileOptions
+
     return FileOptions(
         respect_gitignore=settings.respect_gitignore,
         follow_symlinks=settings.follow_symlinks,
@@ -82,6 +93,8 @@ def scan_paths(paths: Sequence[str | Path], settings: Settings | None = None, de
     roots = [Path(p) for p in paths]
     result = ScanResult()
     started = time.perf_counter()
+    from leakwarden.pipeline import scan_files
+
     scan_files(detector, roots, file_options(settings), result, settings.jobs)
     result.stats.seconds = time.perf_counter() - started
     return finish(result, settings, roots)

@@ -23,7 +23,7 @@ import subprocess
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -250,9 +250,11 @@ def _scan_parallel(repo: str | None, detector: Detector, first: list[list[BlobRe
 
     from leakwarden.api import current_settings
 
+    from concurrent.futures import ProcessPoolExecutor
+
     blob = pickle.dumps(current_settings(detector))
     try:
-        pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(blob,))
+        pool: ProcessPoolExecutor | None = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(blob,))
     except (OSError, ValueError):
         pool = None
     if pool is None:
