@@ -29,6 +29,11 @@ ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 
 
+def which(tool: str) -> str | None:
+    """On PATH, or beside this Python (a virtualenv's bin folder)."""
+    return shutil.which(tool) or shutil.which(tool, path=os.path.dirname(sys.executable))
+
+
 def run_timed(argv: list[str], env: dict[str, str] | None = None, cwd: str | None = None) -> tuple[float, float, int, bytes]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
@@ -44,11 +49,11 @@ def leakwarden_cmd(repo: str, out: str, extra: list[str]) -> list[str]:
 
 
 def gitleaks_cmd(repo: str, out: str) -> list[str]:
-    return [shutil.which("gitleaks") or "gitleaks", "git", repo, "-f", "json", "-r", out, "--exit-code", "0", "--no-banner", "-l", "error"]
+    return [which("gitleaks") or "gitleaks", "git", repo, "-f", "json", "-r", out, "--exit-code", "0", "--no-banner", "-l", "error"]
 
 
 def kingfisher_cmd(repo: str, out: str) -> list[str]:
-    return [shutil.which("kingfisher") or "kingfisher", "scan", repo, "--no-validate", "--format", "json", "--output", out, "--no-update-check"]
+    return [which("kingfisher") or "kingfisher", "scan", repo, "--no-validate", "--format", "json", "--output", out, "--no-update-check"]
 
 
 def secrets_leakwarden(path: str) -> set[str]:
@@ -87,7 +92,7 @@ def bench_history(repo: str, tools: list[str], runs: int, lw_extra: list[str]) -
         subprocess.run(["git", "-C", repo, "cat-file", "--batch-all-objects", "--batch-check"], stdout=subprocess.DEVNULL, check=False)
         for tool in tools:
             make, parse = TOOLS[tool]
-            if tool != "leakwarden" and shutil.which(tool) is None:
+            if tool != "leakwarden" and which(tool) is None:
                 print(f"{tool:>11}: not installed, skipped")
                 continue
             out = os.path.join(tmp, f"{tool}.json")

@@ -115,11 +115,11 @@ def pre_push(remote: str | None, url: str | None, repo: Path | None, fmt: str, o
     Only commits not yet on any remote-tracking ref are scanned: new branches, force pushes and
     already-pushed commits are handled; deleted refs are skipped.
     Skip with LEAKWARDEN_SKIP=<reason> (logged)."""
+    import os
+
     from leakwarden import api
     from leakwarden.sources.git_diff import parse_pre_push, update_revs
     from leakwarden.sources.gitcmd import Git
-
-    import os
 
     updates = parse_pre_push(sys.stdin.read())
     if _bypassed("pre-push", [u.ref for u in updates], repo=repo):
@@ -170,7 +170,7 @@ def pre_receive(timeout: float, on_timeout: str, show_secrets: bool, **rule_opts
     detector = api.build_detector(settings)
     revs = update_revs(git, updates, "--all")
     result, finished = api.scan_commits(None, revs, settings, detector, deadline)
-    out = click.get_text_stream("stderr")
+    out = sys.stderr
     if result.findings:
         n = len(result.findings)
         out.write(f"leakwarden: push rejected: {n} secret{'s' if n != 1 else ''} in the pushed commits\n\n")
@@ -183,7 +183,7 @@ def pre_receive(timeout: float, on_timeout: str, show_secrets: bool, **rule_opts
         out.write(
             "\nRemove the secret from those commits (rewrite them), rotate it, and push again.\n"
             "If this is a false positive, add its fingerprint to .leakwardenignore on the server\n"
-            f"or bypass once (logged): git push -o leakwarden-skip=\"<reason>\"\n"
+            "or bypass once (logged): git push -o leakwarden-skip=\"<reason>\"\n"
         )
         sys.exit(1)
     if not finished:

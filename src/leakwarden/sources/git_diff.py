@@ -16,7 +16,15 @@ from typing import IO
 from leakwarden.candidates import Detector
 from leakwarden.errors import SourceError
 from leakwarden.models import Chunk, Finding, Origin, ScanResult
-from leakwarden.sources.gitcmd import COMMIT_FORMAT, EMPTY_TREE, Z40, CommitInfo, Git, finish_process, unquote_path
+from leakwarden.sources.gitcmd import (
+    COMMIT_FORMAT,
+    EMPTY_TREE,
+    Z40,
+    CommitInfo,
+    Git,
+    finish_process,
+    unquote_path,
+)
 
 _DIFF_FLAGS = ("--no-color", "--no-ext-diff", "--no-textconv", "-M", "-U3", "--src-prefix=a/", "--dst-prefix=b/")
 
@@ -52,7 +60,7 @@ def parse_diff(stream: IO[bytes], stats: DiffStats) -> Iterator[tuple[CommitInfo
             commit = CommitInfo.parse(line[1:].decode("utf-8", "surrogateescape"))
             path, in_header = None, False
             continue
-        if line.startswith(b"diff --git ") or line.startswith(b"diff --cc ") or line.startswith(b"diff --combined "):
+        if line.startswith((b"diff --git ", b"diff --cc ", b"diff --combined ")):
             if hunk is not None:
                 yield commit, hunk
                 hunk = None
@@ -63,7 +71,7 @@ def parse_diff(stream: IO[bytes], stats: DiffStats) -> Iterator[tuple[CommitInfo
             if line.startswith(b"+++ "):
                 target = unquote_path(line[4:].decode("utf-8", "surrogateescape"))
                 path = None if target == "/dev/null" else target[2:] if target.startswith("b/") else target
-            elif line.startswith(b"Binary files ") or line.startswith(b"GIT binary patch"):
+            elif line.startswith((b"Binary files ", b"GIT binary patch")):
                 stats.binary += 1
             elif line.startswith(b"@@"):
                 in_header = False

@@ -247,10 +247,9 @@ def _scan_blobs(git: Git, repo: str | None, detector: Detector, options: History
 def _scan_parallel(repo: str | None, detector: Detector, first: list[list[BlobRef]], rest: Iterator[list[BlobRef]], workers: int, absorb: Any) -> None:
     import itertools
     import pickle
+    from concurrent.futures import ProcessPoolExecutor
 
     from leakwarden.api import current_settings
-
-    from concurrent.futures import ProcessPoolExecutor
 
     blob = pickle.dumps(current_settings(detector))
     try:

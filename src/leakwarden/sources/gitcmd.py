@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Sequence
+from typing import IO
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,7 +93,7 @@ class Git:
     def text(self, *args: str, check: bool = True) -> str:
         return self.run(*args, check=check).stdout.decode("utf-8", "surrogateescape")
 
-    def popen(self, args: Sequence[str], *, stdin: int | None = None, stdout: int | None = subprocess.PIPE) -> subprocess.Popen[bytes]:
+    def popen(self, args: Sequence[str], *, stdin: int | IO[bytes] | None = None, stdout: int | None = subprocess.PIPE) -> subprocess.Popen[bytes]:
         return subprocess.Popen(self.argv(*args), stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, env=self.env, bufsize=1 << 20)
 
     def has_commit(self, rev: str) -> bool:
