@@ -11,6 +11,7 @@ from gitrepo import Repo, crates_token, git_env
 from conftest import run_cli
 from leakwarden.api import scan_git, scan_paths
 from leakwarden.config import Settings
+from leakwarden.models import Chunk, Origin
 from leakwarden.sources import git_history
 
 T1, T2, T3 = crates_token(1), crates_token(2), crates_token(3)
@@ -210,3 +211,20 @@ def test_reports_carry_commit_metadata(repo):
     assert run["results"][0]["properties"]["commit"] == c
     proc = run_cli("scan", "git", str(repo.path))
     assert f"commit {c[:12]} by Ada Tester" in proc.stdout.decode()
+
+
+def test_split_matcher_finds_what_one_database_finds(ruleset):
+    """Helpers on demand give the same findings as every rule in one matcher."""
+    from leakwarden.candidates import Detector
+    from leakwarden.matcher.hyperscan import HyperscanMatcher
+    from leakwarden.matcher.pure import PureMatcher
+    from leakwarden.matcher.split import SplitMatcher
+
+    texts = [e.text for r in ruleset.rules for e in r.examples] + [n for r in ruleset.rules for n in r.negative_examples]
+    texts.append("\n".join(texts))
+    for make in (HyperscanMatcher, PureMatcher):
+        whole, split = Detector(ruleset, make(ruleset)), Detector(ruleset, SplitMatcher(ruleset, make))
+        for text in texts:
+            chunk = Chunk(text.encode(), Origin("text", path="x"))
+            key = lambda fs: sorted((f.rule_id, f.secret.reveal(), f.location.offset, tuple(sorted((k, v.reveal()) for k, v in f.related.items()))) for f in fs)  # noqa: E731
+            assert key(whole.scan(chunk)) == key(split.scan(chunk)), text

@@ -40,12 +40,14 @@ def select_matcher(ruleset: Ruleset, engine: str = "auto") -> Matcher:
         engine = os.environ.get("LEAKWARDEN_ENGINE", "auto") or "auto"
     if engine not in ("auto", "hyperscan", "python"):
         raise UsageError(f"unknown engine {engine!r} (use auto, hyperscan or python)")
+    from leakwarden.matcher.split import split_if_useful
+
     if engine == "python" or (engine == "auto" and not hyperscan_available()):
         from leakwarden.matcher.pure import PureMatcher
 
-        return PureMatcher(ruleset)
+        return split_if_useful(ruleset, PureMatcher)
     if not hyperscan_available():
         raise UsageError("the hyperscan engine was asked for but the 'hyperscan' package is not installed")
     from leakwarden.matcher.hyperscan import HyperscanMatcher
 
-    return HyperscanMatcher(ruleset)
+    return split_if_useful(ruleset, HyperscanMatcher)
