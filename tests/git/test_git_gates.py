@@ -270,3 +270,21 @@ def test_shipped_pre_commit_hooks_file_does_not_pass_filenames():
     for e in entries:
         assert "pass_filenames: false" in e and "language: python" in e
     assert "entry: leakwarden scan staged" in entries[0] and "entry: leakwarden scan pre-push" in entries[1]
+
+
+def test_unusual_file_names_keep_their_names(tmp_path):
+    repo = Repo(tmp_path / "r")
+    repo.commit("init", {"README": "hi\n"})
+    names = ["naïve dir/ünï.env", 'tab\there "quoted".env']
+    for n in names:
+        repo.write(n, f"T={T1}\n")
+        repo.git("add", "--", n)
+    assert sorted(f.location.path for f in scan_staged(repo.path).findings) == sorted(names)
+    head = repo.commit("odd names")
+    result, _ = scan_commits(repo.path, [head])
+    assert sorted(f.location.path for f in result.findings) == sorted(names)
+    # History attribution reads the same names from `git log --raw`.
+    from leakwarden.api import scan_git
+
+    (f,) = scan_git(repo.path).findings
+    assert sorted([f.location.path, f.details["other_occurrences"][0]["path"]]) == sorted(names)

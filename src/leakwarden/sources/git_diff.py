@@ -69,7 +69,8 @@ def parse_diff(stream: IO[bytes], stats: DiffStats) -> Iterator[tuple[CommitInfo
             continue
         if in_header:
             if line.startswith(b"+++ "):
-                target = unquote_path(line[4:].decode("utf-8", "surrogateescape"))
+                # git ends the name with a tab when it contains a space.
+                target = unquote_path(line[4:].decode("utf-8", "surrogateescape").rstrip("\t"))
                 path = None if target == "/dev/null" else target[2:] if target.startswith("b/") else target
             elif line.startswith((b"Binary files ", b"GIT binary patch")):
                 stats.binary += 1

@@ -32,7 +32,7 @@ from leakwarden.candidates import Detector
 from leakwarden.errors import SourceError
 from leakwarden.models import Chunk, Finding, Origin, ScanError, ScanResult
 from leakwarden.sources import is_binary
-from leakwarden.sources.gitcmd import COMMIT_FORMAT, CommitInfo, Git, finish_process
+from leakwarden.sources.gitcmd import COMMIT_FORMAT, CommitInfo, Git, finish_process, unquote_path
 
 # Below this much blob data a process pool costs more than it saves.
 PARALLEL_MIN_BYTES = 32 * 1024 * 1024
@@ -122,7 +122,8 @@ class BlobReader:
                 yield oid, None
                 continue
             size = int(fields[2])
-            data = out.read(size + 1)[:size]
+            data = out.read(size)
+            out.read(1)  # the newline after the content; reading it apart avoids copying the blob
             yield oid, data
         writer.join()
 
@@ -307,7 +308,7 @@ def attribute(git: Git, blobs: set[str], revs: tuple[str, ...]) -> dict[str, lis
             nshas = (len(fields) - 1) // 2
             new = fields[nshas * 2 - 1] if nshas else ""
             if new in out:
-                out[new].append(Introduction(commit, path))
+                out[new].append(Introduction(commit, unquote_path(path)))
     err = finish_process(proc)
     if proc.returncode != 0:
         if "does not have any commits" not in err and "unknown revision" not in err:
