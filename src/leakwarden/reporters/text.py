@@ -33,6 +33,12 @@ def render(result: ScanResult, ctx: ReportContext, out: IO[str]) -> None:
                 who = f" by {meta.get('author', '')}" if meta.get("author") else ""
                 when = f" on {meta.get('date', '')}" if meta.get("date") else ""
                 console.print(f"             [dim]commit {loc.commit[:12]}{escape(who)}{escape(when)}[/dim]")
+            others = f.details.get("other_occurrences") or []
+            for o in others[:3]:
+                console.print(f"             [dim]also {escape(str(o.get('path') or ''))}:{o.get('line')} @{str(o.get('commit') or '')[:12]}[/dim]")
+            extra_count = f.details.get("occurrence_count", 0) - 1 - min(len(others), 3)
+            if extra_count > 0:
+                console.print(f"             [dim]… and {extra_count} more occurrence(s) (see the JSON report)[/dim]")
             if f.decoded:
                 console.print(f"             [dim]found after decoding: {escape(f.decoded)}[/dim]")
             if f.validity.state is not ValidityState.NOT_CHECKED:

@@ -170,6 +170,16 @@ def _init_worker(settings_blob: bytes) -> None:
 
     global _worker_detector
     _worker_detector = build_detector(pickle.loads(settings_blob))
+    # Wait for our `git cat-file` processes when the worker exits (no orphans left behind).
+    from multiprocessing.util import Finalize
+
+    Finalize(None, _close_readers, exitpriority=10)
+
+
+def _close_readers() -> None:
+    while _worker_readers:
+        _, reader = _worker_readers.popitem()
+        reader.close()
 
 
 def _worker_scan(repo: str | None, batch: list[BlobRef]) -> BatchResult:
