@@ -135,6 +135,36 @@ def bench_hook(runs: int) -> None:
               f"best {min(walls) * 1000:.0f} ms  (bare `python -c pass`: {statistics.median(bare) * 1000:.0f} ms)")
 
 
+def plant(repo: str, tmp: str) -> tuple[str, set[str]]:
+    """A local clone of `repo` plus commits carrying every rule example with a known secret:
+    some deleted again, some only on a side branch. Returns the clone and the planted secrets."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from leakwarden.rules import load_ruleset
+
+    clone = os.path.join(tmp, "planted")
+    subprocess.run(["git", "clone", "-q", "--no-checkout", repo, clone], check=True)
+    env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@example.org", "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@example.org"}
+    git = lambda *a: subprocess.run(["git", "-C", clone, *a], check=True, env=env, capture_output=True)  # noqa: E731
+    git("checkout", "-q", "-b", "planted")
+    secrets: set[str] = set()
+    examples = [(r.id, e) for r in load_ruleset().rules if r.visible for e in r.examples if e.secret]
+    for n, (rule_id, example) in enumerate(examples):
+        if n % 3 == 2:
+            git("checkout", "-q", "-B", "side", "planted")
+        path = Path(clone, "planted", f"{rule_id}-{n}.txt")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(example.text)
+        git("add", "-f", str(path))
+        git("commit", "-qm", f"plant {rule_id}")
+        if n % 3 == 1:
+            git("rm", "-q", str(path))
+            git("commit", "-qm", f"remove {rule_id}")
+        if n % 3 == 2:
+            git("checkout", "-q", "planted")
+        secrets.add(example.secret)
+    return clone, secrets
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("repo", nargs="?", help="a local git repository (read only)")
@@ -142,9 +172,14 @@ def main() -> None:
     ap.add_argument("--tools", default="leakwarden,gitleaks,kingfisher")
     ap.add_argument("--leakwarden-args", default="", help="extra arguments for `leakwarden scan git`")
     ap.add_argument("--hook-runs", type=int, default=15, help="0 to skip the hook timing")
+    ap.add_argument("--plant", action="store_true", help="scan a local clone with rule examples committed on top (recall check)")
     args = ap.parse_args()
+    planted_dir = tempfile.TemporaryDirectory()
+    planted: set[str] = set()
     if args.repo:
         repo = os.path.abspath(args.repo)
+        if args.plant:
+            repo, planted = plant(repo, planted_dir.name)
         count = subprocess.run(["git", "-C", repo, "rev-list", "--all", "--count"], capture_output=True, text=True).stdout.strip()
         print(f"repository: {repo} ({count} commits), {os.cpu_count()} CPUs")
         found = bench_history(repo, args.tools.split(","), args.runs, shlex.split(args.leakwarden_args))
@@ -152,8 +187,13 @@ def main() -> None:
             for other in (t for t in found if t != "leakwarden"):
                 both = found["leakwarden"] & found[other]
                 print(f"findings diff vs {other}: both {len(both)}, only leakwarden {len(found['leakwarden'] - found[other])}, only {other} {len(found[other] - found['leakwarden'])}")
+        for tool, secrets in found.items():
+            if planted:
+                hit = {p for p in planted if any(p in s or s in p for s in secrets if len(s) >= 16)}
+                print(f"planted secrets found by {tool}: {len(hit)}/{len(planted)}")
     if args.hook_runs:
         bench_hook(args.hook_runs)
+    planted_dir.cleanup()
 
 
 if __name__ == "__main__":
