@@ -8,6 +8,7 @@ merge adds relative to every parent (a conflict resolution, an "evil merge") cou
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -154,12 +155,27 @@ def scan_git_diff(git: Git, args: list[str], detector: Detector, kind: str, resu
     assert proc.stdout is not None
     uri = git.repository_uri() if kind == "git" else None
     finished = False
+    # A watchdog, because git may spend the whole budget on one huge diff before printing it.
+    timer = None
+    expired = threading.Event()
+    if deadline is not None:
+
+        def expire() -> None:
+            expired.set()
+            proc.kill()
+
+        timer = threading.Timer(max(0.0, deadline - time.monotonic()), expire)
+        timer.daemon = True
+        timer.start()
     try:
         finished = scan_hunks(detector, parse_diff(proc.stdout, stats), kind, result, uri, deadline)
     finally:
+        if timer is not None:
+            timer.cancel()
         if not finished:
             proc.kill()
         err = finish_process(proc)
+    finished = finished and not expired.is_set()
     if finished and proc.returncode != 0:
         raise SourceError(f"git {args[0]} failed: {err.splitlines()[-1] if err else proc.returncode}")
     result.stats.files += stats.files
