@@ -19,6 +19,10 @@ from leakwarden.errors import ExitCode, LeakwardenError
 COMMANDS = {
     "scan": "leakwarden.cli.scan:scan",
     "rules": "leakwarden.cli.rules:rules",
+    "baseline": "leakwarden.cli.baseline:baseline",
+    "ignore": "leakwarden.cli.ignore:ignore",
+    "incidents": "leakwarden.cli.incidents:incidents",
+    "report": "leakwarden.cli.report:report",
 }
 
 

@@ -15,7 +15,7 @@ from leakwarden.errors import ExitCode, LeakwardenError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-FORMATS = ("text", "json", "jsonl", "sarif")
+FORMATS = ("text", "json", "jsonl", "sarif", "csv", "junit", "gitlab", "html")
 
 
 def report_options(func: F) -> F:
@@ -40,6 +40,9 @@ def rule_options(func: F) -> F:
         click.option("--engine", type=click.Choice(["auto", "hyperscan", "python"]), default=None, help="Matching engine (default auto; env LEAKWARDEN_ENGINE)."),
         click.option("--min-confidence", type=click.Choice(["low", "medium", "high"]), default=None, help="Drop findings below this confidence."),
         click.option("--ignore-file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Fingerprints to ignore (default: .leakwardenignore)."),
+        click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Report only findings missing from this baseline (see `leakwarden baseline create`)."),
+        click.option("--store", default=None, metavar="PATH|URL", envvar="LEAKWARDEN_STORE", help="Record this scan in a findings store: an SQLite file or postgresql://... (env LEAKWARDEN_STORE)."),
+        click.option("--store-secrets/--no-store-secrets", default=None, help="Keep secrets in the store, encrypted with $LEAKWARDEN_STORE_KEY (hashes only by default)."),
     ]
     for d in reversed(decorators):
         func = d(func)
@@ -49,6 +52,9 @@ def rule_options(func: F) -> F:
 def build_settings(start: Path | None, config: Path | None, rule_files: tuple[Path, ...], disable_rule: tuple[str, ...], only_rule: tuple[str, ...], engine: str | None, min_confidence: str | None, ignore_file: Path | None, **overrides: Any) -> Any:
     from leakwarden.config import load_settings
 
+    ctx = click.get_current_context(silent=True)
+    # A progress bar on a terminal unless --quiet (progress.py also checks for a TTY).
+    overrides.setdefault("progress", not (ctx is not None and ctx.params.get("quiet")))
     settings = load_settings(start, config)
     return settings.merged(
         extra_rules=(*settings.extra_rules, *rule_files) if rule_files else None,
@@ -75,6 +81,9 @@ def emit_report(result: Any, ruleset: Any, *, fmt: str, output: Path | None, sho
     from leakwarden.cache import write_atomic
     from leakwarden.reporters import ReportContext, get_reporter
 
+    from leakwarden.triage import last_found
+
+    last_found.save(result.findings, source)
     ctx = ReportContext(ruleset=ruleset, show_secrets=show_secrets, color=use_color(output) and fmt == "text", source=source, tool_version=__version__)
     if not (quiet and fmt == "text" and not result.findings):
         buf = io.StringIO()

@@ -240,6 +240,9 @@ class Store:
     def _record_occurrence(self, f: Finding, incident_id: int, repository: str, scan_id: int, now: str) -> bool:
         import hashlib
 
+        from leakwarden.triage.identity import finding_repository
+
+        repository = finding_repository(f, repository)
         loc = f.location
         key = hashlib.sha256(f"{f.occurrence_fingerprint}\x00{repository}".encode()).hexdigest()
         rows = self.db.execute(
