@@ -129,11 +129,23 @@ def _probe_read_only(path: Path) -> None:
     if not path.is_file() or path.stat().st_size == 0:
         return
     try:
-        probe = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        # NOTE: without a -wal file, `immutable=1` makes SQLite create no -wal/-shm beside it.
+        flags = "mode=ro" if Path(f"{path}-wal").exists() else "mode=ro&immutable=1"
+        probe = sqlite3.connect(f"{path.resolve().as_uri()}?{flags}", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
         try:
             probe.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            pages = probe.execute("PRAGMA page_count").fetchone()[0]
+            page_size = probe.execute("PRAGMA page_size").fetchone()[0]
+            tables = {r[0] for r in probe.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if "meta" in tables:
+                probe.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+            elif tables:
+                raise StoreError(f"{path}: an SQLite database, but not a leakwarden store; the file was left untouched")
         finally:
             probe.close()
+        # A truncated file still has a valid first page; its header says how long it must be.
+        if pages * page_size > path.stat().st_size and not Path(f"{path}-wal").exists():
+            raise sqlite3.DatabaseError(f"file is truncated ({path.stat().st_size} bytes, header says {pages * page_size})")
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path}: the findings store is corrupt or unreadable ({exc}); the file was left untouched") from None
 
