@@ -102,6 +102,7 @@ _JS = r"""
   }
 
   function fromHash() {
+    keys.forEach(function (k) { document.getElementById("f-" + k).value = "*"; });
     location.hash.replace(/^#/, "").split("&").forEach(function (p) {
       var kv = p.split("=");
       if (keys.indexOf(kv[0]) < 0) { return; }

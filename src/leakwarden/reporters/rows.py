@@ -10,6 +10,7 @@ from typing import Any
 
 from leakwarden.models import Finding
 from leakwarden.reporters import ReportContext
+from leakwarden.triage.identity import finding_repository
 
 COLUMNS = (
     "incident_id", "status", "assignee", "severity", "confidence", "validity", "rule_id", "rule_name",
@@ -21,7 +22,7 @@ def finding_row(f: Finding, ctx: ReportContext) -> dict[str, Any]:
     loc = f.location
     repository = f.details.get("repository")
     if repository is None:
-        repository = loc.extra.get("repository") or loc.extra.get("repository_uri") or ""
+        repository = finding_repository(f)
     return {
         "incident_id": f.details.get("incident_id", ""),
         "status": f.details.get("status", "open"),
