@@ -104,7 +104,8 @@ class Browser:
         for e in self.events:
             m, p = e.get("method"), e.get("params", {})
             if m == "Runtime.exceptionThrown":
-                out.append(f"exception: {p.get('exceptionDetails', {}).get('text')}")
+                details = p.get("exceptionDetails", {})
+                out.append(f"exception: {details.get('text')} {details.get('exception', {}).get('description', '')}")
             elif m == "Runtime.consoleAPICalled" and p.get("type") in ("error", "warning", "assert"):
                 out.append(f"console.{p['type']}: {[a.get('value') for a in p.get('args', [])]}")
             elif m == "Log.entryAdded" and p.get("entry", {}).get("level") in ("error", "warning"):
