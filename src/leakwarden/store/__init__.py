@@ -363,10 +363,10 @@ class Store:
         done: set[str] = set()
         for i in range(0, len(ordered), _IN_BATCH):
             batch = ordered[i : i + _IN_BATCH]
-            marks = ", ".join("?" * len(batch))
+            clause, values = self.db.in_list("blob_id", batch)
             rows = self.db.execute(
-                f"SELECT blob_id FROM scanned_blobs WHERE repository = ? AND ruleset_hash = ? AND blob_id IN ({marks})",
-                (repo_id, ruleset_hash, *batch),
+                f"SELECT blob_id FROM scanned_blobs WHERE repository = ? AND ruleset_hash = ? AND {clause}",
+                (repo_id, ruleset_hash, *values),
             )
             done.update(r[0] for r in rows)
         return [b for b in ordered if b not in done]
