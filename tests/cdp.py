@@ -114,11 +114,11 @@ class Browser:
 
     def close(self) -> None:
         try:
-            self.send("Browser.close", session=False, timeout=5)
+            self.send("Browser.close", session=False, timeout=2)
         except (RuntimeError, TimeoutError, OSError):
             pass
         try:
-            self.proc.wait(timeout=10)
+            self.proc.wait(timeout=3)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()

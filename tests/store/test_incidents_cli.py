@@ -19,7 +19,8 @@ def token(seed: str) -> str:
 A, B = token("cli-a"), token("cli-b")
 
 
-def test_scan_store_incidents_round_trip(store_target, tmp_path):
+def test_scan_store_incidents_round_trip(tmp_path):
+    store_target = str(tmp_path / "findings.db")
     (tmp_path / "a.txt").write_text(f'k = "{A}"\n')
     (tmp_path / "b.txt").write_text(f'j = "{B}"\nagain = "{A}"\n')
     for _ in range(2):
@@ -49,7 +50,19 @@ def test_scan_store_incidents_round_trip(store_target, tmp_path):
     assert len(found) == 3 and {f["fingerprint"] for f in found} == {rows[0]["fingerprint"], rows[1]["fingerprint"]}
 
 
-def test_store_secrets_opt_in(store_target, tmp_path):
+def test_postgresql_store_from_the_cli(pg_server, tmp_path):
+    """The same commands against a shared PostgreSQL store (the data layer is tested on both)."""
+    url = pg_server.new_database()
+    (tmp_path / "a.txt").write_text(f'k = "{A}"\nj = "{B}"\n')
+    assert run_cli("scan", "path", str(tmp_path), "--store", url).returncode == 1
+    assert run_cli("incidents", "resolve", "1", "--note", "rotated", "--store", url).returncode == 0
+    res = run_cli("report", "--store", url, "-f", "csv", "--status", "open")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.decode().count("crates-io-api-token") == 1
+
+
+def test_store_secrets_opt_in(tmp_path):
+    store_target = str(tmp_path / "findings.db")
     (tmp_path / "a.txt").write_text(f'k = "{A}"\n')
     env = {"LEAKWARDEN_STORE_KEY": "a long enough passphrase"}
     res = run_cli("scan", "path", str(tmp_path), "--store", store_target, "--store-secrets")
