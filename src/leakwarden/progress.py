@@ -27,7 +27,13 @@ class ScanProgress:
         if not enabled:
             return
         from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TransferSpeedColumn,
+        )
 
         console = Console(file=sys.stderr, stderr=True)
         self._bar = Progress(

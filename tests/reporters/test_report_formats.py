@@ -13,13 +13,13 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import run_cli
-from schemas import sarif_schema
-from tooling import require_tool
 
+from conftest import run_cli
 from leakwarden.api import scan_chunk_list
 from leakwarden.models import Chunk, Origin, ScanError, Severity, Validity, ValidityState
 from leakwarden.reporters import REPORTER_NAMES, ReportContext, get_reporter
+from schemas import sarif_schema
+from tooling import require_tool
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "schemas"
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"

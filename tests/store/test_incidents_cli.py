@@ -1,3 +1,4 @@
+# ruff: noqa: F811 -- pytest fixtures imported from pgserver are test parameters here
 """End to end: `scan --store`, then `incidents ...` and `report --store` on the same store."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 -- pytest fixtures imported from pgserver are test parameters here
 """Schema versioning and damaged files: old stores migrate, corrupt ones are never touched."""
 
 from __future__ import annotations
@@ -7,11 +8,17 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
-from pgserver import pg_server, store_target  # noqa: F401 (fixtures)
 
+from conftest import run_cli
 from leakwarden.store import StoreError, open_store
-from leakwarden.store.migrations import SCHEMA_VERSION, V1_SCHEMA, current_schema, statements, to_postgres
+from leakwarden.store.migrations import (
+    SCHEMA_VERSION,
+    V1_SCHEMA,
+    current_schema,
+    statements,
+    to_postgres,
+)
+from pgserver import pg_server, store_target  # noqa: F401 (fixtures)
 
 SECRET = "cioc4sohdmM0Lm7exG3lCMqXXQ8agOMTNwn"
 FP = "a" * 64

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 -- pytest fixtures imported from pgserver are test parameters here
 """The findings store on SQLite and PostgreSQL: incidents, occurrences, status, validity,
 encryption, incremental-scan bookkeeping, concurrent writers and migrations."""
 
@@ -12,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from pgserver import pg_server, store_target  # noqa: F401 (fixtures)
-
 from leakwarden.api import scan_chunk_list, scan_text
 from leakwarden.models import Chunk, Origin, Validity, ValidityState
 from leakwarden.store import StoreError, open_store
+from pgserver import pg_server, store_target  # noqa: F401 (fixtures)
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"

@@ -8,8 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
 
+from conftest import run_cli
 from leakwarden.errors import ConfigError
 from leakwarden.triage import baseline as bl
 from leakwarden.triage.identity import normalize_remote, repository_identity

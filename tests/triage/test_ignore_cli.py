@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SRC, run_cli
 
+from conftest import SRC, run_cli
 from leakwarden.triage.ignore import read_ignore_file
 
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"

@@ -80,7 +80,6 @@ def emit_report(result: Any, ruleset: Any, *, fmt: str, output: Path | None, sho
     from leakwarden import __version__
     from leakwarden.cache import write_atomic
     from leakwarden.reporters import ReportContext, get_reporter
-
     from leakwarden.triage import last_found
 
     last_found.save(result.findings, source)

@@ -282,7 +282,11 @@ class Store:
         return [self._with_counts(i) for i in incidents]
 
     def _incident(self, r: Sequence[Any]) -> Incident:
-        return Incident(*r[:13], has_sealed_secret=bool(r[13]))
+        return Incident(
+            id=int(r[0]), fingerprint=r[1], rule_id=r[2], rule_name=r[3], provider=r[4], severity=r[5],
+            secret_redacted=r[6], status=r[7], assignee=r[8], validity=r[9], first_seen=r[10], last_seen=r[11],
+            updated_at=r[12], has_sealed_secret=bool(r[13]),
+        )
 
     def _with_counts(self, inc: Incident) -> Incident:
         rows = self.db.execute("SELECT repository, COUNT(*) FROM occurrences WHERE incident_id = ? GROUP BY repository ORDER BY repository", (inc.id,))
@@ -305,7 +309,7 @@ class Store:
         ]
         validity = [tuple(r) for r in self.db.execute("SELECT checked_at, state, reason FROM validity_checks WHERE incident_id = ? ORDER BY id", (incident_id,))]
         notes = [tuple(r) for r in self.db.execute("SELECT created_at, kind, author, body FROM notes WHERE incident_id = ? ORDER BY id", (incident_id,))]
-        return IncidentDetail(inc, occ, validity, notes)  # type: ignore[arg-type]
+        return IncidentDetail(inc, occ, validity, notes)
 
     def _change_status(self, incident_id: int, old: str, new: str, note: str, author: str, now: str) -> None:
         self.db.execute("UPDATE incidents SET status = ?, updated_at = ? WHERE id = ?", (new, now, incident_id))

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from leakwarden.models import Confidence, Finding, Location, ScanResult, Secret, Severity, Validity, ValidityState
+from leakwarden.models import (
+    Confidence,
+    Finding,
+    Location,
+    ScanResult,
+    Secret,
+    Severity,
+    Validity,
+    ValidityState,
+)
 from leakwarden.rules import Ruleset
 from leakwarden.store import Store
 

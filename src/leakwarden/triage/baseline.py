@@ -97,8 +97,11 @@ def update(old: Baseline, findings: Iterable[Finding], default_repository: str, 
             merged.entries[key] = entry
             added.append(entry)
     pruned = [e for k, e in old.entries.items() if k not in seen.entries]
-    key = lambda e: (e.repository, e.rule_id, e.fingerprint)  # noqa: E731
-    return BaselineUpdate(merged, sorted(added, key=key), sorted(pruned, key=key))
+    return BaselineUpdate(merged, sorted(added, key=_order), sorted(pruned, key=_order))
+
+
+def _order(e: BaselineEntry) -> tuple[str, str, str]:
+    return (e.repository, e.rule_id, e.fingerprint)
 
 
 def split(findings: Iterable[Finding], baseline: Baseline, default_repository: str) -> tuple[list[Finding], list[Finding]]:

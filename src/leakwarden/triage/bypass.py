@@ -37,7 +37,7 @@ def record_bypass(reason: str, context: dict[str, Any] | None = None, *, store: 
     reason = " ".join((reason or "").split())
     if not reason:
         raise UsageError("a hook bypass needs a reason")
-    record = {
+    record: dict[str, Any] = {
         "reason": reason,
         "author": author or current_author(),
         "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
