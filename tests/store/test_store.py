@@ -180,10 +180,10 @@ def token(seed):
     return "cio" + "".join(A[b % len(A)] for b in d[:32])
 texts = [(f"w{{worker}}/f{{i}}.txt", f'shared = "{{token("shared")}}"\nmine = "{{token(worker + str(i))}}"\n') for i in range(n)]
 found = [scan_text(t, path=p) for p, t in texts]
-st = open_store(target)
 deadline = time.time() + 30
 while not go.exists() and time.time() < deadline:
-    time.sleep(0.005)
+    time.sleep(0.002)
+st = open_store(target)
 for f in found:
     st.record_scan(f, repository="github.com/acme/app")
 st.close()
@@ -192,7 +192,7 @@ st.close()
 
 def test_concurrent_writers_lose_nothing(store_target, tmp_path):
     n = 15
-    open_store(store_target).close()  # create the schema first, as a scan would
+    # no store yet: both writers also race to create the schema
     script = tmp_path / "writer.py"
     script.write_text(_WRITER.format(src=str(SRC)))
     go = tmp_path / "go"
