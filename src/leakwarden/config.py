@@ -109,6 +109,10 @@ def settings_from_file(path: Path, data: dict[str, Any]) -> Settings:
                 values[key] = parse_size(value)
             elif key in ("ignore_file", "baseline"):
                 values[key] = base / str(value)
+            elif key == "store":
+                text = str(value)
+                # a URL or home-relative path as written; a relative path from the config's folder
+                values[key] = text if "://" in text or text.startswith("~") else str(base / text)
             elif key in ("respect_gitignore", "follow_symlinks", "decode", "store_secrets"):
                 if not isinstance(value, bool):
                     raise TypeError("expected true or false")

@@ -172,3 +172,18 @@ def test_write_is_atomic_and_leaves_no_temp_files(tmp_path):
     bl.write(path, bl.Baseline())
     assert json.loads(path.read_text())["entries"] == []
     assert [p.name for p in tmp_path.iterdir()] == ["b.json"]
+
+
+def test_baseline_and_store_from_the_config_file(tmp_path):
+    repo = _repo(tmp_path)
+    _create(repo)
+    (repo / ".leakwarden.toml").write_text('baseline = ".leakwarden-baseline.json"\nstore = "findings.db"\n')
+    (repo / "new.py").write_text(f'T = "{NEW}"\n')
+    sub = repo / "sub"
+    sub.mkdir()
+    res = run_cli("scan", "path", str(repo), "-f", "json", cwd=sub)
+    assert res.returncode == 1, res.stderr
+    assert [Path(f["path"]).name for f in json.loads(res.stdout)["findings"]] == ["new.py"]
+    assert (repo / "findings.db").is_file()  # relative to the config file, not the cwd
+    listed = run_cli("incidents", "list", "--store", str(repo / "findings.db"), "-f", "json")
+    assert len(json.loads(listed.stdout)) == 3  # the store records baselined secrets too
