@@ -31,6 +31,7 @@ class Settings:
     min_confidence: str = "low"
     decode: bool = True
     jobs: int = 0  # 0 = pick from the number of CPUs
+    scan_archives: bool = False  # `scan path` opens archives it meets
     verify: dict[str, Any] = field(default_factory=dict)
     config_path: Path | None = None
     # Triage: only findings missing from this baseline file are reported.
@@ -113,7 +114,7 @@ def settings_from_file(path: Path, data: dict[str, Any]) -> Settings:
                 text = str(value)
                 # a URL or home-relative path as written; a relative path from the config's folder
                 values[key] = text if "://" in text or text.startswith("~") else str(base / text)
-            elif key in ("respect_gitignore", "follow_symlinks", "decode", "store_secrets"):
+            elif key in ("respect_gitignore", "follow_symlinks", "decode", "scan_archives", "store_secrets"):
                 if not isinstance(value, bool):
                     raise TypeError("expected true or false")
                 values[key] = value

@@ -14,12 +14,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from conftest import run_cli
 from leakwarden.api import scan_chunk_list
 from leakwarden.models import Chunk, Origin, ScanError, Severity, Validity, ValidityState
 from leakwarden.reporters import REPORTER_NAMES, ReportContext, get_reporter
-from schemas import sarif_schema
-from tooling import require_tool
+from tests.conftest import run_cli
+from tests.schemas import sarif_schema
+from tests.tooling import require_tool
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "schemas"
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
@@ -130,7 +130,7 @@ def test_html_is_self_contained(result, ruleset):
 
 
 def test_html_report_in_headless_chromium(result, ruleset, tmp_path):
-    from cdp import Browser
+    from tests.cdp import Browser
 
     binary = require_tool("chromium")
     page = tmp_path / "report.html"
@@ -172,7 +172,7 @@ def test_html_report_in_headless_chromium(result, ruleset, tmp_path):
 
 def test_html_from_store_filters_status(tmp_path, ruleset):
     """A store report carries incident status and assignee into the HTML filters."""
-    from cdp import Browser
+    from tests.cdp import Browser
 
     binary = require_tool("chromium")
     store = tmp_path / "s.db"
@@ -203,7 +203,7 @@ def test_scan_command_offers_new_formats(fmt, tmp_path):
 
 def test_browser_harness_sees_console_errors(tmp_path):
     """The "no console errors" checks above can fail: a broken page is caught."""
-    from cdp import Browser
+    from tests.cdp import Browser
 
     binary = require_tool("chromium")
     page = tmp_path / "broken.html"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from conftest import run_cli
-from pgserver import pg_server, store_target  # noqa: F401 (fixtures)
+from tests.conftest import run_cli
+from tests.pgserver import pg_server, store_target  # noqa: F401 (fixtures)
 
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 

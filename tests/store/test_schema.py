@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
 from leakwarden.store import StoreError, open_store
 from leakwarden.store.migrations import (
     SCHEMA_VERSION,
@@ -18,7 +17,8 @@ from leakwarden.store.migrations import (
     statements,
     to_postgres,
 )
-from pgserver import pg_server, store_target  # noqa: F401 (fixtures)
+from tests.conftest import run_cli
+from tests.pgserver import pg_server, store_target  # noqa: F401 (fixtures)
 
 SECRET = "cioc4sohdmM0Lm7exG3lCMqXXQ8agOMTNwn"
 FP = "a" * 64

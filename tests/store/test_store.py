@@ -16,7 +16,7 @@ import pytest
 from leakwarden.api import scan_chunk_list, scan_text
 from leakwarden.models import Chunk, Origin, Validity, ValidityState
 from leakwarden.store import StoreError, open_store
-from pgserver import pg_server, store_target  # noqa: F401 (fixtures)
+from tests.pgserver import pg_server, store_target  # noqa: F401 (fixtures)
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"

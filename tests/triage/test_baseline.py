@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
 from leakwarden.errors import ConfigError
 from leakwarden.triage import baseline as bl
 from leakwarden.triage.identity import normalize_remote, repository_identity
+from tests.conftest import run_cli
 
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SRC, run_cli
 from leakwarden.triage.ignore import read_ignore_file
+from tests.conftest import SRC, run_cli
 
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
