@@ -75,7 +75,9 @@ def _ignore_paths(settings: Settings, roots: Iterable[Path]) -> list[Path]:
 
 
 def finish(result: ScanResult, settings: Settings, roots: Iterable[Path] = ()) -> ScanResult:
-    """Apply triage that needs the whole result: ignore file, confidence floor, stable order."""
+    """Apply triage that needs the whole result: ignore file, confidence floor, stable order;
+    then record in the store and drop baselined findings when asked (triage.post_scan)."""
+    roots = list(roots)
     ignored: set[str] = set()
     for p in _ignore_paths(settings, roots):
         ignored.update(read_ignore_file(p))
@@ -84,6 +86,10 @@ def finish(result: ScanResult, settings: Settings, roots: Iterable[Path] = ()) -
         (f for f in result.findings if f.confidence.rank >= floor and f.fingerprint not in ignored),
         key=lambda f: (f.location.path or "", f.location.commit or "", f.location.start_line, f.location.start_column, f.rule_id),
     )
+    if settings.store is not None or settings.baseline is not None:
+        from leakwarden.triage.post_scan import after_scan
+
+        after_scan(result, settings, roots)
     return result
 
 

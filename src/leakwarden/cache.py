@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 
@@ -16,19 +15,11 @@ def cache_dir() -> Path:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temp file + rename so a concurrent reader never sees half a file.
+    """Write a cache file atomically. A cache that cannot be written is not an error: the next
+    start rebuilds it."""
+    from leakwarden.fsutil import write_atomic as _write
 
-    A cache that cannot be written is not an error: the next start recompiles.
-    """
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        _write(path, data)
     except OSError:
         pass

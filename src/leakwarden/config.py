@@ -34,6 +34,12 @@ class Settings:
     scan_archives: bool = False  # `scan path` opens archives it meets
     verify: dict[str, Any] = field(default_factory=dict)
     config_path: Path | None = None
+    # Triage: only findings missing from this baseline file are reported.
+    baseline: Path | None = None
+    # Findings store (SQLite path or postgresql:// URL) that records every scan.
+    store: str | None = None
+    store_secrets: bool = False  # keep secrets encrypted in the store (key: LEAKWARDEN_STORE_KEY)
+    progress: bool = False  # show a progress bar on a terminal (set by the CLI)
 
     def merged(self, **overrides: Any) -> Settings:
         """Return a copy with the given (non-None) overrides applied."""
@@ -85,7 +91,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
 
-_KEYS = {f.name for f in fields(Settings)} - {"config_path", "ignore_file"}
+_KEYS = {f.name for f in fields(Settings)} - {"config_path", "ignore_file", "progress"}
 
 
 def settings_from_file(path: Path, data: dict[str, Any]) -> Settings:
@@ -102,9 +108,13 @@ def settings_from_file(path: Path, data: dict[str, Any]) -> Settings:
                 values[key] = tuple(str(v) for v in _list(value))
             elif key == "max_file_size":
                 values[key] = parse_size(value)
-            elif key == "ignore_file":
+            elif key in ("ignore_file", "baseline"):
                 values[key] = base / str(value)
-            elif key in ("respect_gitignore", "follow_symlinks", "decode", "scan_archives"):
+            elif key == "store":
+                text = str(value)
+                # a URL or home-relative path as written; a relative path from the config's folder
+                values[key] = text if "://" in text or text.startswith("~") else str(base / text)
+            elif key in ("respect_gitignore", "follow_symlinks", "decode", "scan_archives", "store_secrets"):
                 if not isinstance(value, bool):
                     raise TypeError("expected true or false")
                 values[key] = value

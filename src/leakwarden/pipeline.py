@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from leakwarden import progress
 from leakwarden.candidates import Detector
 from leakwarden.models import Chunk, Finding, ScanError, ScanResult
 from leakwarden.sources.files import FileOptions, file_chunks, iter_files
@@ -45,12 +46,14 @@ def scan_files(detector: Detector, paths: Sequence[Path], options: FileOptions, 
     files = list(iter_files(paths, options, lambda e: record_error(result, e)))
     total = sum(size for _, _, size in files if size <= options.max_file_size)
     workers = jobs or (os.cpu_count() or 1)
-    if workers > 1 and total >= PARALLEL_MIN_BYTES and len(files) > 1:
-        _scan_files_parallel(detector, files, options, result, workers)
-        return
-    for path, display, size in files:
-        result.stats.files += 1
-        scan_chunks(detector, file_chunks(path, display, size, options, lambda e: record_error(result, e)), result)
+    with progress.start(getattr(detector, "settings", None), len(files), total) as bar:
+        if workers > 1 and total >= PARALLEL_MIN_BYTES and len(files) > 1:
+            _scan_files_parallel(detector, files, options, result, workers, bar)
+            return
+        for path, display, size in files:
+            result.stats.files += 1
+            scan_chunks(detector, file_chunks(path, display, size, options, lambda e: record_error(result, e)), result)
+            bar.advance(1, size, len(result.findings))
 
 
 # --- process pool -------------------------------------------------------------------------
@@ -93,7 +96,8 @@ def _batches(files: list[tuple[Path, str, int]]) -> Iterator[list[tuple[str, str
 
 
 def _scan_files_parallel(
-    detector: Detector, files: list[tuple[Path, str, int]], options: FileOptions, result: ScanResult, workers: int
+    detector: Detector, files: list[tuple[Path, str, int]], options: FileOptions, result: ScanResult, workers: int,
+    bar: progress.ScanProgress | None = None,
 ) -> None:
     import pickle
 
@@ -109,8 +113,11 @@ def _scan_files_parallel(
         return
     with pool:
         result.stats.files += len(files)
-        for findings, errors, scanned in pool.map(_scan_batch, _batches(files), [options] * len(files)):
+        batches = list(_batches(files))
+        for batch, (findings, errors, scanned) in zip(batches, pool.map(_scan_batch, batches, [options] * len(batches)), strict=True):
             result.findings.extend(findings)
             result.stats.bytes += scanned
+            if bar is not None:
+                bar.advance(len(batch), scanned, len(result.findings))
             for e in errors:
                 record_error(result, e)

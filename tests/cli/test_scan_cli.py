@@ -203,3 +203,13 @@ abuse_checks = ["ACME logs."]
 revoke_steps = ["Revoke in the ACME console."]
 env_var = "ACME_KEY"
 """
+
+
+def test_output_to_a_device_writes_in_place(repo: Path) -> None:
+    """`-o /dev/null` must not replace the device node with a plain file."""
+    import os
+    import stat
+
+    proc = run_cli("scan", "path", str(repo), "-f", "json", "-o", os.devnull)
+    assert proc.returncode == 1
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)

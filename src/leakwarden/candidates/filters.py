@@ -75,7 +75,7 @@ def is_uuid(value: str) -> bool:
 def is_identifier_like(value: str) -> bool:
     """Code, not a value: dotted names, calls, snake/kebab/camel/CONSTANT identifiers."""
     if _rx(
-        r"[()\[\]]|^\w+\.\w+(?:\.\w+)*$|^[a-z][a-z0-9]*(?:[_-][a-z0-9]+)+$|^[a-z]+(?:[A-Z][a-z]+)+$"
+        r"[()\[\]]|^\w+\.\w+(?:\.\w+)*$|^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$|^[a-z]+(?:-[a-z]+)+$|^[a-z]+(?:[A-Z][a-z]+)+$"
         r"|^_*[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$|^(?:[A-Z]+[a-z]+){2,}[A-Z]*[a-z]*$|^urn:"
     ).search(value):
         return True

@@ -23,6 +23,10 @@ COMMANDS = {
     "remediate": "leakwarden.cli.remediate:remediate",
     "fix": "leakwarden.cli.fix:fix",
     "hooks": "leakwarden.cli.hooks:hooks",
+    "baseline": "leakwarden.cli.baseline:baseline",
+    "ignore": "leakwarden.cli.ignore:ignore",
+    "incidents": "leakwarden.cli.incidents:incidents",
+    "report": "leakwarden.cli.report:report",
 }
 
 

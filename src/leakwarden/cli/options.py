@@ -15,7 +15,7 @@ from leakwarden.errors import ExitCode, LeakwardenError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-FORMATS = ("text", "json", "jsonl", "sarif")
+FORMATS = ("text", "json", "jsonl", "sarif", "csv", "junit", "gitlab", "html")
 
 
 def report_options(func: F) -> F:
@@ -40,6 +40,9 @@ def rule_options(func: F) -> F:
         click.option("--engine", type=click.Choice(["auto", "hyperscan", "python"]), default=None, help="Matching engine (default auto; env LEAKWARDEN_ENGINE)."),
         click.option("--min-confidence", type=click.Choice(["low", "medium", "high"]), default=None, help="Drop findings below this confidence."),
         click.option("--ignore-file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Fingerprints to ignore (default: .leakwardenignore)."),
+        click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Report only findings missing from this baseline (see `leakwarden baseline create`)."),
+        click.option("--store", default=None, metavar="PATH|URL", envvar="LEAKWARDEN_STORE", help="Record this scan in a findings store: an SQLite file or postgresql://... (env LEAKWARDEN_STORE)."),
+        click.option("--store-secrets/--no-store-secrets", default=None, help="Keep secrets in the store, encrypted with $LEAKWARDEN_STORE_KEY (hashes only by default)."),
     ]
     for d in reversed(decorators):
         func = d(func)
@@ -49,6 +52,9 @@ def rule_options(func: F) -> F:
 def build_settings(start: Path | None, config: Path | None, rule_files: tuple[Path, ...], disable_rule: tuple[str, ...], only_rule: tuple[str, ...], engine: str | None, min_confidence: str | None, ignore_file: Path | None, **overrides: Any) -> Any:
     from leakwarden.config import load_settings
 
+    ctx = click.get_current_context(silent=True)
+    # A progress bar on a terminal unless --quiet (progress.py also checks for a TTY).
+    overrides.setdefault("progress", not (ctx is not None and ctx.params.get("quiet")))
     settings = load_settings(start, config)
     return settings.merged(
         extra_rules=(*settings.extra_rules, *rule_files) if rule_files else None,
@@ -72,30 +78,26 @@ def use_color(output: Path | None) -> bool:
 def emit_report(result: Any, ruleset: Any, *, fmt: str, output: Path | None, show_secrets: bool, exit_zero: bool, quiet: bool, source: str) -> None:
     """Render the report, write it, print warnings, and exit with the documented code."""
     from leakwarden import __version__
-    from leakwarden.cache import write_atomic
+    from leakwarden.fsutil import write_atomic
     from leakwarden.reporters import ReportContext, get_reporter
+    from leakwarden.triage import last_found
 
+    last_found.save(result.findings, source)
     ctx = ReportContext(ruleset=ruleset, show_secrets=show_secrets, color=use_color(output) and fmt == "text", source=source, tool_version=__version__)
     if not (quiet and fmt == "text" and not result.findings):
         buf = io.StringIO()
         get_reporter(fmt)(result, ctx, buf)
         if output is not None:
             try:
-                output.parent.mkdir(parents=True, exist_ok=True)
-                tmp = output.with_name(f".{output.name}.tmp")
-                tmp.write_text(buf.getvalue(), encoding="utf-8")
-                os.replace(tmp, output)
+                write_atomic(output, buf.getvalue().encode("utf-8"))
             except OSError as exc:
                 raise LeakwardenError(f"cannot write report to {output}: {exc.strerror}") from None
         else:
             sys.stdout.write(buf.getvalue())
             sys.stdout.flush()
-        del write_atomic
     if fmt != "text" or output is not None:
         for e in result.errors:
             click.echo(f"warning: {e.path}: {e.message}", err=True)
-    if output is not None and fmt == "text" and not quiet:
-        pass
     if output is not None:
         n = len(result.findings)
         click.echo(f"{n} finding{'s' if n != 1 else ''}; report written to {output}", err=True)

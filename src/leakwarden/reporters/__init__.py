@@ -23,17 +23,21 @@ Reporter = Callable[[ScanResult, ReportContext, IO[str]], None]
 
 
 def _load() -> dict[str, Reporter]:
-    from leakwarden.reporters import json_report, sarif, text
+    from leakwarden.reporters import csv_report, gitlab, html, json_report, junit, sarif, text
 
     return {
         "text": text.render,
         "json": json_report.render,
         "jsonl": json_report.render_lines,
         "sarif": sarif.render,
+        "csv": csv_report.render,
+        "junit": junit.render,
+        "gitlab": gitlab.render,
+        "html": html.render,
     }
 
 
-REPORTER_NAMES = ("text", "json", "jsonl", "sarif")
+REPORTER_NAMES = ("text", "json", "jsonl", "sarif", "csv", "junit", "gitlab", "html")
 
 
 def get_reporter(name: str) -> Reporter:

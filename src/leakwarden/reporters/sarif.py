@@ -70,15 +70,20 @@ def _result(f: Finding, index: int, ctx: ReportContext) -> dict[str, Any]:
 
 def sarif_log(result: ScanResult, ctx: ReportContext) -> dict[str, Any]:
     used = sorted({f.rule_id for f in result.findings})
-    rules = [ctx.ruleset.get(rid) for rid in used]
-    index = {r.id: i for i, r in enumerate(rules)}
+    names = {f.rule_id: f.rule_name for f in result.findings}
+    # A store may hold findings of rules no longer loaded; they get a minimal descriptor.
+    descriptors = [
+        _rule_descriptor(ctx.ruleset.by_id[rid]) if rid in ctx.ruleset.by_id else {"id": rid, "shortDescription": {"text": names[rid]}}
+        for rid in used
+    ]
+    index = {rid: i for i, rid in enumerate(used)}
     run: dict[str, Any] = {
         "tool": {
             "driver": {
                 "name": "leakwarden",
                 "version": ctx.tool_version or "0",
                 "informationUri": "https://github.com/leakwarden/leakwarden",
-                "rules": [_rule_descriptor(r) for r in rules],
+                "rules": descriptors,
             }
         },
         "results": [_result(f, index[f.rule_id], ctx) for f in result.findings],

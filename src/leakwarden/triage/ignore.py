@@ -3,24 +3,87 @@
 Entries are content fingerprints (rule id + secret hash), never positions, so a different
 secret on an ignored line is still reported. Lines look like:
 
-    3f2a...e9  # 2026-11-24 alice: test fixture
+    3f2a...e9  # 2026-11-24 alice <alice@example.com>: test fixture
+
+`leakwarden ignore` writes the comment as `DATE AUTHOR: REASON`; older lines with a free comment
+(or none) are still read, their comment kept as the reason.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from leakwarden.errors import ConfigError
+from leakwarden.errors import ConfigError, LeakwardenError
 
 _FP_RE = re.compile(r"^[0-9a-f]{64}$")
+_COMMENT_RE = re.compile(r"^(?P<date>\d{4}-\d{2}-\d{2}) (?P<author>[^:]+?): (?P<reason>.*)$")
 
 
 @dataclass(frozen=True, slots=True)
 class IgnoreEntry:
     fingerprint: str
     comment: str = ""
+
+    @property
+    def date(self) -> str:
+        m = _COMMENT_RE.match(self.comment)
+        return m.group("date") if m else ""
+
+    @property
+    def author(self) -> str:
+        m = _COMMENT_RE.match(self.comment)
+        return m.group("author") if m else ""
+
+    @property
+    def reason(self) -> str:
+        m = _COMMENT_RE.match(self.comment)
+        return m.group("reason") if m else self.comment
+
+
+def format_entry(fingerprint: str, reason: str, author: str, date: str) -> str:
+    """One line of the ignore file; newlines and '#' in the reason cannot break the format."""
+    clean = " ".join(reason.replace("#", "").split())
+    who = " ".join(author.replace("#", "").replace(":", "").split()) or "unknown"
+    return f"{fingerprint}  # {date} {who}: {clean}"
+
+
+def add_entries(path: Path, lines: dict[str, str]) -> int:
+    """Add (or replace) entries keyed by fingerprint, keeping every other line as it was.
+
+    Returns how many fingerprints were new. The file is rewritten atomically.
+    """
+    read_ignore_file(path)  # refuse to rewrite a file we cannot parse
+    try:
+        existing = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        existing = []
+    out: list[str] = []
+    pending = dict(lines)
+    for raw in existing:
+        token = raw.partition("#")[0].strip()
+        if token in pending:
+            out.append(pending.pop(token))
+        else:
+            out.append(raw)
+    added = len(pending)
+    out.extend(pending[fp] for fp in sorted(pending))
+    data = ("\n".join(out) + "\n").encode("utf-8")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError as exc:
+        raise LeakwardenError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return added
 
 
 def read_ignore_file(path: Path) -> dict[str, IgnoreEntry]:
