@@ -228,3 +228,15 @@ def test_split_matcher_finds_what_one_database_finds(ruleset):
             chunk = Chunk(text.encode(), Origin("text", path="x"))
             key = lambda fs: sorted((f.rule_id, f.secret.reveal(), f.location.offset, tuple(sorted((k, v.reveal()) for k, v in f.related.items()))) for f in fs)  # noqa: E731
             assert key(whole.scan(chunk)) == key(split.scan(chunk)), text
+
+
+def test_attribution_without_find_object_gives_the_same_answer(repo, monkeypatch):
+    """Many blobs with findings: the whole `git log --raw` is filtered in Python instead."""
+    c1 = repo.commit("a", {"a.env": f"T={T1}\n"})
+    repo.git("mv", "a.env", "b.env")
+    repo.commit("rename")
+    c3 = repo.commit("c", {"c.env": f"T={T2}\n"})
+    expected = {(f.secret.reveal(), f.location.commit, f.location.path, f.details["occurrence_count"]) for f in scan_git(repo.path).findings}
+    monkeypatch.setattr(git_history, "_FIND_OBJECT_MAX", 0)
+    got = {(f.secret.reveal(), f.location.commit, f.location.path, f.details["occurrence_count"]) for f in scan_git(repo.path).findings}
+    assert got == expected == {(T1, c1, "a.env", 2), (T2, c3, "c.env", 1)}
