@@ -213,6 +213,17 @@ def test_reports_carry_commit_metadata(repo):
     assert f"commit {c[:12]} by Ada Tester" in proc.stdout.decode()
 
 
+def test_other_occurrences_are_capped(repo):
+    for i in range(5):
+        repo.commit(f"copy {i}", {f"copy{i}.env": f"T={T1}\n"})
+    proc = run_cli("scan", "git", str(repo.path), "-f", "json", "--max-occurrences", "2")
+    (f,) = json.loads(proc.stdout)["findings"]
+    assert f["details"]["occurrence_count"] == 5
+    assert [o["path"] for o in f["details"]["other_occurrences"]] == ["copy1.env", "copy2.env"]
+    text = run_cli("scan", "git", str(repo.path)).stdout.decode()
+    assert "also copy1.env:1" in text and "and 1 more occurrence" in text
+
+
 def test_split_matcher_finds_what_one_database_finds(ruleset):
     """Helpers on demand give the same findings as every rule in one matcher."""
     from leakwarden.candidates import Detector
