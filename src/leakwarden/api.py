@@ -141,7 +141,7 @@ def scan_chunk_list(chunks: Iterable[Chunk], settings: Settings | None = None, d
     return finish(result, settings)
 
 
-def scan_git(repo: str | Path | None = None, revs: Sequence[str] = (), settings: Settings | None = None, detector: Detector | None = None) -> ScanResult:
+def scan_git(repo: str | Path | None = None, revs: Sequence[str] = (), settings: Settings | None = None, detector: Detector | None = None, occurrence_cap: int = 10) -> ScanResult:
     """Scan git history: every unique blob once (all objects, or those `revs` bring), attributed
     to the commits that introduced it. `repo` None means the repository git finds itself."""
     from leakwarden.sources.git_history import HistoryOptions, scan_history
@@ -150,7 +150,7 @@ def scan_git(repo: str | Path | None = None, revs: Sequence[str] = (), settings:
     detector = detector or build_detector(settings)
     result = ScanResult()
     started = time.perf_counter()
-    options = HistoryOptions(revs=tuple(revs), max_blob_size=settings.max_file_size, jobs=settings.jobs, exclude=settings.exclude_paths)
+    options = HistoryOptions(revs=tuple(revs), max_blob_size=settings.max_file_size, occurrence_cap=occurrence_cap, jobs=settings.jobs, exclude=settings.exclude_paths)
     scan_history(str(repo) if repo is not None else None, detector, options, result)
     result.stats.seconds = time.perf_counter() - started
     return finish(result, settings, [Path(repo)] if repo is not None else [])

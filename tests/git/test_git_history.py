@@ -213,6 +213,17 @@ def test_reports_carry_commit_metadata(repo):
     assert f"commit {c[:12]} by Ada Tester" in proc.stdout.decode()
 
 
+def test_other_occurrences_are_capped(repo):
+    for i in range(5):
+        repo.commit(f"copy {i}", {f"copy{i}.env": f"T={T1}\n"})
+    proc = run_cli("scan", "git", str(repo.path), "-f", "json", "--max-occurrences", "2")
+    (f,) = json.loads(proc.stdout)["findings"]
+    assert f["details"]["occurrence_count"] == 5
+    assert [o["path"] for o in f["details"]["other_occurrences"]] == ["copy1.env", "copy2.env"]
+    text = run_cli("scan", "git", str(repo.path)).stdout.decode()
+    assert "also copy1.env:1" in text and "and 1 more occurrence" in text
+
+
 def test_split_matcher_finds_what_one_database_finds(ruleset):
     """Helpers on demand give the same findings as every rule in one matcher."""
     from leakwarden.candidates import Detector
@@ -228,3 +239,15 @@ def test_split_matcher_finds_what_one_database_finds(ruleset):
             chunk = Chunk(text.encode(), Origin("text", path="x"))
             key = lambda fs: sorted((f.rule_id, f.secret.reveal(), f.location.offset, tuple(sorted((k, v.reveal()) for k, v in f.related.items()))) for f in fs)  # noqa: E731
             assert key(whole.scan(chunk)) == key(split.scan(chunk)), text
+
+
+def test_attribution_without_find_object_gives_the_same_answer(repo, monkeypatch):
+    """Many blobs with findings: the whole `git log --raw` is filtered in Python instead."""
+    c1 = repo.commit("a", {"a.env": f"T={T1}\n"})
+    repo.git("mv", "a.env", "b.env")
+    repo.commit("rename")
+    c3 = repo.commit("c", {"c.env": f"T={T2}\n"})
+    expected = {(f.secret.reveal(), f.location.commit, f.location.path, f.details["occurrence_count"]) for f in scan_git(repo.path).findings}
+    monkeypatch.setattr(git_history, "_FIND_OBJECT_MAX", 0)
+    got = {(f.secret.reveal(), f.location.commit, f.location.path, f.details["occurrence_count"]) for f in scan_git(repo.path).findings}
+    assert got == expected == {(T1, c1, "a.env", 2), (T2, c3, "c.env", 1)}

@@ -19,9 +19,10 @@ from leakwarden.cli.options import build_settings, emit_report, report_options, 
 @click.option("--max-file-size", default=None, metavar="SIZE", help="Skip blobs larger than this (default 25MB).")
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Ignore findings at paths matching this gitignore-style pattern (repeatable).")
 @click.option("--jobs", "-j", type=int, default=None, help="Worker processes (default: CPU count).")
+@click.option("--max-occurrences", type=click.IntRange(0), default=10, show_default=True, help="Other places a secret occurs to list with each finding.")
 @report_options
 @rule_options
-def git(repo: Path | None, rev_range: str | None, since_commit: str | None, branch: str | None, max_file_size: str | None, exclude: tuple[str, ...], jobs: int | None, fmt: str, output: Path | None, show_secrets: bool, exit_zero: bool, quiet: bool, **rule_opts: Any) -> None:
+def git(repo: Path | None, rev_range: str | None, since_commit: str | None, branch: str | None, max_file_size: str | None, exclude: tuple[str, ...], jobs: int | None, max_occurrences: int, fmt: str, output: Path | None, show_secrets: bool, exit_zero: bool, quiet: bool, **rule_opts: Any) -> None:
     """Scan git history: every blob in the repository once (all refs, deleted files, rewritten
     history), attributed to the commits that introduced it. Without --range/--since-commit/
     --branch every object in the repository is read, including ones no ref reaches any more."""
@@ -46,7 +47,7 @@ def git(repo: Path | None, rev_range: str | None, since_commit: str | None, bran
         jobs=jobs,
     )
     detector = api.build_detector(settings)
-    result = api.scan_git(repo, revs, settings, detector)
+    result = api.scan_git(repo, revs, settings, detector, occurrence_cap=max_occurrences)
     emit_report(result, detector.ruleset, fmt=fmt, output=output, show_secrets=show_secrets, exit_zero=exit_zero, quiet=quiet, source="git")
 
 

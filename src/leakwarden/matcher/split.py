@@ -31,11 +31,20 @@ class SplitMatcher:
         helper_idx = [i for i, r in enumerate(ruleset.rules) if not r.visible]
         primary_idx = [i for i, r in enumerate(ruleset.rules) if r.visible]
         self.primary = make(_subset(ruleset, primary_idx, "primary"))
-        self.helpers = make(_subset(ruleset, helper_idx, "helpers"))
+        self._make = make
+        self._helper_rules = _subset(ruleset, helper_idx, "helpers")
+        self._helpers: Matcher | None = None
         self.engine = self.primary.engine
         self._primary_idx = primary_idx
         self._helper_idx = helper_idx
         self._needs_helpers = [bool(ruleset.rules[i].requires) for i in primary_idx]
+
+    @property
+    def helpers(self) -> Matcher:
+        """Built on first use: a hook that finds nothing never loads the helpers' database."""
+        if self._helpers is None:
+            self._helpers = self._make(self._helper_rules)
+        return self._helpers
 
     def find(self, data: bytes) -> list[RuleMatch]:
         found = self.primary.find(data)
