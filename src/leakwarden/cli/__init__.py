@@ -22,6 +22,7 @@ COMMANDS = {
     "explain": "leakwarden.cli.explain:explain",
     "remediate": "leakwarden.cli.remediate:remediate",
     "fix": "leakwarden.cli.fix:fix",
+    "hooks": "leakwarden.cli.hooks:hooks",
     "baseline": "leakwarden.cli.baseline:baseline",
     "ignore": "leakwarden.cli.ignore:ignore",
     "incidents": "leakwarden.cli.incidents:incidents",
