@@ -37,7 +37,7 @@ def result(ruleset):
         Chunk(f'token = "{token("one")}"\n'.encode(), Origin("file", path="src/app.py")),
         Chunk(f'x\nCARGO="{token("two")}" ]]> \x01\n'.encode(), Origin("file", path=HOSTILE_PATH)),
         Chunk(f'T={token("three")}\n'.encode(), Origin("git", path="old/cfg.ini", commit="ab" * 20, extra=(("author", "Eve"), ("repository_uri", "https://github.com/acme/app")))),
-        Chunk(b'jwt_secret = "s3cr3t-signing-key-value-9f8e7d"\n', Origin("file", path="settings.py")),
+        Chunk(b'JWT_SECRET="Zq8f!Lm2#vR7pX4tK9wB"\n', Origin("file", path="settings.py")),
     ]
     res = scan_chunk_list(chunks)
     assert len(res.findings) == 4

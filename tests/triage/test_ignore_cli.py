@@ -133,3 +133,22 @@ def test_progress_on_a_terminal_only(tmp_path):
     assert code == 1 and "scanning" not in shown
     res = run_cli("scan", "path", ".", cwd=tmp_path, env={"LEAKWARDEN_PROGRESS_ALWAYS": "1"})
     assert res.returncode == 1 and res.stderr == b""
+
+
+def test_hook_bypass_is_recorded_in_the_store(tmp_path):
+    from leakwarden.store import open_store
+
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / "deploy.sh").write_text(f"cargo publish --token {A}\n")
+    subprocess.run(["git", "-C", str(repo), "add", "deploy.sh"], check=True)
+    store = tmp_path / "team.db"
+    blocked = run_cli("scan", "staged", cwd=repo, env={"LEAKWARDEN_STORE": str(store)})
+    assert blocked.returncode == 1, blocked.stderr
+    res = run_cli("scan", "staged", cwd=repo, env={"LEAKWARDEN_STORE": str(store), "LEAKWARDEN_SKIP": "demo key, revoked already"})
+    assert res.returncode == 0, res.stderr
+    assert "recorded in the findings store" in res.stderr.decode()
+    with open_store(store) as st:
+        ((_, reason, _author, context, _),) = st.bypasses()
+        assert len(st.list_incidents()) == 1  # the blocked attempt was recorded as an incident
+    assert reason == "demo key, revoked already" and context["gate"] == "pre-commit"

@@ -67,6 +67,16 @@ def _bypassed(gate: str, refs: list[str] = (), *, use_push_options: bool = False
         return False
     where = log_bypass(Git(repo).git_dir, gate, reason, list(refs))
     logged = f"; logged to {where}" if where else ""
+    if os.environ.get("LEAKWARDEN_STORE"):
+        # A team store keeps bypasses next to incidents; a hook never fails because of it.
+        from leakwarden.errors import LeakwardenError
+        from leakwarden.triage.bypass import record_bypass
+
+        try:
+            record_bypass(reason, {"gate": gate, "refs": list(refs), "repo": str(repo or ".")}, log=False)
+            logged += "; recorded in the findings store"
+        except LeakwardenError as exc:
+            click.echo(f"leakwarden: warning: bypass not recorded in the store: {exc}", err=True)
     click.echo(f"leakwarden: {gate} check skipped on request, reason: {reason}{logged}", err=True)
     return True
 

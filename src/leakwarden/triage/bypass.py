@@ -1,7 +1,8 @@
 """Record that someone skipped a leakwarden git hook, and why, so a review can find it later.
 
 Bypasses go to the findings store when one is configured (`$LEAKWARDEN_STORE` or the
-`store` argument), and always to a JSON Lines log in the cache folder, which needs no setup.
+`store` argument), and to a JSON Lines log in the cache folder, which needs no setup. The git
+gates (`cli/scan_git.py`) keep their own log in the git folder and add the store record here.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ def bypass_log_path() -> Path:
     return cache_dir() / LOG_NAME
 
 
-def record_bypass(reason: str, context: dict[str, Any] | None = None, *, store: str | None = None, author: str | None = None) -> dict[str, Any]:
+def record_bypass(reason: str, context: dict[str, Any] | None = None, *, store: str | None = None, author: str | None = None, log: bool = True) -> dict[str, Any]:
     """Append a bypass record (reason, author, time, context) and return it.
 
     Args:
@@ -31,6 +32,7 @@ def record_bypass(reason: str, context: dict[str, Any] | None = None, *, store: 
             Fingerprints only: the caller must not put secret values here.
         store: findings store path/URL; defaults to $LEAKWARDEN_STORE when set.
         author: defaults to the git identity or login name.
+        log: also append to the cache-folder log (callers with a log of their own pass False).
     """
     from leakwarden.triage.author import current_author
 
@@ -45,6 +47,18 @@ def record_bypass(reason: str, context: dict[str, Any] | None = None, *, store: 
     }
     path = bypass_log_path()
     line = json.dumps(record, sort_keys=True, default=str) + "\n"
+    if log:
+        _append(path, line)
+    target = store or os.environ.get("LEAKWARDEN_STORE")
+    if target:
+        from leakwarden.store import open_store
+
+        with open_store(target) as st:
+            record["store_id"] = st.record_bypass(reason, record["context"], record["author"])
+    return record
+
+
+def _append(path: Path, line: str) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # NOTE: one O_APPEND write per record, so concurrent hooks never interleave lines.
@@ -55,13 +69,6 @@ def record_bypass(reason: str, context: dict[str, Any] | None = None, *, store: 
             os.close(fd)
     except OSError as exc:
         raise LeakwardenError(f"cannot record the bypass in {path}: {exc.strerror or exc}") from None
-    target = store or os.environ.get("LEAKWARDEN_STORE")
-    if target:
-        from leakwarden.store import open_store
-
-        with open_store(target) as st:
-            record["store_id"] = st.record_bypass(reason, record["context"], record["author"])
-    return record
 
 
 def read_bypass_log() -> list[dict[str, Any]]:

@@ -22,7 +22,11 @@ def after_scan(result: ScanResult, settings: Settings, roots: Sequence[Path] = (
         return result
     repository = default_repository(roots)
     if settings.store is not None:
-        record_in_store(result, settings, repository, complete_kinds=("file",) if roots else ())
+        # NOTE: `finish` gets roots from path, git and archive scans alike, so only a scan that
+        # found working-tree files is taken as covering them: their other occurrences in this
+        # repository are then marked as no longer present (incidents stay open either way).
+        files_seen = bool(roots) and any(f.location.kind == "file" for f in result.findings)
+        record_in_store(result, settings, repository, complete_kinds=("file",) if files_seen else ())
     if settings.baseline is not None:
         from leakwarden.triage import baseline
 
@@ -37,7 +41,7 @@ def record_in_store(result: ScanResult, settings: Settings, repository: str, com
 
     passphrase = key_from_env() if settings.store_secrets else None
     kinds = sorted({f.location.kind for f in result.findings} | set(complete_kinds))
-    source = "path" if complete_kinds else ",".join(kinds) or "scan"
+    source = ",".join(kinds) or "scan"
     assert settings.store is not None
     with open_store(settings.store) as store:
         store.record_scan(
