@@ -62,8 +62,12 @@ def _ignore_paths(settings: Settings, roots: Iterable[Path]) -> list[Path]:
     return out
 
 
-def finish(result: ScanResult, settings: Settings, roots: Iterable[Path] = ()) -> ScanResult:
-    """Apply triage that needs the whole result: ignore file, confidence floor, stable order."""
+def finish(result: ScanResult, settings: Settings, roots: Iterable[Path] = (), ruleset: Ruleset | None = None) -> ScanResult:
+    """Apply triage that needs the whole result: ignore file, confidence floor, stable order.
+
+    With `[verify] enabled` (the `--verify` flag) this is also where each unique secret is
+    checked; no scan touches the network otherwise.
+    """
     ignored: set[str] = set()
     for p in _ignore_paths(settings, roots):
         ignored.update(read_ignore_file(p))
@@ -72,6 +76,10 @@ def finish(result: ScanResult, settings: Settings, roots: Iterable[Path] = ()) -
         (f for f in result.findings if f.confidence.rank >= floor and f.fingerprint not in ignored),
         key=lambda f: (f.location.path or "", f.location.commit or "", f.location.start_line, f.location.start_column, f.rule_id),
     )
+    if settings.verify.get("enabled") or settings.verify.get("only_valid"):
+        from leakwarden.verifier import verify_findings
+
+        result.findings = verify_findings(result.findings, settings, ruleset)
     return result
 
 
@@ -84,7 +92,7 @@ def scan_paths(paths: Sequence[str | Path], settings: Settings | None = None, de
     started = time.perf_counter()
     scan_files(detector, roots, file_options(settings), result, settings.jobs)
     result.stats.seconds = time.perf_counter() - started
-    return finish(result, settings, roots)
+    return finish(result, settings, roots, detector.ruleset)
 
 
 def scan_stream(stream: BinaryIO, label: str = "<stdin>", settings: Settings | None = None, detector: Detector | None = None) -> ScanResult:
@@ -96,7 +104,7 @@ def scan_stream(stream: BinaryIO, label: str = "<stdin>", settings: Settings | N
     scan_chunks(detector, chunks_from_stream(stream, Origin("stdin", path=label)), result)
     result.stats.files = 1
     result.stats.seconds = time.perf_counter() - started
-    return finish(result, settings)
+    return finish(result, settings, ruleset=detector.ruleset)
 
 
 def scan_text(text: str | bytes, path: str | None = None, settings: Settings | None = None, detector: Detector | None = None) -> list[Finding]:
@@ -107,7 +115,7 @@ def scan_text(text: str | bytes, path: str | None = None, settings: Settings | N
     result = ScanResult()
     origin = Origin("text", path=path)
     scan_chunks(detector, chunks_from_stream(io.BytesIO(data), origin), result)
-    return finish(result, settings).findings
+    return finish(result, settings, ruleset=detector.ruleset).findings
 
 
 def scan_chunk_list(chunks: Iterable[Chunk], settings: Settings | None = None, detector: Detector | None = None) -> ScanResult:
@@ -118,4 +126,4 @@ def scan_chunk_list(chunks: Iterable[Chunk], settings: Settings | None = None, d
     started = time.perf_counter()
     scan_chunks(detector, chunks, result)
     result.stats.seconds = time.perf_counter() - started
-    return finish(result, settings)
+    return finish(result, settings, ruleset=detector.ruleset)

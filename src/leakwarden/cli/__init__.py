@@ -19,6 +19,7 @@ from leakwarden.errors import ExitCode, LeakwardenError
 COMMANDS = {
     "scan": "leakwarden.cli.scan:scan",
     "rules": "leakwarden.cli.rules:rules",
+    "verify": "leakwarden.cli.verify:verify",
 }
 
 

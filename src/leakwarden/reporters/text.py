@@ -39,6 +39,10 @@ def render(result: ScanResult, ctx: ReportContext, out: IO[str]) -> None:
                 style = _VALIDITY_STYLE.get(f.validity.state, "")
                 reason = f" ({escape(f.validity.reason)})" if f.validity.reason else ""
                 console.print(f"             validity: [{style}]{f.validity.state.value}[/]{reason}")
+                if f.validity.details:
+                    learned = ", ".join(f"{k}={v}" for k, v in f.validity.details.items() if not isinstance(v, dict | list))
+                    if learned:
+                        console.print(f"             [dim]{escape(learned)}[/dim]")
             if f.details.get("alg_none"):
                 console.print("             [red]unsigned JWT (alg: none)[/red]")
             elif "expired" in f.details and f.details["expired"]:

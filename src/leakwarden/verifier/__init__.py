@@ -9,7 +9,6 @@ reason; nothing here raises for a provider's answer. See docs/verify.md.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +73,8 @@ async def _run_check(rule: Rule, secret: str, related: Mapping[str, str], exchan
 
 async def verify_findings_async(findings: Sequence[Finding], settings: Settings, ruleset: Ruleset | None = None) -> list[Finding]:
     """Async form of `verify_findings` for callers that already run an event loop."""
+    import asyncio
+
     from leakwarden.verifier.cache import ResultCache, check_key
     from leakwarden.verifier.exchange import Exchange, new_client
 
@@ -124,11 +125,15 @@ def verify_findings(findings: Sequence[Finding], settings: Settings, ruleset: Ru
     Honours `[verify]` settings (limits, timeouts, retries, cache, allow-lists, base URLs) and,
     with `only_valid`, keeps only findings whose secret is confirmed live.
     """
+    import asyncio
+
     return asyncio.run(verify_findings_async(findings, settings, ruleset))
 
 
 def check_secret(rule: Rule, secret: str, related: Mapping[str, str], settings: Settings) -> Validity:
     """Check one secret given directly (the `leakwarden verify` command); never cached."""
+    import asyncio
+
     from leakwarden.verifier.exchange import Exchange, new_client
 
     config = _config(settings)
