@@ -66,10 +66,14 @@ def test_scan_only_valid_text_and_sarif(tmp_path, provider):
     assert [p[0] for p in props] == ["invalid", "valid", "valid"] and all(p[1] for p in props)
 
 
-def test_config_can_turn_verification_on(tmp_path, provider):
+def test_config_can_turn_verification_on_and_the_flag_off(tmp_path, provider):
     root = project(tmp_path, provider, enabled=True)
     r = run_cli("scan", "stdin", "--format", "json", input=f"token: {GOOD}\n".encode(), cwd=root)
     assert json.loads(r.stdout)["findings"][0]["validity"]["state"] == "valid"
+    n = len(provider.requests)
+    r = run_cli("scan", "stdin", "--no-verify", "--format", "json", input=f"token: {GOOD}\n".encode(), cwd=root)
+    assert json.loads(r.stdout)["findings"][0]["validity"]["state"] == "not_checked"
+    assert len(provider.requests) == n
 
 
 def test_only_valid_with_nothing_live_exits_clean(tmp_path, provider):

@@ -40,7 +40,7 @@ def rule_options(func: F) -> F:
         click.option("--engine", type=click.Choice(["auto", "hyperscan", "python"]), default=None, help="Matching engine (default auto; env LEAKWARDEN_ENGINE)."),
         click.option("--min-confidence", type=click.Choice(["low", "medium", "high"]), default=None, help="Drop findings below this confidence."),
         click.option("--ignore-file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Fingerprints to ignore (default: .leakwardenignore)."),
-        click.option("--verify", "verify_secrets", is_flag=True, help="Check whether each unique secret is live with its provider (network; off by default)."),
+        click.option("--verify/--no-verify", "verify_secrets", default=None, help="Check whether each unique secret is live with its provider (network; off unless this flag or [verify] enabled = true)."),
         click.option("--only-valid", is_flag=True, help="Report only secrets confirmed live (implies --verify)."),
     ]
     for d in reversed(decorators):
@@ -48,12 +48,14 @@ def rule_options(func: F) -> F:
     return func
 
 
-def build_settings(start: Path | None, config: Path | None, rule_files: tuple[Path, ...], disable_rule: tuple[str, ...], only_rule: tuple[str, ...], engine: str | None, min_confidence: str | None, ignore_file: Path | None, verify_secrets: bool = False, only_valid: bool = False, **overrides: Any) -> Any:
+def build_settings(start: Path | None, config: Path | None, rule_files: tuple[Path, ...], disable_rule: tuple[str, ...], only_rule: tuple[str, ...], engine: str | None, min_confidence: str | None, ignore_file: Path | None, verify_secrets: bool | None = None, only_valid: bool = False, **overrides: Any) -> Any:
     from leakwarden.config import load_settings
 
     settings = load_settings(start, config)
     verify = None
-    if verify_secrets or only_valid:
+    if verify_secrets is False:
+        verify = {**settings.verify, "enabled": False, "only_valid": False}
+    elif verify_secrets or only_valid:
         verify = {**settings.verify, "enabled": True, **({"only_valid": True} if only_valid else {})}
     return settings.merged(
         verify=verify,

@@ -12,7 +12,6 @@ pinned to the checked address so DNS cannot change between the check and the req
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import ipaddress
 import re
 import socket
@@ -98,16 +97,14 @@ async def pin_address(target: Target, config: VerifyConfig) -> str:
     """Resolve the connect host once and return an address that passed the checks."""
     host = target.url.host
     port = target.url.port or (443 if target.url.scheme == "https" else 80)
-    try:
-        literal = ipaddress.ip_address(host)
-        addresses = [literal]
-    except ValueError:
+    addresses = _literal(host)
+    if not addresses:
         loop = asyncio.get_running_loop()
         try:
             infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (OSError, UnicodeError):
             raise VerifyError(f"cannot resolve {host}") from None
-        addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
         if not addresses:
             raise VerifyError(f"cannot resolve {host}")
     if not config.allow_private:
@@ -118,6 +115,13 @@ async def pin_address(target: Target, config: VerifyConfig) -> str:
                 "set [verify] allow_private = true to allow private, loopback and link-local addresses"
             )
     return str(addresses[0])
+
+
+def _literal(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    try:
+        return [ipaddress.ip_address(host)]
+    except ValueError:
+        return []
 
 
 def pinned_request_url(target: Target, address: str) -> httpx.URL:

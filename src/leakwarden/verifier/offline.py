@@ -46,6 +46,12 @@ def _when(value: Any) -> str | None:
     return None
 
 
+def _number(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
 def guess_hmac_secret(signing_input: bytes, signature: bytes, alg: str) -> str | None:
     """Return the bundled secret that reproduces the signature, if any."""
     digest = _HMAC.get(alg)
@@ -75,7 +81,7 @@ def check_jwt(token: str, related: Mapping[str, str] | None = None, now: float |
 
     now = time.time() if now is None else now
     alg = header["alg"]
-    exp, nbf = claims.get("exp"), claims.get("nbf")
+    exp, nbf = _number(claims.get("exp")), _number(claims.get("nbf"))
     details: dict[str, Any] = {"alg": alg}
     for key, name in (("iss", "issuer"), ("aud", "audience"), ("sub", "subject")):
         if isinstance(claims.get(key), str | list):
@@ -88,7 +94,7 @@ def check_jwt(token: str, related: Mapping[str, str] | None = None, now: float |
         notes.append("no audience (aud): any service trusting the issuer may accept it")
     if "iss" not in claims:
         notes.append("no issuer (iss)")
-    expired = _when(exp) is not None and exp < now - CLOCK_SKEW
+    expired = exp is not None and _when(exp) is not None and exp < now - CLOCK_SKEW
     if _when(exp) is None:
         notes.append("no expiry (exp): usable until its signing key is rotated")
     if notes:
@@ -106,7 +112,7 @@ def check_jwt(token: str, related: Mapping[str, str] | None = None, now: float |
     if claims.get("iss") == "supabase-demo":
         return outcome(ValidityState.INVALID, "a Supabase local-development demo key (the same for everyone)", details)
     lifetime = f"; expires at {details['expires_at']}" if "expires_at" in details else "; never expires (no exp claim)"
-    if _when(nbf) is not None and nbf > now + CLOCK_SKEW:
+    if nbf is not None and _when(nbf) is not None and nbf > now + CLOCK_SKEW:
         return outcome(ValidityState.UNKNOWN, f"not valid before {details['not_before']} (not yet usable){lifetime}", details)
     if alg.lower() == "none":
         reason = "unsigned (alg none): only a verifier that wrongly accepts 'none' takes it, and that verifier would accept forged tokens too"
