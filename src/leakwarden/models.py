@@ -123,6 +123,7 @@ class Chunk:
     origin: Origin
     base_line: int = 1
     base_offset: int = 0
+    base_column: int = 1  # column of data[0] when a block starts mid-line
     decoded_from: str | None = None
     depth: int = 0
     # Findings starting at or past this offset belong to the next, overlapping block.

@@ -52,11 +52,12 @@ class _Candidate:
 
 
 class _Lines:
-    """Newline index of a chunk, built on first use."""
+    """Line lookups in a chunk; a newline index is built only when many are needed."""
 
     def __init__(self, data: bytes) -> None:
         self.data = data
         self._nl: list[int] | None = None
+        self._lookups = 0
 
     def newlines(self) -> list[int]:
         if self._nl is None:
@@ -64,7 +65,10 @@ class _Lines:
         return self._nl
 
     def line_of(self, offset: int) -> int:
-        """0-based line index of an offset."""
+        """0-based line index of an offset. Counting is cheaper than an index for a few lookups."""
+        self._lookups += 1
+        if self._nl is None and self._lookups <= 8:
+            return self.data.count(b"\n", 0, offset)
         return bisect_right(self.newlines(), offset - 1)
 
     def line_start(self, offset: int) -> int:
@@ -108,7 +112,7 @@ class Detector:
         path = chunk.origin.path
         candidates: list[_Candidate] = []
         seen: set[tuple[int, int, int]] = set()
-        for rule_index, m in matches:
+        for rule_index, m in self._with_helpers(data, matches, path):
             rule = self.ruleset.rules[rule_index]
             cand = self._gate(rule_index, rule, m, path)
             if cand is None or (rule_index, cand.start, cand.end) in seen:
@@ -121,6 +125,13 @@ class Detector:
             cand.line = lines.line_of(cand.start)
             candidates.append(cand)
         return self._findings(chunk, candidates, lines)
+
+    def _with_helpers(self, data: bytes, matches: list[tuple[int, re.Match[bytes]]], path: str | None) -> list[tuple[int, re.Match[bytes]]]:
+        """Add helper-rule matches (site URLs, e-mails, client ids) only when a match needs them."""
+        rules = self.ruleset.rules
+        if any(rules[i].requires for i, _ in matches):
+            return matches + self.matcher.find_deferred(data)
+        return matches
 
     def _gate(self, index: int, rule: Rule, m: re.Match[bytes], path: str | None) -> _Candidate | None:
         raw = m.group(rule.secret_group)
@@ -163,9 +174,13 @@ class Detector:
         out: list[Finding] = []
         data = chunk.data
         origin = chunk.origin
+        # A generic rule says nothing new where a specific rule already found the same bytes.
+        specific = [(c.start, c.end) for c in candidates if c.rule.visible and "generic" not in c.rule.tags]
         for c in candidates:
             rule = c.rule
             if not rule.visible:
+                continue
+            if "generic" in rule.tags and any(s < c.end and c.start < e for s, e in specific):
                 continue
             related: dict[str, Secret] = {}
             missing = False
@@ -190,8 +205,8 @@ class Detector:
                 path=origin.path,
                 start_line=chunk.base_line + c.line,
                 end_line=chunk.base_line + end_line,
-                start_column=c.start - ls + 1,
-                end_column=c.end - end_ls + 1,
+                start_column=c.start - ls + (chunk.base_column if ls == 0 else 1),
+                end_column=c.end - end_ls + (chunk.base_column if end_ls == 0 else 1),
                 offset=chunk.base_offset + c.start,
                 commit=origin.commit,
                 blob=origin.blob,

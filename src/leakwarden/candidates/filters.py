@@ -25,7 +25,7 @@ def is_templated(value: str) -> bool:
             r"\$\{[^}]*\}?|\$\([^)]*\)?|\{\{.*|\{%|<%|%\([a-z_]+\)s|^\$[A-Za-z_][A-Za-z0-9_]*$"
             r"|^%[A-Za-z_][A-Za-z0-9_]*%$|^#\{|\$env:|^env\.|^process\.env|^os\.(?:environ|getenv)"
             r"|^ENV\[|^System\.getenv|^secrets\.|^vars\.|^\{[A-Za-z_][A-Za-z0-9_.]*\}$"
-            r"|^ENC\[|^vault:|^arn:aws:secretsmanager|^ssm:|^op://|^AGE-ENCRYPTED|^\$ANSIBLE_VAULT"
+            r"|\|\s*(?:default|safe|escape|lower|upper|date|json)\b|^ENC\[|^vault:|^arn:aws:secretsmanager|^ssm:|^op://|^AGE-ENCRYPTED|^\$ANSIBLE_VAULT"
         ).search(value)
     )
 
@@ -35,14 +35,24 @@ _PLACEHOLDER_WORDS = (
     "your_", "your-", "yourtoken", "yourkey", "yoursecret", "yourpassword", "insert", "redacted",
     "replace", "notreal", "not_real", "not-a-real", "fake", "test1234", "secret123",
     "password123", "xxxxx", "*****", "....", "<", ">", "todo", "fixme", "lorem", "foobar",
-    "abcdefgh", "12345678", "00000000",
+    "abcdefgh", "12345678", "00000000", "password", "passwd", "secret_key", "apikey", "api_key",
 )
 
 
+def has_sequence(value: str, run: int = 6) -> bool:
+    """A run like abcdefg or 234567: typed by a person making up a value, not generated."""
+    count = 1
+    for a, b in zip(value, value[1:]):
+        count = count + 1 if ord(b) - ord(a) == 1 else 1
+        if count >= run:
+            return True
+    return False
+
+
 def is_placeholder(value: str) -> bool:
-    """Obvious stand-ins: <your-token>, xxxx, changeme, EXAMPLE, ****, a run of one character."""
+    """Obvious stand-ins: <your-token>, xxxx, changeme, EXAMPLE, ****, abcdef, one repeated char."""
     lower = value.lower()
-    if any(w in lower for w in _PLACEHOLDER_WORDS):
+    if any(w in lower for w in _PLACEHOLDER_WORDS) or has_sequence(lower):
         return True
     if len(set(lower.strip("'\"`"))) <= 2:
         return True
@@ -63,14 +73,25 @@ def is_uuid(value: str) -> bool:
 
 
 def is_identifier_like(value: str) -> bool:
-    """Code, not a value: dotted names, calls, snake/camel identifiers without digits."""
-    if _rx(r"[()\[\]]|^\w+\.\w+(?:\.\w+)*$|^[a-z]+(?:_[a-z]+)+$|^[a-z]+(?:[A-Z][a-z]+)+$").search(value):
+    """Code, not a value: dotted names, calls, snake/kebab/camel/CONSTANT identifiers."""
+    if _rx(
+        r"[()\[\]]|^\w+\.\w+(?:\.\w+)*$|^[a-z]+(?:[_-][a-z]+)+$|^[a-z]+(?:[A-Z][a-z]+)+$"
+        r"|^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$"
+    ).search(value):
         return True
     return bool(_rx(r"^[A-Za-z_]+$").match(value) and len(value) < 24)
 
 
 def is_path_or_url_without_credentials(value: str) -> bool:
     return bool(_rx(r"^(?:/|\./|\.\./|~/|[A-Za-z]:\\)|^https?://[^@\s]*$").match(value))
+
+
+def is_password_hash(value: str) -> bool:
+    """A stored password hash (Django pbkdf2, bcrypt, argon2, crypt(3), LDAP {SSHA}): not a
+    usable credential, and fixtures are full of them."""
+    return bool(
+        _rx(r"^(?:pbkdf2_sha\d+\$|bcrypt(?:_sha256)?\$|argon2\$|\$2[abxy]\$\d\d\$|\$argon2(?:id|i|d)\$|\$[156]\$|\$y\$|\{S?SHA\d*\}|\{SSHA512\}|sha1\$|md5\$|scrypt:)").match(value)
+    )
 
 
 def is_integrity_hash(value: str) -> bool:
@@ -87,4 +108,5 @@ FILTERS: dict[str, Callable[[str], bool]] = {
     "identifier": is_identifier_like,
     "path": is_path_or_url_without_credentials,
     "integrity": is_integrity_hash,
+    "password-hash": is_password_hash,
 }

@@ -16,9 +16,15 @@ RuleMatch = tuple[int, "re.Match[bytes]"]  # (rule index in the ruleset, the con
 
 
 class Matcher(Protocol):
+    """`find` scans and returns confirmed matches of every rule except the deferred ones
+    (helper rules that only feed others); `find_deferred` then confirms those on demand from
+    the same scan, without scanning again."""
+
     engine: str
 
     def find(self, data: bytes) -> list[RuleMatch]: ...
+
+    def find_deferred(self, data: bytes) -> list[RuleMatch]: ...
 
 
 def hyperscan_available() -> bool:

@@ -86,6 +86,7 @@ class HyperscanMatcher:
     def __init__(self, ruleset: Ruleset) -> None:
         self.rules = CompiledRules(ruleset)
         self.db, self.python_only = load_database(ruleset)
+        self._last: tuple[bytes, dict[int, list[int]]] = (b"", {})
 
     def find(self, data: bytes) -> list[RuleMatch]:
         ends: dict[int, list[int]] = {}
@@ -95,24 +96,37 @@ class HyperscanMatcher:
                 lst = ends.get(rule)
                 if lst is None:
                     ends[rule] = [end]
-                elif end - lst[-1] > 0:
+                else:
                     lst.append(end)
 
             self.db.scan(data, match_event_handler=on_match)
+        self._last = (data, ends)
+        deferred = self.rules.deferred
+        return self._confirm_all(data, ends, [i for i in self.python_only if i not in deferred], [r for r in ends if r not in deferred])
+
+    def find_deferred(self, data: bytes) -> list[RuleMatch]:
+        last_data, ends = self._last
+        if last_data is not data:
+            self.find(data)
+            last_data, ends = self._last
+        deferred = self.rules.deferred
+        return self._confirm_all(data, ends, [i for i in self.python_only if i in deferred], [r for r in ends if r in deferred])
+
+    def _confirm_all(self, data: bytes, ends: dict[int, list[int]], python_rules: list[int], hit_rules: list[int]) -> list[RuleMatch]:
         out: list[RuleMatch] = []
         lowered: bytes | None = None
-        for i in self.python_only:
+        for i in python_rules:
             if lowered is None:
                 lowered = data.lower()
             if self.rules.has_keyword(i, lowered):
                 out.extend((i, m) for m in self.rules.regex(i).finditer(data))
-        for rule, rule_ends in ends.items():
+        for rule in hit_rules:
             if self.rules.keywords[rule]:
                 if lowered is None:
                     lowered = data.lower()
                 if not self.rules.has_keyword(rule, lowered):
                     continue
-            out.extend((rule, m) for m in self._confirm(rule, rule_ends, data))
+            out.extend((rule, m) for m in self._confirm(rule, ends[rule], data))
         return out
 
     def _confirm(self, rule: int, rule_ends: list[int], data: bytes) -> list[re.Match[bytes]]:

@@ -25,6 +25,7 @@ def chunks_from_stream(stream: BinaryIO, origin: Origin, first: bytes = b"") -> 
     buf = first
     offset = 0
     line = 1
+    column = 1
     while True:
         need = BLOCK_SIZE + BLOCK_OVERLAP - len(buf)
         if need > 0:
@@ -35,9 +36,11 @@ def chunks_from_stream(stream: BinaryIO, origin: Origin, first: bytes = b"") -> 
             eof = False
         if eof:
             if buf or offset == 0:
-                yield Chunk(buf, origin, base_line=line, base_offset=offset)
+                yield Chunk(buf, origin, base_line=line, base_offset=offset, base_column=column)
             return
-        yield Chunk(buf, origin, base_line=line, base_offset=offset, own_end=BLOCK_SIZE)
+        yield Chunk(buf, origin, base_line=line, base_offset=offset, base_column=column, own_end=BLOCK_SIZE)
         line += buf.count(b"\n", 0, BLOCK_SIZE)
+        last_nl = buf.rfind(b"\n", 0, BLOCK_SIZE)
+        column = BLOCK_SIZE - last_nl if last_nl >= 0 else column + BLOCK_SIZE
         buf = buf[BLOCK_SIZE:]
         offset += BLOCK_SIZE
