@@ -9,7 +9,7 @@ import pytest
 from leakwarden.config import Settings
 from leakwarden.models import Confidence, Finding, Location, Secret, Severity
 
-from .provider import FakeProvider
+from tests.verifier.provider import FakeProvider
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from conftest import run_cli
+from tests.conftest import run_cli
 
-from .provider import Request
+from tests.verifier.provider import Request
 
 GOOD = "CCIPAT_1bLWJMivyGXaGcG2TniL42_6fd287db7f1adbc60926f6967e7893f57fd14c16"
 BAD = "CCIPAT_t4HDp5zfNQJNg3HpnmMJL1_2073fec8df4f50947aaeb26c57d21fa5d328263d"

@@ -18,8 +18,8 @@ from leakwarden.rules import load_ruleset
 from leakwarden.verifier import verify_findings
 from leakwarden.verifier.custom import sigv4_authorization
 
-from .conftest import finding, settings_for
-from .provider import Request
+from tests.verifier.conftest import finding, settings_for
+from tests.verifier.provider import Request
 
 ATOA = "ATOAh_ImB_LK777pzNk8cL6j5IXAAjlsHUqJoUD-_Ydua_5ZMs1SWOpQaPRYpzbLGViYB676CE45"
 CLIENT_ID = "bicBTW5ZE9LFaez7770H2DCpYgojjHRg"
@@ -204,7 +204,7 @@ def test_aws_needs_both_halves_and_handles_throttling(provider):
 
 @pytest.fixture(scope="module")
 def gcp_key(tmp_path_factory):
-    from tooling import require_tool
+    from tests.tooling import require_tool
 
     require_tool("openssl")
     folder = tmp_path_factory.mktemp("gcp")

@@ -15,8 +15,8 @@ from leakwarden.verifier import cache as vcache
 from leakwarden.verifier import verify_findings
 from leakwarden.verifier.guard import host_matches
 
-from .conftest import finding, settings_for
-from .provider import Request
+from tests.verifier.conftest import finding, settings_for
+from tests.verifier.provider import Request
 
 B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 

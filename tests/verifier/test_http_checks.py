@@ -9,8 +9,8 @@ import pytest
 from leakwarden.models import ValidityState
 from leakwarden.verifier import verify_findings
 
-from .conftest import finding, settings_for
-from .provider import Request, slow
+from tests.verifier.conftest import finding, settings_for
+from tests.verifier.provider import Request, slow
 
 CCI = "CCIPAT_1bLWJMivyGXaGcG2TniL42_6fd287db7f1adbc60926f6967e7893f57fd14c16"
 ATL = "ATATT3xFfGF0PtYgjmUhBel31iEl2hpChYgCfrL1spNxnyVmihA-2O76UMFxFkM-R5Kjp1vRt_1fjORS-6ilI8ihN5KXSc7Tvo-hBKqFYY-kv5ZJr3J1TWDtkwtDDb_xHKas1VOqg6YYZYn9ZhyiA4uoRgnatmUdjAWtGSU8po_799NksnRH9uc=0A9214CC"
@@ -235,3 +235,26 @@ def test_secret_never_appears_in_reasons(provider):
     provider.handler = lambda req: (302, {"Location": f"https://x.example/?t={CCI}"}, "")
     v = one(finding("circleci-personal-token", CCI), settings_for({"circleci.com": provider.base_url}))
     assert CCI not in v.reason
+
+
+def test_a_5xx_the_rule_names_is_an_answer_not_an_outage(provider):
+    """Mandrill-style: a bad key is HTTP 500 + an error name; a bare 500 is still an outage."""
+    from dataclasses import replace
+
+    from leakwarden.rules import load_ruleset
+
+    base = load_ruleset().by_id["crates-io-api-token"]
+    rule = replace(base, verify={
+        "kind": "http", "method": "POST", "url": "https://mandrillapp.com/api/1.0/users/ping2",
+        "body": '{"key": "{{ secret }}"}', "content_type": "application/json", "hosts": ["mandrillapp.com"],
+        "valid": {"status": [200]}, "invalid": {"status": [500], "body_contains": ["Invalid_Key"]},
+    })
+    rules = type("RS", (), {"by_id": {rule.id: rule}})()
+    settings = settings_for({"mandrillapp.com": provider.base_url}, retries=2)
+    provider.handler = lambda req: (500, {}, {"status": "error", "name": "Invalid_Key", "message": "Invalid API key"})
+    [f] = verify_findings([finding(rule.id, CRATES)], settings, rules)
+    assert f.validity.state is ValidityState.INVALID and len(provider.requests) == 1
+    assert provider.requests[0].json() == {"key": CRATES}
+    provider.handler = lambda req: (500, {}, "Internal Server Error")
+    [f] = verify_findings([finding(rule.id, CRATES)], settings, rules)
+    assert f.validity.state is ValidityState.UNKNOWN and len(provider.requests) == 4

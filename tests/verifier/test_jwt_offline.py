@@ -15,7 +15,7 @@ from leakwarden.models import ValidityState
 from leakwarden.verifier import verify_findings
 from leakwarden.verifier.offline import check_jwt, weak_secrets
 
-from .conftest import finding
+from tests.verifier.conftest import finding
 
 NOW = 1_763_900_000
 

@@ -306,11 +306,14 @@ def _check_verify(v: _Reader, produced: set[str]) -> None:
     allowed_vars = {"secret", *requires}
     templates: list[tuple[str, str]] = []
     url = v.get("url", str, required=True)
-    if not url.startswith("https://"):
-        raise v.fail("url", "must start with https:// (tests override hosts with [verify] base_urls)")
+    whole = _TEMPLATE_VAR.match(url)  # `{{ secret }}`: the secret is itself the URL (webhooks)
+    if not url.startswith("https://") and not whole:
+        raise v.fail("url", "must start with https:// or be a variable holding a URL such as {{ secret }} (tests override hosts with [verify] base_urls)")
+    if whole and not hosts:
+        raise v.fail("hosts", "required when the URL comes from a variable")
     templates.append(("url", url))
-    authority = url[8:].split("/", 1)[0].split("?", 1)[0]
-    if "{{" not in authority and not self_hosted:
+    authority = "" if whole else url[8:].split("/", 1)[0].split("?", 1)[0]
+    if authority and "{{" not in authority and not self_hosted:
         from fnmatch import fnmatch
 
         if not any(fnmatch(authority, h) and (not h.startswith("*.") or authority.endswith(h[1:])) for h in hosts):

@@ -11,7 +11,7 @@ import asyncio
 import email.utils
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -109,8 +109,13 @@ class Exchange:
         headers: dict[str, str] | None = None,
         content: bytes | None = None,
         timeout: float | None = None,
+        determinate: Callable[[Reply], bool] | None = None,
     ) -> Reply:
-        """Send with retries on 429/5xx/timeouts; raise VerifyError when no answer is usable."""
+        """Send with retries on 429/5xx/timeouts; raise VerifyError when no answer is usable.
+
+        `determinate` lets a check claim a 429/5xx answer it understands (some providers
+        answer a bad key with HTTP 500 and an error name) instead of retrying it.
+        """
         cfg = self.config
         target = plan_target(url, hosts, cfg)
         address = await pin_address(target, cfg)
@@ -131,7 +136,7 @@ class Exchange:
             except httpx.HTTPError as exc:
                 raise VerifyError(f"network error talking to {target.logical_host}: {type(exc).__name__}: {scrub(str(exc), secrets)}") from None
             else:
-                if reply.status == 429 or reply.status >= 500:
+                if (reply.status == 429 or reply.status >= 500) and not (determinate and determinate(reply)):
                     problem = "rate limited (HTTP 429)" if reply.status == 429 else f"provider error (HTTP {reply.status})"
                     wait = retry_after(reply.headers.get("retry-after"))
                     if wait is not None and wait > cfg.max_retry_wait:

@@ -177,7 +177,9 @@ async def check_http(spec: Mapping[str, Any], secret: str, related: Mapping[str,
         return gap
     values = {**related, "secret": secret}
     method, url, headers, content = build_request(spec, values)
+    named = [*_matchers(spec, "valid"), *_matchers(spec, "invalid")]
     reply = await exchange.send(
-        method, url, hosts=spec.get("hosts", ()), secrets=[secret], headers=headers, content=content, timeout=spec.get("timeout_s")
+        method, url, hosts=spec.get("hosts", ()), secrets=[secret], headers=headers, content=content,
+        timeout=spec.get("timeout_s"), determinate=lambda r: any(matches(m, r) for m in named),
     )
     return judge(spec, reply)

@@ -44,7 +44,21 @@ def host_value(name: str, value: str) -> str:
     return value
 
 
+_LEADING_VAR = re.compile(r"^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
 def render_url(template: str, values: Mapping[str, str]) -> str:
+    """Fill a URL template. A template that starts with a variable (`{{ secret }}` for webhook
+    URLs) takes that value as the whole base URL; the SSRF guard then judges its host."""
+    lead = _LEADING_VAR.match(template)
+    if lead:
+        name = lead.group(1)
+        if name not in values:
+            raise VerifyError(f"no value for '{name}'")
+        base = values[name].strip()
+        if not _URL_PARTS.match(base) or any(c.isspace() for c in base):
+            raise VerifyError(f"the value of '{name}' is not a URL")
+        return base + render(template[lead.end() :], values, escape=True)
     m = _URL_PARTS.match(template)
     if not m:
         raise VerifyError("the check's URL template has no scheme")
