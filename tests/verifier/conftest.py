@@ -8,7 +8,6 @@ import pytest
 
 from leakwarden.config import Settings
 from leakwarden.models import Confidence, Finding, Location, Secret, Severity
-
 from tests.verifier.provider import FakeProvider
 
 

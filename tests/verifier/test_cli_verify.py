@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from tests.conftest import run_cli
-
 from tests.verifier.provider import Request
 
 GOOD = "CCIPAT_1bLWJMivyGXaGcG2TniL42_6fd287db7f1adbc60926f6967e7893f57fd14c16"

@@ -17,7 +17,6 @@ from leakwarden.models import ValidityState
 from leakwarden.rules import load_ruleset
 from leakwarden.verifier import verify_findings
 from leakwarden.verifier.custom import sigv4_authorization
-
 from tests.verifier.conftest import finding, settings_for
 from tests.verifier.provider import Request
 

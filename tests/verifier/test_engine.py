@@ -14,7 +14,6 @@ from leakwarden.models import ValidityState
 from leakwarden.verifier import cache as vcache
 from leakwarden.verifier import verify_findings
 from leakwarden.verifier.guard import host_matches
-
 from tests.verifier.conftest import finding, settings_for
 from tests.verifier.provider import Request
 

@@ -8,7 +8,6 @@ import pytest
 
 from leakwarden.models import ValidityState
 from leakwarden.verifier import verify_findings
-
 from tests.verifier.conftest import finding, settings_for
 from tests.verifier.provider import Request, slow
 

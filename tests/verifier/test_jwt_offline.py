@@ -14,7 +14,6 @@ from leakwarden.config import Settings
 from leakwarden.models import ValidityState
 from leakwarden.verifier import verify_findings
 from leakwarden.verifier.offline import check_jwt, weak_secrets
-
 from tests.verifier.conftest import finding
 
 NOW = 1_763_900_000
