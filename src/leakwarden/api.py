@@ -76,7 +76,9 @@ def finish(result: ScanResult, settings: Settings, roots: Iterable[Path] = (), r
         (f for f in result.findings if f.confidence.rank >= floor and f.fingerprint not in ignored),
         key=lambda f: (f.location.path or "", f.location.commit or "", f.location.start_line, f.location.start_column, f.rule_id),
     )
-    if settings.verify.get("enabled") or settings.verify.get("only_valid"):
+    from leakwarden.verifier import is_enabled
+
+    if is_enabled(settings):
         from leakwarden.verifier import verify_findings
 
         result.findings = verify_findings(result.findings, settings, ruleset)

@@ -76,7 +76,7 @@ async def verify_findings_async(findings: Sequence[Finding], settings: Settings,
     import asyncio
 
     from leakwarden.verifier.cache import ResultCache, check_key
-    from leakwarden.verifier.exchange import Exchange, new_client
+    from leakwarden.verifier.exchange import Exchange
 
     if not findings:
         return []
@@ -96,8 +96,7 @@ async def verify_findings_async(findings: Sequence[Finding], settings: Settings,
             groups[key] = (ruleset.by_id.get(f.rule_id), f)
 
     results: dict[str, Validity] = {}
-    async with new_client(config) as client:
-        exchange = Exchange(config, client)
+    async with Exchange(config) as exchange:
 
         async def one(key: str, rule: Rule | None, f: Finding) -> None:
             if rule is None:
@@ -134,12 +133,12 @@ def check_secret(rule: Rule, secret: str, related: Mapping[str, str], settings: 
     """Check one secret given directly (the `leakwarden verify` command); never cached."""
     import asyncio
 
-    from leakwarden.verifier.exchange import Exchange, new_client
+    from leakwarden.verifier.exchange import Exchange
 
     config = _config(settings)
 
     async def run() -> Validity:
-        async with new_client(config) as client:
-            return await _run_check(rule, secret, related, Exchange(config, client))
+        async with Exchange(config) as exchange:
+            return await _run_check(rule, secret, related, exchange)
 
     return asyncio.run(run())

@@ -88,12 +88,31 @@ def retry_after(value: str | None, now: float | None = None) -> float | None:
 
 
 class Exchange:
-    """One per verification run: the HTTP client, the limits and the config."""
+    """One per verification run: HTTP clients, the limits and the config.
 
-    def __init__(self, config: VerifyConfig, client: httpx.AsyncClient) -> None:
+    NOTE: connections are pinned to IP addresses, and a connection pool is keyed by address.
+    One client per provider host keeps a TLS connection authenticated for one host from
+    carrying another host's secret (CDNs serve many hosts from one address).
+    """
+
+    def __init__(self, config: VerifyConfig) -> None:
         self.config = config
-        self.client = client
         self.limits = Limits(config.concurrency, config.per_host)
+        self._clients: dict[str, httpx.AsyncClient] = {}
+
+    async def __aenter__(self) -> Exchange:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()
+
+    def _client(self, host: str) -> httpx.AsyncClient:
+        client = self._clients.get(host)
+        if client is None:
+            client = self._clients[host] = new_client(self.config)
+        return client
 
     def host_header(self, url: str, hosts: Sequence[str]) -> str:
         """The Host header `send` will use for this URL (request signers must sign it)."""
@@ -129,7 +148,8 @@ class Exchange:
         while True:
             try:
                 async with glob, per_host:
-                    reply = await self._once(method, request_url, all_headers, content, limit, extensions)
+                    client = self._client(target.logical_host)
+                    reply = await self._once(client, method, request_url, all_headers, content, limit, extensions)
             except (httpx.TimeoutException, TimeoutError):
                 problem = f"timed out after {limit:g}s"
                 wait = None
@@ -153,12 +173,12 @@ class Exchange:
                 wait = cfg.backoff * (2 ** (attempt - 1)) * (1 + random.random() / 4)
             await asyncio.sleep(min(wait, cfg.max_retry_wait))
 
-    async def _once(self, method: str, url: httpx.URL, headers: dict[str, str], content: bytes | None, limit: float, extensions: dict[str, str]) -> Reply:
-        request = self.client.build_request(method, url, headers=headers, content=content, timeout=limit, extensions=extensions)
+    async def _once(self, client: httpx.AsyncClient, method: str, url: httpx.URL, headers: dict[str, str], content: bytes | None, limit: float, extensions: dict[str, str]) -> Reply:
+        request = client.build_request(method, url, headers=headers, content=content, timeout=limit, extensions=extensions)
         # NOTE: the whole exchange, not only each socket read, is bounded: a server dribbling
         # one byte per second must not hold a slot forever.
         async with asyncio.timeout(limit):
-            response = await self.client.send(request, stream=True, follow_redirects=False)
+            response = await client.send(request, stream=True, follow_redirects=False)
             try:
                 body = bytearray()
                 async for part in response.aiter_bytes():
@@ -186,5 +206,5 @@ def new_client(config: VerifyConfig) -> httpx.AsyncClient:
         follow_redirects=False,
         trust_env=False,
         timeout=config.timeout,
-        limits=httpx.Limits(max_connections=config.concurrency, max_keepalive_connections=config.concurrency),
+        limits=httpx.Limits(max_connections=config.per_host, max_keepalive_connections=config.per_host),
     )
