@@ -102,3 +102,37 @@ def test_priority_rules_all_have_checks():
     rules = load_ruleset().by_id
     for rid in ("atlassian-api-token", "atlassian-oauth-client-secret", "circleci-personal-token", "circleci-project-token", "crates-io-api-token", "jwt"):
         assert rules[rid].verify.get("kind") in ("http", "custom", "offline"), rid
+
+
+def test_lint_reports_unknown_named_checks():
+    from dataclasses import replace
+
+    from leakwarden.rules.lint import lint
+    from leakwarden.rules.loader import Ruleset
+
+    base = load_ruleset().by_id["circleci-project-token"]
+    bad = replace(base, verify={"kind": "custom", "check": "no-such-check", "hosts": ["circleci.com"]})
+    errors, _ = lint(Ruleset((bad,), "x"), only={bad.id})
+    assert any("verify.check 'no-such-check' is not a named check" in e for e in errors)
+
+
+def test_verify_examples_in_the_docs_are_valid():
+    """Every [rules.verify] example in docs/verify.md passes the schema validation."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "verify.md").read_text()
+    blocks = [b for b in re.findall(r"```toml\n(.*?)```", text, re.DOTALL) if "[rules.verify]" in b]
+    checked = 0
+    for block in blocks:
+        for part in re.split(r"(?m)^(?=# .*\n\[rules\.verify\])", block):
+            if "[rules.verify]" not in part:
+                continue
+            verify = tomllib.loads(part)["rules"]["verify"]
+            table = copy.deepcopy(BASE)
+            table["verify"] = verify
+            table["requires"] = [{"rule": "helper", "as": n} for n in verify.get("requires", [])]
+            parse_rule("docs/verify.md", {"id": "demo"}, table)
+            checked += 1
+    assert checked >= 6
