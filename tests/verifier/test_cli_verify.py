@@ -58,7 +58,7 @@ def test_scan_only_valid_text_and_sarif(tmp_path, provider):
     assert r.returncode == 1, r.stderr
     out = r.stdout.decode()
     assert "validity: valid" in out and "login=release-bot" in out and "invalid" not in out
-    assert "2 findings" in out
+    assert "2 findings" in out and "secrets 1 valid" in out
     r = run_cli("scan", "path", ".", "--verify", "--format", "sarif", cwd=root)
     results = json.loads(r.stdout)["runs"][0]["results"]
     props = sorted((x["properties"]["validity"], x["properties"].get("validity_reason", "")) for x in results)

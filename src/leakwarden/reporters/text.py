@@ -64,5 +64,11 @@ def render(result: ScanResult, ctx: ReportContext, out: IO[str]) -> None:
     )
     if result.stats.skipped:
         summary += f"; {result.stats.skipped} binary file(s) skipped"
+    checked: dict[str, set[str]] = {}
+    for f in result.findings:
+        if f.validity.state is not ValidityState.NOT_CHECKED:
+            checked.setdefault(f.validity.state.value, set()).add(f.fingerprint)
+    if checked:
+        summary += "; secrets " + ", ".join(f"{len(checked[s])} {s}" for s in ("valid", "invalid", "unknown") if s in checked)
     style = "bold red" if n else "bold green"
     console.print(f"[{style}]{summary}[/]")

@@ -101,7 +101,10 @@ async def pin_address(target: Target, config: VerifyConfig) -> str:
     if not addresses:
         loop = asyncio.get_running_loop()
         try:
-            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            async with asyncio.timeout(config.timeout):
+                infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except TimeoutError:
+            raise VerifyError(f"looking up {host} timed out") from None
         except (OSError, UnicodeError):
             raise VerifyError(f"cannot resolve {host}") from None
         addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
