@@ -257,3 +257,26 @@ def test_a_5xx_the_rule_names_is_an_answer_not_an_outage(provider):
     provider.handler = lambda req: (500, {}, "Internal Server Error")
     [f] = verify_findings([finding(rule.id, CRATES)], settings, rules)
     assert f.validity.state is ValidityState.UNKNOWN and len(provider.requests) == 4
+
+
+def test_found_values_cannot_break_out_of_a_json_body(provider):
+    from dataclasses import replace
+
+    from leakwarden.rules import load_ruleset
+
+    base = load_ruleset().by_id["crates-io-api-token"]
+    rule = replace(base, verify={
+        "kind": "http", "method": "POST", "url": "https://api.demo.io/check", "hosts": ["api.demo.io"],
+        "body": '{"key": "{{ secret }}", "admin": false}', "valid": {"status": [200]},
+    })
+    rules = type("RS", (), {"by_id": {rule.id: rule}})()
+    provider.handler = lambda req: (200, {}, {})
+    hostile = 'abc", "admin": true, "x": "'
+    verify_findings([finding(rule.id, hostile)], settings_for({"api.demo.io": provider.base_url}), rules)
+    assert provider.requests[0].json() == {"key": hostile, "admin": False}
+
+
+def test_header_values_with_line_breaks_are_not_sent(provider):
+    provider.handler = circleci_me
+    v = one(finding("circleci-personal-token", CCI + "\r\nX-Evil: 1"), settings_for({"circleci.com": provider.base_url}))
+    assert v.state is ValidityState.UNKNOWN and "line break" in v.reason and provider.requests == []

@@ -134,7 +134,9 @@ def build_request(spec: Mapping[str, Any], values: Mapping[str, str]) -> tuple[s
     if isinstance(body_spec, dict):
         fields = {k: render(str(v), values) for k, v in body_spec.items()}
     elif isinstance(body_spec, str):
-        raw = render(body_spec, values)
+        declared = str(spec.get("content_type") or headers.get("Content-Type", ""))
+        is_json = "json" in declared.lower() or body_spec.lstrip().startswith(("{", "["))
+        raw = render(body_spec, values, json_string=is_json)
     auth = spec.get("auth")
     if auth:
         scheme = auth["scheme"]

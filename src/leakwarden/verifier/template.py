@@ -7,6 +7,7 @@ in headers they may not contain line breaks.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from urllib.parse import quote, urlsplit
@@ -22,13 +23,20 @@ def variables(template: str) -> set[str]:
     return set(VAR.findall(template))
 
 
-def render(template: str, values: Mapping[str, str], *, escape: bool = False) -> str:
+def render(template: str, values: Mapping[str, str], *, escape: bool = False, json_string: bool = False) -> str:
+    """Fill `{{ name }}`s. `escape` percent-encodes for URLs; `json_string` escapes for use
+    inside a JSON string literal, so a found value cannot break out of a JSON body."""
+
     def sub(m: re.Match[str]) -> str:
         name = m.group(1)
         if name not in values:
             raise VerifyError(f"no value for '{name}'")
         value = values[name]
-        return quote(value, safe="-._~:") if escape else value
+        if escape:
+            return quote(value, safe="-._~:")
+        if json_string:
+            return json.dumps(value)[1:-1]
+        return value
 
     return VAR.sub(sub, template)
 
@@ -77,4 +85,6 @@ def render_header(template: str, values: Mapping[str, str]) -> str:
 def header_safe(value: str) -> str:
     if any(c in value for c in "\r\n\0"):
         raise VerifyError("a value found near the secret contains a line break; not sending it in a header")
+    if not value.isascii():
+        raise VerifyError("a value for a header is not ASCII; not sending it")
     return value
