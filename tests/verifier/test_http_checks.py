@@ -280,3 +280,9 @@ def test_header_values_with_line_breaks_are_not_sent(provider):
     provider.handler = circleci_me
     v = one(finding("circleci-personal-token", CCI + "\r\nX-Evil: 1"), settings_for({"circleci.com": provider.base_url}))
     assert v.state is ValidityState.UNKNOWN and "line break" in v.reason and provider.requests == []
+
+
+def test_atlassian_403_captcha_is_not_proof_of_death(provider):
+    provider.handler = lambda req: (403, {"X-Seraph-LoginReason": "AUTHENTICATION_DENIED"}, "")
+    v = one(finding("atlassian-api-token", ATL, {"site": "acme.atlassian.net", "email": "ops@acme.io"}), settings_for({"*.atlassian.net": provider.base_url}))
+    assert v.state is ValidityState.UNKNOWN and "CAPTCHA" in v.reason
