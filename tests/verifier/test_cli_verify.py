@@ -47,7 +47,7 @@ def test_scan_verify_json(tmp_path, provider):
     by_line = {f["start_line"]: f["validity"] for f in findings}
     assert by_line[1]["state"] == "valid" and by_line[1]["details"] == {"login": "release-bot", "user_id": "u-42"}
     assert by_line[2]["state"] == "invalid" and "401" in by_line[2]["reason"]
-    assert by_line[3]["state"] == "valid"
+    assert by_line[3]["state"] == "valid" and by_line[3]["checked_at"].endswith("Z")
     assert len(provider.requests) == 2  # two unique secrets, three occurrences
     assert GOOD.encode() not in r.stderr and BAD.encode() not in r.stdout
 
