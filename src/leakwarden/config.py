@@ -31,6 +31,7 @@ class Settings:
     min_confidence: str = "low"
     decode: bool = True
     jobs: int = 0  # 0 = pick from the number of CPUs
+    scan_archives: bool = False  # `scan path` opens archives it meets
     verify: dict[str, Any] = field(default_factory=dict)
     config_path: Path | None = None
 
@@ -103,7 +104,7 @@ def settings_from_file(path: Path, data: dict[str, Any]) -> Settings:
                 values[key] = parse_size(value)
             elif key == "ignore_file":
                 values[key] = base / str(value)
-            elif key in ("respect_gitignore", "follow_symlinks", "decode"):
+            elif key in ("respect_gitignore", "follow_symlinks", "decode", "scan_archives"):
                 if not isinstance(value, bool):
                     raise TypeError("expected true or false")
                 values[key] = value

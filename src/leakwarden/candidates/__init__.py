@@ -9,7 +9,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from bisect import bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from leakwarden.candidates.analyzers import ANALYZERS
@@ -22,6 +22,7 @@ from leakwarden.models import Chunk, Confidence, Finding, Location, Secret
 from leakwarden.rules import Rule, Ruleset
 
 ALLOW_MARKER = b"leakwarden:allow"
+MAX_DECODE_DEPTH = 2
 _MAX_LINE_DISPLAY = 240
 
 
@@ -97,13 +98,61 @@ class _Lines:
 class Detector:
     """Run the matcher over a chunk and produce findings for it."""
 
-    def __init__(self, ruleset: Ruleset, matcher: Matcher) -> None:
+    def __init__(self, ruleset: Ruleset, matcher: Matcher, decode: bool = True) -> None:
         check_registries(ruleset)
         self.ruleset = ruleset
         self.matcher = matcher
         self._allow_regex = [tuple(re.compile(x) for x in r.allow.regexes) for r in ruleset.rules]
+        self._segments = None
+        if decode:
+            from leakwarden.candidates.decoders import SegmentFinder
+
+            self._segments = SegmentFinder()
 
     def scan(self, chunk: Chunk) -> list[Finding]:
+        findings = self._scan_plain(chunk)
+        if self._segments is not None and chunk.depth < MAX_DECODE_DEPTH:
+            decoded = self._scan_decoded(chunk, findings)
+            if decoded:
+                # the encoded text itself often looks like a generic secret: the decoded
+                # finding says more, so it replaces a generic one on the same line
+                lines = {f.location.start_line for f in decoded}
+                findings = [f for f in findings if not ("generic" in self.ruleset.by_id[f.rule_id].tags and f.location.start_line in lines)]
+                findings.extend(decoded)
+        return findings
+
+    def _scan_decoded(self, chunk: Chunk, found: list[Finding]) -> list[Finding]:
+        """Scan decoded segments; report what they hide at the encoded text's location."""
+        assert self._segments is not None
+        data = chunk.data
+        seen = {(f.rule_id, f.secret.reveal(), f.location.offset) for f in found}
+        seen_secrets = {(f.rule_id, f.secret.reveal()) for f in found}
+        out: list[Finding] = []
+        for seg in self._segments.segments(data):
+            child = Chunk(seg.text, chunk.origin, depth=chunk.depth + 1, decoded_from=seg.kind)
+            for f in self.scan(child):
+                key = (f.rule_id, f.secret.reveal())
+                if key in seen_secrets:
+                    continue  # already visible in the plain text (e.g. escapes around it)
+                line = data.count(b"\n", 0, seg.start)
+                ls = data.rfind(b"\n", 0, seg.start) + 1
+                col0 = chunk.base_column if ls == 0 else 1
+                loc = replace(
+                    f.location,
+                    start_line=chunk.base_line + line,
+                    end_line=chunk.base_line + line + data.count(b"\n", seg.start, seg.end),
+                    start_column=seg.start - ls + col0,
+                    end_column=seg.end - (data.rfind(b"\n", 0, seg.end) + 1) + (col0 if ls == 0 else 1),
+                    offset=chunk.base_offset + seg.start,
+                )
+                chain = f"{seg.kind}>{f.decoded}" if f.decoded else seg.kind
+                if (f.rule_id, f.secret.reveal(), loc.offset) in seen:
+                    continue
+                seen.add((f.rule_id, f.secret.reveal(), loc.offset))
+                out.append(replace(f, location=loc, decoded=chain))
+        return out
+
+    def _scan_plain(self, chunk: Chunk) -> list[Finding]:
         data = chunk.data
         matches = self.matcher.find(data)
         if not matches:
@@ -134,9 +183,10 @@ class Detector:
         return matches
 
     def _gate(self, index: int, rule: Rule, m: re.Match[bytes], path: str | None) -> _Candidate | None:
-        raw = m.group(rule.secret_group)
-        if raw is None:
+        group = next((g for g in rule.secret_groups if m.start(g) >= 0), 0)
+        if not group:
             return None
+        raw = m.group(group)
         secret = raw.decode("utf-8", "replace")
         if len(secret) < rule.min_length:
             return None
@@ -163,7 +213,7 @@ class Detector:
         if path and rule.allow.paths and any(fnmatch.fnmatch(path, p) for p in rule.allow.paths):
             return None
         return _Candidate(
-            index, rule, m.start(rule.secret_group), m.end(rule.secret_group), m.start(), m.end(),
+            index, rule, m.start(group), m.end(group), m.start(), m.end(),
             secret, confidence=confidence, details=details,
         )
 
@@ -225,7 +275,7 @@ class Detector:
                     line=display,
                     details=c.details,
                     related=related,
-                    decoded=chunk.decoded_from,
+                    decoded=None,
                 )
             )
         return out

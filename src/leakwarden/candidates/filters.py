@@ -35,7 +35,7 @@ _PLACEHOLDER_WORDS = (
     "your_", "your-", "yourtoken", "yourkey", "yoursecret", "yourpassword", "insert", "redacted",
     "replace", "notreal", "not_real", "not-a-real", "fake", "test1234", "secret123",
     "password123", "xxxxx", "*****", "....", "<", ">", "todo", "fixme", "lorem", "foobar",
-    "abcdefgh", "12345678", "00000000", "password", "passwd", "secret_key", "apikey", "api_key",
+    "abcdefgh", "12345678", "00000000", "xxx", "[filtered]", "password", "passwd", "secret_key", "apikey", "api_key",
 )
 
 
@@ -75,8 +75,8 @@ def is_uuid(value: str) -> bool:
 def is_identifier_like(value: str) -> bool:
     """Code, not a value: dotted names, calls, snake/kebab/camel/CONSTANT identifiers."""
     if _rx(
-        r"[()\[\]]|^\w+\.\w+(?:\.\w+)*$|^[a-z]+(?:[_-][a-z]+)+$|^[a-z]+(?:[A-Z][a-z]+)+$"
-        r"|^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$"
+        r"[()\[\]]|^\w+\.\w+(?:\.\w+)*$|^[a-z][a-z0-9]*(?:[_-][a-z0-9]+)+$|^[a-z]+(?:[A-Z][a-z]+)+$"
+        r"|^_*[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$|^(?:[A-Z]+[a-z]+){2,}[A-Z]*[a-z]*$|^urn:"
     ).search(value):
         return True
     return bool(_rx(r"^[A-Za-z_]+$").match(value) and len(value) < 24)

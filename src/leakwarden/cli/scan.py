@@ -11,7 +11,12 @@ from leakwarden.cli.lazy import LazyGroup
 from leakwarden.cli.options import build_settings, emit_report, report_options, rule_options
 
 # Other scan targets register here as "name": "module:attribute".
-SCAN_COMMANDS: dict[str, str] = {}
+SCAN_COMMANDS: dict[str, str] = {
+    "archive": "leakwarden.cli.scan_artifacts:archive",
+    "image": "leakwarden.cli.scan_artifacts:image",
+    "npm": "leakwarden.cli.scan_artifacts:npm",
+    "pypi": "leakwarden.cli.scan_artifacts:pypi",
+}
 
 
 @click.group(cls=LazyGroup, lazy=SCAN_COMMANDS)
@@ -26,9 +31,10 @@ def scan() -> None:
 @click.option("--follow-symlinks", is_flag=True, help="Follow symbolic links (off by default).")
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Skip paths matching this gitignore-style pattern (repeatable).")
 @click.option("--jobs", "-j", type=int, default=None, help="Worker processes for large trees (default: CPU count).")
+@click.option("--archives", is_flag=True, help="Also look inside archives (zip, jar, whl, tar.gz, ...) met on the way.")
 @report_options
 @rule_options
-def path(paths: tuple[Path, ...], no_ignore: bool, max_file_size: str | None, follow_symlinks: bool, exclude: tuple[str, ...], jobs: int | None, fmt: str, output: Path | None, show_secrets: bool, exit_zero: bool, quiet: bool, **rule_opts: Any) -> None:
+def path(paths: tuple[Path, ...], no_ignore: bool, max_file_size: str | None, follow_symlinks: bool, exclude: tuple[str, ...], jobs: int | None, archives: bool, fmt: str, output: Path | None, show_secrets: bool, exit_zero: bool, quiet: bool, **rule_opts: Any) -> None:
     """Scan files and folders (respects .gitignore; skips binary files)."""
     from leakwarden import api
     from leakwarden.config import parse_size
@@ -41,6 +47,7 @@ def path(paths: tuple[Path, ...], no_ignore: bool, max_file_size: str | None, fo
         follow_symlinks=True if follow_symlinks else None,
         exclude_paths=(*settings.exclude_paths, *exclude) if exclude else None,
         jobs=jobs,
+        scan_archives=True if archives else None,
     )
     detector = api.build_detector(settings)
     result = api.scan_paths(roots, settings, detector)

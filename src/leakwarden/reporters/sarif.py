@@ -61,6 +61,11 @@ def _result(f: Finding, index: int, ctx: ReportContext) -> dict[str, Any]:
         result["properties"]["validity_reason"] = f.validity.reason
     if f.validity.details:
         result["properties"]["validity_details"] = f.validity.details
+    if loc.layer:
+        result["properties"]["layer"] = loc.layer
+    for key in ("image", "platform", "layer_index", "instruction", "deleted_in_layer", "note", "archive", "member", "package", "version"):
+        if loc.extra.get(key) is not None:
+            result["properties"][key] = loc.extra[key]
     if loc.commit:
         result["properties"]["commit"] = loc.commit
         for key in ("author", "email", "date"):

@@ -33,6 +33,15 @@ def render(result: ScanResult, ctx: ReportContext, out: IO[str]) -> None:
                 who = f" by {meta.get('author', '')}" if meta.get("author") else ""
                 when = f" on {meta.get('date', '')}" if meta.get("date") else ""
                 console.print(f"             [dim]commit {loc.commit[:12]}{escape(who)}{escape(when)}[/dim]")
+            if loc.layer:
+                index = loc.extra.get("layer_index", "?")
+                instruction = str(loc.extra.get("instruction") or "")
+                if len(instruction) > 90:
+                    instruction = instruction[:89] + "…"
+                plat = f" ({loc.extra['platform']})" if loc.extra.get("platform") else ""
+                console.print(f"             [dim]layer {index}{escape(plat)} {escape(loc.layer[:19])}: {escape(instruction)}[/dim]")
+            if loc.extra.get("note"):
+                console.print(f"             [yellow]{escape(str(loc.extra['note']))}[/yellow]")
             if f.decoded:
                 console.print(f"             [dim]found after decoding: {escape(f.decoded)}[/dim]")
             if f.validity.state is not ValidityState.NOT_CHECKED:

@@ -77,7 +77,8 @@ class Rule:
     references: tuple[str, ...]
     file: str
     tags: tuple[str, ...] = ()
-    secret_group: int = 1
+    # The secret is the first of these groups that took part in the match (alternatives).
+    secret_groups: tuple[int, ...] = (1,)
     min_entropy: float = 0.0
     min_length: int = 0
     checksum: str | None = None
@@ -162,11 +163,12 @@ def parse_rule(file: str, provider: dict[str, str], table: dict[str, Any]) -> Ru
         compiled = re.compile(pattern.encode())
     except re.error as exc:
         raise r.fail("pattern", f"does not compile: {exc}") from None
-    secret_group = r.get("secret_group", int, 1)
+    raw_group = r.get("secret_group", (int, list), 1)
+    secret_groups = tuple(raw_group) if isinstance(raw_group, list) else (raw_group,)
     if compiled.groups < 1:
         raise r.fail("pattern", "needs a capture group around the secret")
-    if not 1 <= secret_group <= compiled.groups:
-        raise r.fail("secret_group", f"pattern has {compiled.groups} group(s)")
+    if not secret_groups or not all(isinstance(g, int) and 1 <= g <= compiled.groups for g in secret_groups):
+        raise r.fail("secret_group", f"pattern has {compiled.groups} group(s); give one group number or a list of them")
 
     keywords = r.str_list("keywords", required=True)
     if any(k != k.lower() or not k for k in keywords):
@@ -241,7 +243,7 @@ def parse_rule(file: str, provider: dict[str, str], table: dict[str, Any]) -> Ru
         references=r.str_list("references", required=True, non_empty=True),
         file=file,
         tags=r.str_list("tags"),
-        secret_group=secret_group,
+        secret_groups=secret_groups,
         min_entropy=r.get("min_entropy", float, 0.0),
         min_length=r.get("min_length", int, 0),
         checksum=r.get("checksum", str, None),

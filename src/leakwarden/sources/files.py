@@ -31,6 +31,7 @@ class FileOptions:
     follow_symlinks: bool = False
     max_file_size: int = 25 * 1024 * 1024
     exclude: tuple[str, ...] = ()
+    archives: bool = False  # look inside zip/tar/... files (sources/archives.py)
 
 
 class _IgnoreStack:
@@ -129,6 +130,14 @@ def _walk(root: Path, options: FileOptions, on_error: OnError) -> Iterator[tuple
 
 def file_chunks(path: Path, display: str, size: int, options: FileOptions, on_error: OnError) -> Iterator[Chunk]:
     """Read one file as chunks; binary, oversized and unreadable files become ScanErrors."""
+    if options.archives:
+        from leakwarden.sources import archives
+
+        if archives.has_archive_extension(display):
+            # Archives get their own bounds (depth, members, bytes, ratio) instead of the file size cap.
+            limits = archives.ArchiveLimits(max_member_size=options.max_file_size)
+            yield from archives.archive_chunks(path, display, limits, on_error)
+            return
     if size > options.max_file_size:
         on_error(
             ScanError(display, "too-large", f"skipped: {size / 1e6:.1f} MB is over the --max-file-size limit of {options.max_file_size / 1e6:.1f} MB")

@@ -1,0 +1,183 @@
+"""Find encoded text (base64, percent-encoding, backslash/JSON escapes), decode it in place and
+hand the decoded line back to the detector.
+
+The decoded text replaces the encoded segment inside its line, so a key name next to the value
+still counts as context (`password: aHVudGVyMg==` becomes `password: hunter2`). Findings keep
+the encoded segment's location and say how they were decoded. Depth, segment size and total
+decoded bytes per chunk are bounded.
+
+NOTE: segments are located by Hyperscan (start-of-match mode) so the Python work is proportional
+to the number of candidate segments, not to the bytes scanned; without Hyperscan the same
+patterns run in Python `re`, each a linear scan.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+MAX_SEGMENT = 64 * 1024
+MAX_DECODED_PER_CHUNK = 4 * 1024 * 1024
+MAX_SEGMENTS_PER_CHUNK = 2000
+_LINE_CONTEXT = 2048
+
+# base64 value: after `:`/`=` or an opening quote, 20+ alphabet characters, ended by a
+# character outside the alphabet (so one report per run, not one per position).
+_B64 = rb"(?:[:=][ \t]{0,4}[\"'`]?|[\"'`])[A-Za-z0-9+/_\-]{16,}={0,2}[^A-Za-z0-9+/_\-=]"
+# percent-encoding that can hide a token character: letters, digits, + / = @ :
+_PCT = rb"%(?:[46][1-9A-Fa-f]|[57][0-9Aa]|3[0-9AaDd]|2[BbFf]|40)"
+# escapes that break a token or the quotes around it: \" \' \/ and \u00XX
+_ESC = rb"\\[\"'/]|\\u00[0-9A-Fa-f]{2}"
+PATTERNS: dict[str, bytes] = {"base64": _B64, "percent": _PCT, "escape": _ESC}
+_COMPILED = {name: re.compile(p) for name, p in PATTERNS.items()}
+_B64_RUN = re.compile(rb"[A-Za-z0-9+/_\-]{16,}={0,2}")
+_ESC_RE = re.compile(rb"\\(u[0-9A-Fa-f]{4}|x[0-9A-Fa-f]{2}|[\"'/\\nrtbf])")
+_SIMPLE = {b'"': b'"', b"'": b"'", b"/": b"/", b"\\": b"\\", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
+
+
+def _printable(data: bytes) -> bool:
+    """Decoded text worth scanning: valid UTF-8, at least 90% printable, no NUL."""
+    if not data or b"\x00" in data:
+        return False
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    good = sum(1 for ch in text if ch.isprintable() or ch in "\n\r\t")
+    return good >= 0.9 * len(text)
+
+
+def decode_base64(segment: bytes) -> bytes | None:
+    if len(segment) % 4 == 1:
+        return None
+    padded = segment + b"=" * (-len(segment) % 4)
+    try:
+        if b"-" in segment or b"_" in segment:
+            out = base64.urlsafe_b64decode(padded)
+        else:
+            out = base64.b64decode(padded, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return out if _printable(out) else None
+
+
+def decode_percent(segment: bytes) -> bytes | None:
+    out = unquote_to_bytes(segment)
+    return out if out != segment and _printable(out) else None
+
+
+def _unescape_one(m: re.Match[bytes]) -> bytes:
+    code = m.group(1)
+    if code[:1] == b"u":
+        return chr(int(code[1:], 16)).encode("utf-8", "surrogatepass")
+    if code[:1] == b"x":
+        return bytes([int(code[1:], 16)])
+    return _SIMPLE[code]
+
+
+def decode_escapes(segment: bytes) -> bytes | None:
+    out = _ESC_RE.sub(_unescape_one, segment)
+    return out if out != segment and _printable(out) else None
+
+
+DECODERS: dict[str, Callable[[bytes], bytes | None]] = {
+    "base64": decode_base64,
+    "percent": decode_percent,
+    "escape": decode_escapes,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A line with one encoded segment replaced by its decoded form."""
+
+    kind: str
+    text: bytes  # the line (bounded) with the segment decoded
+    start: int  # the encoded segment's offset in the chunk
+    end: int
+
+
+class SegmentFinder:
+    def __init__(self) -> None:
+        self._names = list(PATTERNS)
+        self._db: Any = None
+        try:
+            import hyperscan as hs
+
+            db = hs.Database(mode=hs.HS_MODE_BLOCK)
+            db.compile(
+                expressions=[PATTERNS[n] for n in self._names],
+                ids=list(range(len(self._names))),
+                elements=len(self._names),
+                flags=[hs.HS_FLAG_SOM_LEFTMOST] * len(self._names),
+            )
+            self._db = db
+        except Exception:  # noqa: BLE001 - no Hyperscan, or it refused: Python regexes instead
+            self._db = None
+
+    def _spans(self, data: bytes) -> list[tuple[str, int, int]]:
+        if self._db is None:
+            return [(n, m.start(), m.end()) for n, rx in _COMPILED.items() for m in rx.finditer(data)]
+        spans: list[tuple[str, int, int]] = []
+
+        def on_match(pid: int, start: int, end: int, _f: int, _c: object) -> bool | None:
+            spans.append((self._names[pid], start, end))
+            return len(spans) > MAX_SEGMENTS_PER_CHUNK * 4 or None  # True stops the scan
+
+        try:
+            self._db.scan(data, match_event_handler=on_match)
+        except Exception:  # noqa: BLE001 - a stopped scan raises; what we have is enough
+            pass
+        return spans
+
+    def segments(self, data: bytes) -> Iterator[Decoded]:
+        budget = MAX_DECODED_PER_CHUNK
+        count = 0
+        done_lines: set[tuple[str, int]] = set()
+        for kind, start, end in sorted(self._spans(data), key=lambda s: (s[1], s[0])):
+            if kind == "base64":
+                run = _B64_RUN.search(data, start, end)
+                if run is None:
+                    continue
+                seg_start, seg_end = run.span()
+                if seg_end - seg_start > MAX_SEGMENT:
+                    continue
+                decoded = decode_base64(run.group(0))
+                ls, le = _line_bounds(data, seg_start, seg_end)
+            else:
+                # percent and escapes: decode the anchor's whole line once
+                ls, le = _line_bounds(data, start, end)
+                if (kind, ls) in done_lines:
+                    continue
+                done_lines.add((kind, ls))
+                seg_start, seg_end = start, le
+                decoded = DECODERS[kind](data[ls:le])
+                if decoded is not None:
+                    yield Decoded(kind, decoded.replace(b"\n", b" "), seg_start, seg_end)
+                    count += 1
+                    budget -= len(decoded)
+                if budget < 0 or count >= MAX_SEGMENTS_PER_CHUNK:
+                    return
+                continue
+            if decoded is None:
+                continue
+            count += 1
+            budget -= len(decoded)
+            if budget < 0 or count >= MAX_SEGMENTS_PER_CHUNK:
+                return
+            yield Decoded(kind, data[ls:seg_start] + decoded.replace(b"\n", b" ") + data[seg_end:le], seg_start, seg_end)
+
+
+def _line_bounds(data: bytes, start: int, end: int) -> tuple[int, int]:
+    ls = data.rfind(b"\n", max(0, start - _LINE_CONTEXT), start) + 1
+    if ls == 0 and start > _LINE_CONTEXT:
+        ls = start - _LINE_CONTEXT
+    le = data.find(b"\n", end, end + _LINE_CONTEXT)
+    if le < 0:
+        le = min(len(data), end + _LINE_CONTEXT)
+    return ls, le

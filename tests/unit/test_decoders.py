@@ -1,0 +1,77 @@
+"""Decoders: base64, percent-encoding and escapes reveal secrets at the encoded text's place."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from leakwarden import scan_text
+from leakwarden.candidates.decoders import decode_base64, decode_escapes, decode_percent
+from leakwarden.config import Settings
+
+CRATES = "cioc4sohdmM0Lm7exG3lCMqXXQ8agOMTNwn"
+CIRCLE = "CCIPAT_1bLWJMivyGXaGcG2TniL42_6fd287db7f1adbc60926f6967e7893f57fd14c16"
+
+
+def _b64(s: str) -> str:
+    return base64.b64encode(s.encode()).decode()
+
+
+def test_kubernetes_secret_data_is_decoded_with_its_key_as_context() -> None:
+    text = f"kind: Secret\ndata:\n  CARGO_REGISTRY_TOKEN: {_b64(CRATES)}\n  db-password: {_b64('Vq7#rT2mPz9wLkQ')}\n"
+    found = {(f.rule_id, f.secret.reveal(), f.decoded, f.location.start_line, f.location.start_column) for f in scan_text(text)}
+    assert ("crates-io-api-token", CRATES, "base64", 3, 25) in found
+    assert ("generic-secret-assignment", "Vq7#rT2mPz9wLkQ", "base64", 4, 16) in found
+    # the encoded text itself is not reported as a second, generic secret
+    assert not any(f.rule_id == "generic-secret-assignment" and f.decoded is None for f in scan_text(text))
+
+
+def test_urlsafe_and_nested_base64() -> None:
+    inner = _b64(f"token={CRATES}")
+    outer = base64.urlsafe_b64encode(f'config: "{inner}"'.encode()).decode()
+    [f] = [f for f in scan_text(f"blob = '{outer}'\n") if f.rule_id == "crates-io-api-token"]
+    assert f.decoded == "base64>base64"
+
+
+def test_depth_is_bounded() -> None:
+    value = f"t={CRATES}"
+    for _ in range(3):
+        value = f"v: {_b64(value)}"
+    assert not [f for f in scan_text(value + "\n") if f.rule_id == "crates-io-api-token"]
+
+
+def test_percent_encoded_token_in_url() -> None:
+    enc = CRATES.replace("c", "%63", 1)
+    [f] = scan_text(f"curl 'https://hooks.internal/publish?token={enc}&x=1'\n")
+    assert (f.rule_id, f.secret.reveal(), f.decoded) == ("crates-io-api-token", CRATES, "percent")
+
+
+def test_json_escaped_notebook_cell() -> None:
+    cell = {"cell_type": "code", "source": ['import os\n', 'client_secret = "a9F3kLq0Zx7Pw2Rt5Vb8"\n']}
+    text = json.dumps({"cells": [cell]}, indent=1)
+    assert '\\"a9F3' in text
+    found = [f for f in scan_text(text, path="analysis.ipynb") if f.rule_id == "generic-secret-assignment"]
+    assert [(f.secret.reveal(), f.decoded) for f in found] == [("a9F3kLq0Zx7Pw2Rt5Vb8", "escape")]
+
+
+def test_unicode_escapes() -> None:
+    text = 'cfg = "{\\u0022token\\u0022: \\u0022' + CIRCLE + '\\u0022}"\n'
+    assert [f.rule_id for f in scan_text(text)] == ["circleci-personal-token"]
+
+
+def test_decoding_can_be_turned_off() -> None:
+    text = f"CARGO_REGISTRY_TOKEN: {_b64(CRATES)}\n"
+    assert not [f for f in scan_text(text, settings=Settings(decode=False)) if f.rule_id == "crates-io-api-token"]
+
+
+def test_decoders_reject_binary_and_non_encodings() -> None:
+    assert decode_base64(base64.b64encode(bytes(range(256)))) is None
+    assert decode_base64(b"not*base64") is None
+    assert decode_base64(b"SGVsbG8gd29ybGQgZnJvbSB0ZXN0") == b"Hello world from test"
+    assert decode_percent(b"plain") is None and decode_percent(b"a%3Db") == b"a=b"
+    assert decode_escapes(b'\\"x\\"') == b'"x"' and decode_escapes(b"none") is None
+
+
+def test_many_segments_are_bounded() -> None:
+    text = "\n".join(f'k{i} = "{_b64("x" * 30 + str(i))}"' for i in range(5000))
+    scan_text(text)  # completes; the per-chunk segment cap keeps work bounded
