@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 
-from tooling import require_tool
+from tests.tooling import require_tool
 
 USER, PASSWORD = "ci-bot", "s3cret-pass"
 SERVICE, ISSUER = "leakwarden-test-registry", "leakwarden-test-issuer"

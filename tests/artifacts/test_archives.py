@@ -15,11 +15,11 @@ import zipfile
 
 import pytest
 
-from artifacts.imagebuild import CIRCLE, CIRCLE2, CRATES
-from conftest import run_cli
+from tests.artifacts.imagebuild import CIRCLE, CIRCLE2, CRATES
+from tests.conftest import run_cli
 from leakwarden.artifacts import scan_archives
 from leakwarden.sources.archives import ArchiveLimits, sanitize_member_name
-from tooling import require_tool
+from tests.tooling import require_tool
 
 CONFIG = f"# settings\nserver.port=8080\n\ncircle.token={CIRCLE}\n".encode()
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from artifacts.imagebuild import (
+from tests.artifacts.imagebuild import (
     CIRCLE,
     CIRCLE2,
     CRATES,
@@ -18,7 +18,7 @@ from artifacts.imagebuild import (
     write_dir,
     write_tar,
 )
-from conftest import run_cli
+from tests.conftest import run_cli
 from leakwarden.artifacts import scan_image
 from leakwarden.errors import SourceError
 from leakwarden.sources.images import clean_instruction
@@ -140,7 +140,7 @@ def test_clean_layer_cache_skips_known_layers(tmp_path):
     assert scan_image(str(layout)).findings == []
     # Tamper with the blob behind the same digest: a cached-clean layer is not read again...
     blob = next(p for p in (layout / "blobs" / "sha256").iterdir() if p.read_bytes()[257:262] == b"ustar")
-    from artifacts.imagebuild import tar_bytes
+    from tests.artifacts.imagebuild import tar_bytes
 
     blob.write_bytes(tar_bytes({"etc/motd": f"token={CIRCLE}\n".encode()}))
     assert scan_image(str(layout)).findings == []

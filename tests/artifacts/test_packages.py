@@ -13,8 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from artifacts.imagebuild import CIRCLE, CIRCLE2, CRATES
-from conftest import run_cli
+from tests.artifacts.imagebuild import CIRCLE, CIRCLE2, CRATES
+from tests.conftest import run_cli
 from leakwarden.artifacts import scan_package
 from leakwarden.errors import SourceError, UsageError
 

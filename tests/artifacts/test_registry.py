@@ -9,7 +9,7 @@ import stat
 
 import pytest
 
-from artifacts.imagebuild import (
+from tests.artifacts.imagebuild import (
     CIRCLE,
     CIRCLE2,
     CRATES,
@@ -19,8 +19,8 @@ from artifacts.imagebuild import (
     secret_image,
     write_dir,
 )
-from artifacts.registry_fixture import PASSWORD, USER, start_registry
-from conftest import run_cli
+from tests.artifacts.registry_fixture import PASSWORD, USER, start_registry
+from tests.conftest import run_cli
 from leakwarden.artifacts import scan_image
 from leakwarden.errors import SourceError
 from leakwarden.sources.registry import is_loopback, parse_reference

@@ -19,6 +19,9 @@ from leakwarden.errors import ExitCode, LeakwardenError
 COMMANDS = {
     "scan": "leakwarden.cli.scan:scan",
     "rules": "leakwarden.cli.rules:rules",
+    "explain": "leakwarden.cli.explain:explain",
+    "remediate": "leakwarden.cli.remediate:remediate",
+    "fix": "leakwarden.cli.fix:fix",
     "verify": "leakwarden.cli.verify:verify",
 }
 

@@ -1,4 +1,4 @@
-"""A rule's playbook as short text and markdown, for reports (SARIF help, text hints)."""
+"""A rule's playbook as short text and full markdown, for reports (SARIF help, text hints)."""
 
 from __future__ import annotations
 
@@ -26,24 +26,8 @@ def playbook_text(rule: Rule) -> str:
 
 
 def playbook_markdown(rule: Rule) -> str:
-    p = rule.playbook
-    parts = [f"## {rule.name}", "", str(p.get("what", rule.description)), ""]
-    if p.get("risk"):
-        parts += ["### Risk", "", str(p["risk"]), ""]
-    parts += ["### Revoke and rotate", ""]
-    parts += [f"1. {s}" for s in _as_list(p.get("revoke_steps"))]
-    parts += [f"1. {s}" for s in _as_list(p.get("rotate_steps"))]
-    if p.get("revoke_url"):
-        parts += ["", f"Revoke at <{p['revoke_url']}>."]
-    abuse = _as_list(p.get("abuse_checks"))
-    if abuse:
-        parts += ["", "### Check for abuse", ""] + [f"- {s}" for s in abuse]
-    parts += [
-        "",
-        "### Stop hardcoding it",
-        "",
-        f"Read it from the environment (`{rule.env_var}`) or a secret manager (AWS Secrets Manager, HashiCorp Vault, CyberArk Conjur).",
-        "",
-        f"Full playbook with code snippets: `leakwarden explain {rule.id}`.",
-    ]
-    return "\n".join(parts)
+    """The full playbook (every section, every snippet) as markdown: GitHub shows it as the alert's help."""
+    from leakwarden.remediation.playbook import build, render_markdown
+
+    return render_markdown(build(rule))
+

@@ -1,0 +1,636 @@
+"""Move hardcoded secrets out of source files: rewrite each literal into an environment lookup.
+
+`plan_fixes` scans files, records each file's content hash and computes the rewrites; `apply_fixes`
+writes the values into a git-ignored `.env` first (so no value is ever lost), adds placeholders
+to `.env.example`, then replaces each source file atomically — unless it changed since the scan.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from leakwarden.models import Finding, ScanError, redact
+from leakwarden.remediation.files import write_atomic
+
+if TYPE_CHECKING:
+    from leakwarden.candidates import Detector
+
+ENV_FILE = ".env"
+EXAMPLE_FILE = ".env.example"
+_QUOTES = ("'", '"', "`")
+_SAFE_ENV_VALUE = re.compile(r"^[A-Za-z0-9_\-.:/+=@,]*$")
+_ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
+
+
+# --- languages ------------------------------------------------------------------------------------
+
+def language_of(path: Path, head: str = "") -> str | None:
+    """The rewrite flavour for a file, from its name (and shebang for scripts without a suffix)."""
+    name = path.name
+    lower = name.lower()
+    suffix = path.suffix.lower()
+    parts = path.as_posix().lower()
+    if lower.startswith((".env",)):
+        return "dotenv"
+    if lower in ("dockerfile", "containerfile") or lower.startswith("dockerfile.") or suffix in (".dockerfile", ".containerfile"):
+        return "dockerfile"
+    if suffix == ".py":
+        return "python"
+    if suffix in (".js", ".mjs", ".cjs", ".jsx"):
+        return "js"
+    if suffix in (".ts", ".tsx", ".mts", ".cts"):
+        return "ts"
+    if suffix == ".go":
+        return "go"
+    if suffix == ".java":
+        return "java"
+    if suffix == ".rb" or lower in ("rakefile", "gemfile"):
+        return "ruby"
+    if suffix in (".sh", ".bash", ".zsh", ".ksh"):
+        return "shell"
+    if suffix in (".yml", ".yaml"):
+        if "/.github/workflows/" in "/" + parts:
+            return "yaml-github"
+        if lower == ".gitlab-ci.yml" or lower.endswith(".gitlab-ci.yml"):
+            return "yaml-gitlab"
+        if "/.circleci/" in "/" + parts:
+            return "yaml-circleci"
+        if lower.startswith(("docker-compose", "compose")):
+            return "yaml-compose"
+        return "yaml"
+    if not suffix and re.match(r"#!.*\b(?:ba|z|k|da)?sh\b", head):
+        return "shell"
+    return None
+
+
+def _scan_literals(line: str, quotes: str, triple: bool = False) -> list[tuple[int, int, str]]:
+    """(open index, close index, quote) of each quoted string on one line; escapes honoured."""
+    out = []
+    i, n = 0, len(line)
+    while i < n:
+        ch = line[i]
+        if ch == "#" and quotes != "`" and triple:  # a Python comment ends the code on this line
+            break
+        if ch in quotes:
+            q = line[i : i + 3] if triple and line[i : i + 3] in ('"""', "'''") else ch
+            j = i + len(q)
+            while j < n:
+                if line[j] == "\\" and q != "`":
+                    j += 2
+                    continue
+                if line.startswith(q, j):
+                    break
+                j += 1
+            if j >= n:
+                out.append((i, n, q))  # unterminated on this line
+                break
+            out.append((i, j, q))
+            i = j + len(q)
+            continue
+        i += 1
+    return out
+
+
+def _enclosing(line: str, start: int, end: int, quotes: str, triple: bool = False) -> tuple[int, int, str] | None:
+    for o, c, q in _scan_literals(line, quotes, triple):
+        if o + len(q) <= start and end <= c and c < len(line):
+            return o, c, q
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Rewrite:
+    """Replace line[a:b] by `text`; `needs` names an import the file must have."""
+
+    a: int
+    b: int
+    text: str
+    needs: str | None = None
+    note: str | None = None
+
+
+def _concat(prefix: str, q: str, expr: str, suffix: str, plus: str = " + ") -> str:
+    parts = []
+    if prefix:
+        parts.append(f"{q}{prefix}{q}")
+    parts.append(expr)
+    if suffix:
+        parts.append(f"{q}{suffix}{q}")
+    return plus.join(parts)
+
+
+def _rewrite_c_like(line: str, s: int, e: int, expr: str, quotes: str = "\"'") -> Rewrite | None:
+    lit = _enclosing(line, s, e, quotes)
+    if lit is None:
+        return None
+    o, c, q = lit
+    return Rewrite(o, c + len(q), _concat(line[o + len(q) : s], q, expr, line[e:c]))
+
+
+def _rw_python(line: str, s: int, e: int, name: str) -> Rewrite | None:
+    lit = _enclosing(line, s, e, "\"'", triple=True)
+    if lit is None:
+        return None
+    o, c, q = lit
+    p = o
+    while p > 0 and line[p - 1] in "rRbBfFuU" and o - p < 2:
+        p -= 1
+    prefix_letters = line[p:o].lower()
+    if p > 0 and (line[p - 1].isalnum() or line[p - 1] == "_"):
+        p, prefix_letters = o, ""
+    pre, post = line[o + len(q) : s], line[e:c]
+    in_fstring = "f" in prefix_letters and bool(pre or post)
+    inner_q = ("'" if q[0] == '"' else '"') if in_fstring else '"'
+    expr = f"os.environ[{inner_q}{name}{inner_q}]"
+    if "b" in prefix_letters:
+        expr = f"os.environb[b{inner_q}{name}{inner_q}]"
+    if in_fstring:
+        return Rewrite(s, e, "{" + expr + "}", needs="os")
+    if "r" in prefix_letters or "b" in prefix_letters or "u" in prefix_letters:
+        q = line[p:o] + q
+    return Rewrite(p, c + len(lit[2]), _concat(pre, q, expr, post), needs="os")
+
+
+def _rw_js(line: str, s: int, e: int, name: str, ts: bool = False) -> Rewrite | None:
+    expr = f'process.env["{name}"]' if not re.fullmatch(r"[A-Za-z_$][A-Za-z0-9_$]*", name) else f"process.env.{name}"
+    if ts:
+        expr = f'({expr} ?? "")'
+    lit = _enclosing(line, s, e, "\"'`")
+    if lit is None:
+        return None
+    if lit[2] == "`":
+        return Rewrite(s, e, "${" + expr + "}")
+    return _rewrite_c_like(line, s, e, expr)
+
+
+def _rw_go(line: str, s: int, e: int, name: str) -> Rewrite | None:
+    rw = _rewrite_c_like(line, s, e, f'os.Getenv("{name}")', "\"`")
+    if rw is None:
+        return None
+    return Rewrite(rw.a, rw.b, rw.text, needs="os")
+
+
+def _rw_java(line: str, s: int, e: int, name: str) -> Rewrite | None:
+    return _rewrite_c_like(line, s, e, f'System.getenv("{name}")', '"')
+
+
+def _rw_ruby(line: str, s: int, e: int, name: str) -> Rewrite | None:
+    lit = _enclosing(line, s, e, "\"'")
+    if lit is None:
+        return None
+    o, c, q = lit
+    expr = f'ENV.fetch("{name}")'
+    if q == '"' and (line[o + 1 : s] or line[e:c]):
+        return Rewrite(s, e, "#{" + expr + "}")
+    return Rewrite(o, c + 1, _concat(line[o + 1 : s], q, expr, line[e:c]))
+
+
+def _rw_shell(line: str, s: int, e: int, name: str) -> Rewrite | None:
+    expansion = f"${{{name}:?{name} is not set}}"
+    lit = _enclosing(line, s, e, "\"'")
+    if lit is None:
+        return Rewrite(s, e, f'"{expansion}"')
+    o, c, q = lit
+    if q == '"':
+        return Rewrite(s, e, expansion)
+    return Rewrite(o, c + 1, _concat(line[o + 1 : s], "'", f'"{expansion}"', line[e:c], plus=""))
+
+
+_YAML_EXPR = {
+    "yaml-github": ("${{{{ secrets.{name} }}}}", "GitHub Actions: add it as a repository or environment secret: `gh secret set {name}`."),
+    "yaml-gitlab": ("${{{name}}}", "GitLab CI: add {name} as a masked, protected CI/CD variable (Settings → CI/CD → Variables)."),
+    "yaml-circleci": ("${{{name}}}", "CircleCI: add {name} to the project's Environment Variables or a context. CircleCI does not expand variables inside `environment:` maps: delete such an entry once the variable exists."),
+    "yaml-compose": ("${{{name}}}", "Docker Compose reads {name} from the .env file beside the compose file."),
+    "yaml": ("${{{name}}}", "Make sure the tool reading this YAML expands environment variables (${{{name}}}), or template it at deploy time."),
+}
+
+
+def _rw_yaml(flavour: str) -> Callable[[str, int, int, str], Rewrite | None]:
+    expr_t, note_t = _YAML_EXPR[flavour]
+
+    def rewrite(line: str, s: int, e: int, name: str) -> Rewrite | None:
+        return Rewrite(s, e, expr_t.format(name=name), note=note_t.format(name=name))
+
+    return rewrite
+
+
+REWRITERS: dict[str, Callable[[str, int, int, str], Rewrite | None]] = {
+    "python": _rw_python,
+    "js": _rw_js,
+    "ts": lambda line, s, e, name: _rw_js(line, s, e, name, ts=True),
+    "go": _rw_go,
+    "java": _rw_java,
+    "ruby": _rw_ruby,
+    "shell": _rw_shell,
+    **{k: _rw_yaml(k) for k in _YAML_EXPR},
+}
+
+DOCKERFILE_GUIDANCE = (
+    "Dockerfile: values in ENV and ARG are stored in the image and its history. Remove the value and "
+    "pass it at run time (`docker run --env-file .env` or the orchestrator's secrets); for a build "
+    "step that needs it use a BuildKit secret: `RUN --mount=type=secret,id={lower},env={name} ...` "
+    "built with `docker build --secret id={lower},env={name} .`"
+)
+
+
+def _add_import(text: str, lang: str) -> str:
+    lines = text.splitlines(keepends=True)
+    nl = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
+    if lang == "python":
+        if re.search(r"^import os\s*(?:#.*)?$|^import os\s*,|^import .*,\s*os\s*(?:#.*)?$", text, re.M):
+            return text
+        future = [i for i, ln in enumerate(lines) if ln.startswith("from __future__ import")]
+        imports = [i for i, ln in enumerate(lines) if re.match(r"(?:import|from)\s", ln)]
+        if future:
+            at = future[-1] + 1
+        elif imports:
+            at = imports[0]
+        else:
+            at = _after_python_header(lines)
+        return "".join(lines[:at] + [f"import os{nl}"] + lines[at:])
+    if lang == "go":
+        if re.search(r'^\s*(?:import\s+)?(?:\w+\s+)?"os"\s*$', text, re.M):
+            return text
+        block = re.search(r"^import \($", text, re.M)
+        if block:
+            return text[: block.end()] + f'{nl}\t"os"' + text[block.end() :]
+        single = re.search(r'^import (\w+ )?"[^"]+"\s*$', text, re.M)
+        if single:
+            return text[: single.start()] + f'import "os"{nl}' + text[single.start() :]
+        pkg = re.search(r"^package \w+.*$", text, re.M)
+        if pkg:
+            return text[: pkg.end()] + f'{nl}{nl}import "os"' + text[pkg.end() :]
+    return text
+
+
+def _after_python_header(lines: list[str]) -> int:
+    i = 0
+    while i < len(lines) and (lines[i].startswith("#") or not lines[i].strip()):
+        i += 1
+    if i < len(lines) and lines[i].lstrip().startswith(('"""', "'''", 'r"""')):
+        q = '"""' if '"""' in lines[i] else "'''"
+        if lines[i].count(q) >= 2:
+            return i + 1
+        j = i + 1
+        while j < len(lines) and q not in lines[j]:
+            j += 1
+        return min(j + 1, len(lines))
+    return i
+
+
+def _in_go_const_block(lines: list[str], idx: int) -> bool:
+    for j in range(idx - 1, -1, -1):
+        stripped = lines[j].strip()
+        if stripped.startswith("const ("):
+            return True
+        if stripped == ")" or stripped.startswith(("func ", "var (", "import (", "type ")):
+            return False
+    return False
+
+
+# --- plans ----------------------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class SecretFix:
+    rule_id: str
+    env_var: str
+    value: str
+    line: int
+    fixed: bool
+    message: str = ""
+
+
+@dataclass(slots=True)
+class FilePlan:
+    path: Path
+    display: str
+    sha256: str
+    lang: str | None
+    original: bytes
+    new: bytes | None = None
+    fixes: list[SecretFix] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return self.new is not None and self.new != self.original
+
+    def diff(self, secrets: Sequence[str] = (), show_secrets: bool = False) -> str:
+        if not self.changed:
+            return ""
+        assert self.new is not None
+        a = self.original.decode("utf-8", "surrogateescape").splitlines(keepends=True)
+        b = self.new.decode("utf-8", "surrogateescape").splitlines(keepends=True)
+        name = self.display.lstrip("/")
+        text = "".join(difflib.unified_diff(a, b, f"a/{name}", f"b/{name}"))
+        if not show_secrets:
+            for s in sorted(secrets, key=len, reverse=True):
+                text = text.replace(s, redact(s))
+        return text
+
+
+@dataclass(slots=True)
+class FixPlan:
+    root: Path
+    files: list[FilePlan] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)  # name -> value to add to .env
+    env_rules: dict[str, str] = field(default_factory=dict)  # name -> rule id (for .env.example)
+    errors: list[ScanError] = field(default_factory=list)
+
+    @property
+    def secrets(self) -> list[str]:
+        return [f.value for fp in self.files for f in fp.fixes]
+
+    @property
+    def unfixed(self) -> list[tuple[FilePlan, SecretFix]]:
+        return [(fp, f) for fp in self.files for f in fp.fixes if not f.fixed]
+
+
+def project_root(paths: Sequence[Path]) -> Path:
+    """Where .env belongs: the git work tree of the first path, else that folder."""
+    first = Path(paths[0]) if paths else Path(".")
+    folder = first if first.is_dir() else first.parent
+    try:
+        top = subprocess.run(["git", "-C", str(folder), "rev-parse", "--show-toplevel"], capture_output=True, text=True, timeout=30)
+        if top.returncode == 0 and top.stdout.strip():
+            return Path(top.stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return folder.resolve()
+
+
+def read_env(path: Path) -> dict[str, str]:
+    """NAME=value pairs of a .env file (quotes removed); enough to avoid duplicates and clashes."""
+    out: dict[str, str] = {}
+    try:
+        text = path.read_text(encoding="utf-8", errors="surrogateescape")
+    except FileNotFoundError:
+        return out
+    for line in text.splitlines():
+        m = _ENV_LINE.match(line)
+        if not m or line.lstrip().startswith("#"):
+            continue
+        value = m.group(2)
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+            if line.split("=", 1)[1].strip().startswith('"'):
+                value = re.sub(r'\\(["\\$`])', r"\1", value)
+        out[m.group(1)] = value
+    return out
+
+
+def env_line(name: str, value: str) -> str:
+    if _SAFE_ENV_VALUE.match(value):
+        return f"{name}={value}"
+    if "'" not in value and "\n" not in value:
+        return f"{name}='{value}'"
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$").replace("`", "\\`").replace("\n", "\\n")
+    return f'{name}="{escaped}"'
+
+
+def _choose_name(base: str, value: str, known: dict[str, str]) -> str:
+    """The rule's variable name; a numbered one when that name already holds a different value."""
+    name, n = base, 1
+    while name in known and known[name] != value:
+        n += 1
+        name = f"{base}_{n}"
+    return name
+
+
+def plan_fixes(paths: Sequence[Path], detector: Detector | None = None, respect_gitignore: bool = True) -> FixPlan:
+    """Scan `paths` and compute every rewrite, touching nothing."""
+    from leakwarden import api
+    from leakwarden.config import IGNORE_FILE, load_settings
+    from leakwarden.sources.files import FileOptions, iter_files
+    from leakwarden.triage.ignore import read_ignore_file
+
+    root = project_root(paths)
+    # The project's config and ignore file apply: an ignored fingerprint (a test fixture, a
+    # false positive) is never rewritten.
+    settings = load_settings(Path(paths[0]) if paths else root)
+    det = detector or api.build_detector(settings)
+    ruleset = det.ruleset
+    ignored = set(read_ignore_file(settings.ignore_file or root / IGNORE_FILE))
+    plan = FixPlan(root)
+    known = read_env(root / ENV_FILE)
+    options = FileOptions(respect_gitignore=respect_gitignore, exclude=settings.exclude_paths, max_file_size=settings.max_file_size)
+    for path, display, _size in iter_files([Path(p) for p in paths], options, plan.errors.append):
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            plan.errors.append(ScanError(display, "unreadable", exc.strerror or str(exc)))
+            continue
+        if b"\x00" in data[:8192]:
+            continue
+        findings = [f for f in api.scan_text(data, path=display, settings=settings, detector=det) if f.fingerprint not in ignored]
+        if not findings:
+            continue
+        text = data.decode("utf-8", "surrogateescape")
+        fp = FilePlan(path, display, hashlib.sha256(data).hexdigest(), language_of(path, text[:200]), data)
+        plan.files.append(fp)
+        _plan_file(fp, text, findings, ruleset, known, plan)
+    return plan
+
+
+def _plan_file(fp: FilePlan, text: str, findings: list[Finding], ruleset: object, known: dict[str, str], plan: FixPlan) -> None:
+    data = fp.original
+    edits: list[tuple[int, int, str]] = []  # absolute text offsets
+    needs: set[str] = set()
+    seen: set[tuple[int, int]] = set()
+    rewriter = REWRITERS.get(fp.lang or "")
+
+    def attempt(s: int, e: int, value: str, rule_id: str, name: str, line_no: int) -> SecretFix:
+        ls = text.rfind("\n", 0, s) + 1
+        le = text.find("\n", e)
+        le = len(text) if le < 0 else le
+        if rewriter is None:
+            return SecretFix(rule_id, name, value, line_no, False, "no rewriter")
+        if "\n" in value or e > le:
+            return SecretFix(rule_id, name, value, line_no, False, "a multi-line value: move it to a file outside the repository or a secret store by hand")
+        rw = rewriter(text[ls:le], s - ls, e - ls, name)
+        if rw is None:
+            return SecretFix(rule_id, name, value, line_no, False, "not inside a string literal (a comment or documentation?): remove it by hand")
+        if any(not (ls + rw.b <= a or b <= ls + rw.a) for a, b, _ in edits):
+            return SecretFix(rule_id, name, value, line_no, False, "another secret in the same string: rewrite it by hand")
+        edits.append((ls + rw.a, ls + rw.b, rw.text))
+        if rw.needs:
+            needs.add(rw.needs)
+        if rw.note and rw.note not in fp.notes:
+            fp.notes.append(rw.note)
+        if name not in known:
+            plan.env[name] = value
+            plan.env_rules[name] = rule_id
+        return SecretFix(rule_id, name, value, line_no, True)
+
+    for f in sorted(findings, key=lambda f: f.location.offset):
+        rule = ruleset.by_id.get(f.rule_id)  # type: ignore[attr-defined]
+        value = f.secret.reveal()
+        raw = value.encode("utf-8", "surrogateescape")
+        off = f.location.offset
+        if data[off : off + len(raw)] != raw:
+            found = data.find(raw)
+            if found < 0:
+                fp.fixes.append(SecretFix(f.rule_id, "", value, f.location.start_line, False, "the value is encoded in the file (e.g. base64); remove it by hand"))
+                continue
+            off = found
+        s = len(data[:off].decode("utf-8", "surrogateescape"))
+        e = s + len(value)
+        if (s, e) in seen:
+            continue
+        seen.add((s, e))
+        base = rule.env_var if rule is not None else f.rule_id.upper().replace("-", "_")
+        name = _choose_name(base, value, {**known, **plan.env})
+        line_no = f.location.start_line
+        if fp.lang == "dotenv":
+            fp.fixes.append(SecretFix(f.rule_id, name, value, line_no, False, f"{fp.display} is an environment file: keep it out of git (`.gitignore`, `git rm --cached {fp.display}`) rather than rewriting it"))
+        elif fp.lang == "dockerfile":
+            fp.fixes.append(SecretFix(f.rule_id, name, value, line_no, False, DOCKERFILE_GUIDANCE.format(name=name, lower=name.lower().replace("_", "-"))))
+        elif rewriter is None:
+            fp.fixes.append(SecretFix(f.rule_id, name, value, line_no, False, f"no automatic rewrite for this kind of file: move the value to .env as {name} and read it from the environment"))
+        else:
+            fp.fixes.append(attempt(s, e, value, f.rule_id, name, line_no))
+    # The same value elsewhere in the file (a line the rule's context did not cover) goes too.
+    for fx in [x for x in fp.fixes if x.fixed]:
+        start = 0
+        while (s := text.find(fx.value, start)) >= 0:
+            start = s + len(fx.value)
+            e = start
+            if (s, e) in seen or any(a <= s < b for a, b, _ in edits):
+                continue
+            seen.add((s, e))
+            extra = attempt(s, e, fx.value, fx.rule_id, fx.env_var, text.count("\n", 0, s) + 1)
+            if extra.fixed:
+                fp.fixes.append(extra)
+            else:
+                extra.message = f"the value also occurs here and was not rewritten ({extra.message})"
+                fp.fixes.append(extra)
+    if not edits:
+        return
+    new = text
+    for a, b, repl in sorted(edits, reverse=True):
+        new = new[:a] + repl + new[b:]
+    if fp.lang == "go":
+        # Edits never add newlines, so line numbers still match: fix each edited line's const.
+        edited = {text.count("\n", 0, a) for a, _b, _r in edits}
+        lines = new.split("\n")
+        for idx in sorted(edited):
+            m = re.match(r"(\s*)const(\s)", lines[idx])
+            if m:
+                lines[idx] = m.group(1) + "var" + lines[idx][m.end(1) + 5 :]
+            elif _in_go_const_block(lines, idx):
+                note = f"line {idx + 1} is inside a Go `const ( ... )` block: move that constant into a `var` declaration"
+                fp.notes.append(note)
+        new = "\n".join(lines)
+    if "os" in needs and fp.lang in ("python", "go"):
+        new = _add_import(new, fp.lang)
+    fp.new = new.encode("utf-8", "surrogateescape")
+
+
+# --- applying -------------------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class ApplyResult:
+    written: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+
+
+def _is_ignored(root: Path, name: str) -> bool:
+    import pathspec
+
+    try:
+        lines = (root / ".gitignore").read_text(encoding="utf-8", errors="replace").splitlines()
+    except FileNotFoundError:
+        return False
+    return pathspec.GitIgnoreSpec.from_lines(lines).match_file(name)
+
+
+def _append_lines(path: Path, lines: list[str], private: bool = False) -> None:
+    try:
+        old = path.read_bytes()
+    except FileNotFoundError:
+        old = b""
+    sep = b"" if not old or old.endswith(b"\n") else b"\n"
+    data = old + sep + "".join(line + "\n" for line in lines).encode("utf-8", "surrogateescape")
+    if private and not old:
+        write_atomic(path, data, mode=0o600)
+    else:
+        write_atomic(path, data)
+
+
+def _tracked(root: Path, name: str) -> bool:
+    try:
+        proc = subprocess.run(["git", "-C", str(root), "ls-files", "--error-unmatch", name], capture_output=True, timeout=30)
+        return proc.returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def apply_fixes(plan: FixPlan) -> ApplyResult:
+    """Write .env, .env.example and .gitignore, then the rewritten files (each only if unchanged)."""
+    result = ApplyResult()
+    todo: list[FilePlan] = []
+    for fp in plan.files:
+        if not fp.changed:
+            continue
+        try:
+            current = fp.path.read_bytes()
+        except OSError as exc:
+            result.refused.append(fp.display)
+            result.messages.append(f"{fp.display}: cannot read it again ({exc.strerror}); left alone")
+            continue
+        if hashlib.sha256(current).hexdigest() != fp.sha256:
+            result.refused.append(fp.display)
+            result.messages.append(f"{fp.display}: changed since it was scanned; left alone (run `leakwarden fix` again)")
+            continue
+        todo.append(fp)
+    if not todo:
+        return result
+    needed = {fx.env_var for fp in todo for fx in fp.fixes if fx.fixed}
+    env_path = plan.root / ENV_FILE
+    existing = read_env(env_path)
+    clashes = [n for n in needed if n in existing and n in plan.env and existing[n] != plan.env[n]]
+    if clashes:
+        for fp in todo:
+            result.refused.append(fp.display)
+        result.messages.append(f"{env_path}: {', '.join(sorted(clashes))} changed since the scan; nothing written (run `leakwarden fix` again)")
+        return result
+    new_env = [env_line(n, plan.env[n]) for n in sorted(needed) if n in plan.env and n not in existing]
+    # NOTE: the values go to .env before any source file loses them.
+    if new_env:
+        _append_lines(env_path, ["# added by leakwarden fix", *new_env], private=True)
+        result.written.append(str(env_path))
+    example = plan.root / EXAMPLE_FILE
+    have = read_env(example)
+    missing = [n for n in sorted(needed) if n not in have]
+    if missing:
+        lines = []
+        for n in missing:
+            rid = plan.env_rules.get(n)
+            if rid:
+                lines.append(f"# {rid}: see `leakwarden explain {rid}`")
+            lines.append(f"{n}=")
+        _append_lines(example, lines)
+        result.written.append(str(example))
+    if not _is_ignored(plan.root, ENV_FILE):
+        _append_lines(plan.root / ".gitignore", ["# local secrets (leakwarden fix)", ENV_FILE])
+        result.written.append(str(plan.root / ".gitignore"))
+    if _tracked(plan.root, ENV_FILE):
+        result.messages.append(f"{env_path} is tracked by git: run `git rm --cached {ENV_FILE}` so it stays local")
+    for fp in todo:
+        assert fp.new is not None
+        if hashlib.sha256(fp.path.read_bytes()).hexdigest() != fp.sha256:
+            result.refused.append(fp.display)
+            result.messages.append(f"{fp.display}: changed since it was scanned; left alone (run `leakwarden fix` again)")
+            continue
+        write_atomic(fp.path, fp.new)
+        result.written.append(fp.display)
+    return result
+
