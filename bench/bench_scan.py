@@ -709,17 +709,19 @@ def _fmt(value: float | int | None, spec: str) -> str:
     return "—" if value is None else format(value, spec)
 
 
-def ratios(summaries: dict[str, ToolSummary]) -> dict[str, float | None]:
+def ratios(summaries: dict[str, ToolSummary], metric: str = "time") -> dict[str, float | None]:
+    """``<other>_<metric> / leakwarden_<metric>`` for metric "time" (median wall) or "cpu"."""
+    attr = "median_wall_s" if metric == "time" else "median_cpu_s"
     lw = summaries.get("leakwarden")
+    base: float | None = getattr(lw, attr) if lw else None
     out: dict[str, float | None] = {}
     for other in ("gitleaks", "kingfisher"):
         s = summaries.get(other)
         if s is None:
             continue
-        if lw and lw.median_wall_s and s.median_wall_s:
-            out[f"{other}_time / leakwarden_time"] = s.median_wall_s / lw.median_wall_s
-        else:
-            out[f"{other}_time / leakwarden_time"] = None
+        value: float | None = getattr(s, attr)
+        key = f"{other}_{metric} / leakwarden_{metric}"
+        out[key] = value / base if base and value else None
     return out
 
 
@@ -781,6 +783,9 @@ def markdown(
             lines.append(
                 f"- {key} = {value:.2f} → leakwarden is {1 / value:.2f}x slower than {other}"
             )
+    cpu = [f"{k} = {v:.2f}" for k, v in ratios(summaries, "cpu").items() if v is not None]
+    if cpu:
+        lines.append(f"- CPU time (steadier on a shared machine): {'; '.join(cpu)}")
     return "\n".join(lines)
 
 
@@ -886,6 +891,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "bytes": size,
                 "tools": {name: asdict(s) for name, s in summaries.items()},
                 "ratios": ratios(summaries),
+                "cpu_ratios": ratios(summaries, "cpu"),
             }
         )
 

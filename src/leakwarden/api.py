@@ -6,17 +6,26 @@ import io
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from leakwarden.candidates import Detector
 from leakwarden.config import IGNORE_FILE, Settings
 from leakwarden.matcher import select_matcher
 from leakwarden.models import Chunk, Confidence, Finding, Origin, ScanResult
-from leakwarden.pipeline import scan_chunks, scan_files
 from leakwarden.rules import Ruleset, load_ruleset
 from leakwarden.sources import chunks_from_stream
-from leakwarden.sources.files import FileOptions
 from leakwarden.triage.ignore import read_ignore_file
+
+if TYPE_CHECKING:
+    from leakwarden.sources.files import FileOptions
+
+
+# NOTE: the pipeline (process pool) and the file walker (pathspec) are imported on first use,
+# so git hooks that scan a staged diff do not pay for them at start-up.
+def scan_chunks(detector: Detector, chunks: Iterable[Chunk], result: ScanResult) -> None:
+    from leakwarden.pipeline import scan_chunks as run
+
+    run(detector, chunks, result)
 
 
 def load_rules(settings: Settings) -> Ruleset:
@@ -36,6 +45,8 @@ def current_settings(detector: Detector) -> Settings:
 
 
 def file_options(settings: Settings) -> FileOptions:
+    from leakwarden.sources.files import FileOptions
+
     return FileOptions(
         respect_gitignore=settings.respect_gitignore,
         follow_symlinks=settings.follow_symlinks,
@@ -93,6 +104,8 @@ def scan_paths(paths: Sequence[str | Path], settings: Settings | None = None, de
     roots = [Path(p) for p in paths]
     result = ScanResult()
     started = time.perf_counter()
+    from leakwarden.pipeline import scan_files
+
     scan_files(detector, roots, file_options(settings), result, settings.jobs)
     result.stats.seconds = time.perf_counter() - started
     return finish(result, settings, roots, detector.ruleset)
@@ -130,3 +143,53 @@ def scan_chunk_list(chunks: Iterable[Chunk], settings: Settings | None = None, d
     scan_chunks(detector, chunks, result)
     result.stats.seconds = time.perf_counter() - started
     return finish(result, settings, ruleset=detector.ruleset)
+
+
+def scan_git(repo: str | Path | None = None, revs: Sequence[str] = (), settings: Settings | None = None, detector: Detector | None = None) -> ScanResult:
+    """Scan git history: every unique blob once (all objects, or those `revs` bring), attributed
+    to the commits that introduced it. `repo` None means the repository git finds itself."""
+    from leakwarden.sources.git_history import HistoryOptions, scan_history
+
+    settings = settings or Settings()
+    detector = detector or build_detector(settings)
+    result = ScanResult()
+    started = time.perf_counter()
+    options = HistoryOptions(revs=tuple(revs), max_blob_size=settings.max_file_size, jobs=settings.jobs, exclude=settings.exclude_paths)
+    scan_history(str(repo) if repo is not None else None, detector, options, result)
+    result.stats.seconds = time.perf_counter() - started
+    return finish(result, settings, [Path(repo)] if repo is not None else [], detector.ruleset)
+
+
+def scan_staged(repo: str | Path | None = None, settings: Settings | None = None, detector: Detector | None = None) -> ScanResult:
+    """Scan what the index adds compared with HEAD (works before the first commit too)."""
+    from leakwarden.sources.git_diff import scan_git_diff, staged_diff
+    from leakwarden.sources.gitcmd import Git
+
+    settings = settings or Settings()
+    detector = detector or build_detector(settings)
+    git = Git(repo)
+    result = ScanResult()
+    started = time.perf_counter()
+    scan_git_diff(git, staged_diff(git), detector, "staged", result)
+    result.stats.seconds = time.perf_counter() - started
+    return finish(result, settings, [Path(repo)] if repo is not None else [], detector.ruleset)
+
+
+def scan_commits(repo: str | Path | None, revs: Sequence[str], settings: Settings | None = None, detector: Detector | None = None, deadline: float | None = None) -> tuple[ScanResult, bool]:
+    """Scan what each commit in `revs` adds (per-commit patches, merges as combined diffs).
+
+    Returns the result and whether the scan finished before `deadline` (a `time.monotonic()`).
+    """
+    from leakwarden.sources.git_diff import log_diff, scan_git_diff
+    from leakwarden.sources.gitcmd import Git
+
+    settings = settings or Settings()
+    detector = detector or build_detector(settings)
+    git = Git(repo)
+    result = ScanResult()
+    started = time.perf_counter()
+    finished = True
+    if revs:
+        finished = scan_git_diff(git, log_diff(revs), detector, "git", result, deadline)
+    result.stats.seconds = time.perf_counter() - started
+    return finish(result, settings, [Path(repo)] if repo is not None else [], detector.ruleset), finished

@@ -161,7 +161,7 @@ class Detector:
         path = chunk.origin.path
         candidates: list[_Candidate] = []
         seen: set[tuple[int, int, int]] = set()
-        for rule_index, m in self._with_helpers(data, matches, path):
+        for rule_index, m in matches:
             rule = self.ruleset.rules[rule_index]
             cand = self._gate(rule_index, rule, m, path)
             if cand is None or (rule_index, cand.start, cand.end) in seen:
@@ -174,13 +174,6 @@ class Detector:
             cand.line = lines.line_of(cand.start)
             candidates.append(cand)
         return self._findings(chunk, candidates, lines)
-
-    def _with_helpers(self, data: bytes, matches: list[tuple[int, re.Match[bytes]]], path: str | None) -> list[tuple[int, re.Match[bytes]]]:
-        """Add helper-rule matches (site URLs, e-mails, client ids) only when a match needs them."""
-        rules = self.ruleset.rules
-        if any(rules[i].requires for i, _ in matches):
-            return matches + self.matcher.find_deferred(data)
-        return matches
 
     def _gate(self, index: int, rule: Rule, m: re.Match[bytes], path: str | None) -> _Candidate | None:
         group = next((g for g in rule.secret_groups if m.start(g) >= 0), 0)

@@ -22,6 +22,7 @@ COMMANDS = {
     "explain": "leakwarden.cli.explain:explain",
     "remediate": "leakwarden.cli.remediate:remediate",
     "fix": "leakwarden.cli.fix:fix",
+    "hooks": "leakwarden.cli.hooks:hooks",
     "verify": "leakwarden.cli.verify:verify",
 }
 

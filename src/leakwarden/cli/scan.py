@@ -16,6 +16,11 @@ SCAN_COMMANDS: dict[str, str] = {
     "image": "leakwarden.cli.scan_artifacts:image",
     "npm": "leakwarden.cli.scan_artifacts:npm",
     "pypi": "leakwarden.cli.scan_artifacts:pypi",
+    "git": "leakwarden.cli.scan_git:git",
+    "staged": "leakwarden.cli.scan_git:staged",
+    "pre-push": "leakwarden.cli.scan_git:pre_push",
+    "pre-receive": "leakwarden.cli.scan_git:pre_receive",
+    "ci": "leakwarden.cli.scan_git:ci",
 }
 
 

@@ -16,15 +16,9 @@ RuleMatch = tuple[int, "re.Match[bytes]"]  # (rule index in the ruleset, the con
 
 
 class Matcher(Protocol):
-    """`find` scans and returns confirmed matches of every rule except the deferred ones
-    (helper rules that only feed others); `find_deferred` then confirms those on demand from
-    the same scan, without scanning again."""
-
     engine: str
 
     def find(self, data: bytes) -> list[RuleMatch]: ...
-
-    def find_deferred(self, data: bytes) -> list[RuleMatch]: ...
 
 
 def hyperscan_available() -> bool:
@@ -46,12 +40,14 @@ def select_matcher(ruleset: Ruleset, engine: str = "auto") -> Matcher:
         engine = os.environ.get("LEAKWARDEN_ENGINE", "auto") or "auto"
     if engine not in ("auto", "hyperscan", "python"):
         raise UsageError(f"unknown engine {engine!r} (use auto, hyperscan or python)")
+    from leakwarden.matcher.split import split_if_useful
+
     if engine == "python" or (engine == "auto" and not hyperscan_available()):
         from leakwarden.matcher.pure import PureMatcher
 
-        return PureMatcher(ruleset)
+        return split_if_useful(ruleset, PureMatcher)
     if not hyperscan_available():
         raise UsageError("the hyperscan engine was asked for but the 'hyperscan' package is not installed")
     from leakwarden.matcher.hyperscan import HyperscanMatcher
 
-    return HyperscanMatcher(ruleset)
+    return split_if_useful(ruleset, HyperscanMatcher)

@@ -17,7 +17,6 @@ class CompiledRules:
             tuple(k.encode() for k in r.keywords) for r in ruleset.rules
         ]
         self.spans: list[int] = [r.max_span for r in ruleset.rules]
-        self.deferred: frozenset[int] = frozenset(i for i, r in enumerate(ruleset.rules) if not r.visible)
 
     def regex(self, index: int) -> re.Pattern[bytes]:
         rx = self._regex[index]

@@ -86,7 +86,6 @@ class HyperscanMatcher:
     def __init__(self, ruleset: Ruleset) -> None:
         self.rules = CompiledRules(ruleset)
         self.db, self.python_only = load_database(ruleset)
-        self._last: tuple[bytes, dict[int, list[int]]] = (b"", {})
 
     def find(self, data: bytes) -> list[RuleMatch]:
         ends: dict[int, list[int]] = {}
@@ -100,17 +99,7 @@ class HyperscanMatcher:
                     lst.append(end)
 
             self.db.scan(data, match_event_handler=on_match)
-        self._last = (data, ends)
-        deferred = self.rules.deferred
-        return self._confirm_all(data, ends, [i for i in self.python_only if i not in deferred], [r for r in ends if r not in deferred])
-
-    def find_deferred(self, data: bytes) -> list[RuleMatch]:
-        last_data, ends = self._last
-        if last_data is not data:
-            self.find(data)
-            last_data, ends = self._last
-        deferred = self.rules.deferred
-        return self._confirm_all(data, ends, [i for i in self.python_only if i in deferred], [r for r in ends if r in deferred])
+        return self._confirm_all(data, ends, self.python_only, list(ends))
 
     def _confirm_all(self, data: bytes, ends: dict[int, list[int]], python_rules: list[int], hit_rules: list[int]) -> list[RuleMatch]:
         out: list[RuleMatch] = []

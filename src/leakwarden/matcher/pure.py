@@ -14,16 +14,9 @@ class PureMatcher:
         self.rules = CompiledRules(ruleset)
 
     def find(self, data: bytes) -> list[RuleMatch]:
-        indexes = [i for i in range(len(self.rules.keywords)) if i not in self.rules.deferred]
-        return self._run(data, indexes)
-
-    def find_deferred(self, data: bytes) -> list[RuleMatch]:
-        return self._run(data, sorted(self.rules.deferred))
-
-    def _run(self, data: bytes, indexes: list[int]) -> list[RuleMatch]:
         lowered = data.lower()
         out: list[RuleMatch] = []
-        for i in indexes:
+        for i in range(len(self.rules.keywords)):
             if self.rules.keywords[i] and not self.rules.has_keyword(i, lowered):
                 continue
             out.extend((i, m) for m in self.rules.regex(i).finditer(data))

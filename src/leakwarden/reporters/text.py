@@ -42,6 +42,12 @@ def render(result: ScanResult, ctx: ReportContext, out: IO[str]) -> None:
                 console.print(f"             [dim]layer {index}{escape(plat)} {escape(loc.layer[:19])}: {escape(instruction)}[/dim]")
             if loc.extra.get("note"):
                 console.print(f"             [yellow]{escape(str(loc.extra['note']))}[/yellow]")
+            others = f.details.get("other_occurrences") or []
+            for o in others[:3]:
+                console.print(f"             [dim]also {escape(str(o.get('path') or ''))}:{o.get('line')} @{str(o.get('commit') or '')[:12]}[/dim]")
+            extra_count = f.details.get("occurrence_count", 0) - 1 - min(len(others), 3)
+            if extra_count > 0:
+                console.print(f"             [dim]… and {extra_count} more occurrence(s) (see the JSON report)[/dim]")
             if f.decoded:
                 console.print(f"             [dim]found after decoding: {escape(f.decoded)}[/dim]")
             if f.validity.state is not ValidityState.NOT_CHECKED:

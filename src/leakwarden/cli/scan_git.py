@@ -1,0 +1,227 @@
+"""`leakwarden scan git | staged | pre-push | pre-receive | ci`: history and the lifecycle gates."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from leakwarden.cli.options import build_settings, emit_report, report_options, rule_options
+
+
+@click.command("git")
+@click.argument("repo", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--range", "rev_range", metavar="A..B", help="Only what these commits add (any `git rev-list` range).")
+@click.option("--since-commit", metavar="SHA", help="Only commits after SHA up to HEAD (same as --range SHA..HEAD).")
+@click.option("--branch", metavar="NAME", help="Only what is reachable from this branch (or any revision).")
+@click.option("--max-file-size", default=None, metavar="SIZE", help="Skip blobs larger than this (default 25MB).")
+@click.option("--exclude", multiple=True, metavar="GLOB", help="Ignore findings at paths matching this gitignore-style pattern (repeatable).")
+@click.option("--jobs", "-j", type=int, default=None, help="Worker processes (default: CPU count).")
+@report_options
+@rule_options
+def git(repo: Path | None, rev_range: str | None, since_commit: str | None, branch: str | None, max_file_size: str | None, exclude: tuple[str, ...], jobs: int | None, fmt: str, output: Path | None, show_secrets: bool, exit_zero: bool, quiet: bool, **rule_opts: Any) -> None:
+    """Scan git history: every blob in the repository once (all refs, deleted files, rewritten
+    history), attributed to the commits that introduced it. Without --range/--since-commit/
+    --branch every object in the repository is read, including ones no ref reaches any more."""
+    from leakwarden import api
+    from leakwarden.config import parse_size
+    from leakwarden.errors import UsageError
+
+    chosen = [x for x in (rev_range, since_commit, branch) if x]
+    if len(chosen) > 1:
+        raise UsageError("use only one of --range, --since-commit and --branch")
+    revs: tuple[str, ...] = ()
+    if rev_range:
+        revs = (rev_range,)
+    elif since_commit:
+        revs = (f"{since_commit}..HEAD",)
+    elif branch:
+        revs = (branch,)
+    settings = build_settings(repo, **rule_opts)
+    settings = settings.merged(
+        max_file_size=parse_size(max_file_size) if max_file_size else None,
+        exclude_paths=(*settings.exclude_paths, *exclude) if exclude else None,
+        jobs=jobs,
+    )
+    detector = api.build_detector(settings)
+    result = api.scan_git(repo, revs, settings, detector)
+    emit_report(result, detector.ruleset, fmt=fmt, output=output, show_secrets=show_secrets, exit_zero=exit_zero, quiet=quiet, source="git")
+
+
+def _repo_option(func: Any) -> Any:
+    return click.option("--repo", "-C", "repo", type=click.Path(file_okay=False, path_type=Path), default=None, help="Repository (default: the one git finds from here).")(func)
+
+
+def _bypassed(gate: str, refs: list[str] = (), *, use_push_options: bool = False, repo: Path | None = None) -> bool:  # type: ignore[assignment]
+    """Honour an explicit bypass: log it and say so on standard error."""
+    import os
+
+    from leakwarden.integrations.bypass import bypass_reason, log_bypass
+    from leakwarden.sources.gitcmd import Git
+
+    reason = bypass_reason(os.environ, use_push_options=use_push_options)
+    if reason is None:
+        return False
+    where = log_bypass(Git(repo).git_dir, gate, reason, list(refs))
+    logged = f"; logged to {where}" if where else ""
+    click.echo(f"leakwarden: {gate} check skipped on request, reason: {reason}{logged}", err=True)
+    return True
+
+
+def _report_gate(result: Any, ruleset: Any, hint: str, **report: Any) -> None:
+    """Report, then tell the user how to get past the gate properly (and the logged bypass)."""
+    try:
+        emit_report(result, ruleset, **report)
+    except SystemExit:
+        if result.findings and not report.get("exit_zero"):
+            click.echo(hint, err=True)
+        raise
+
+
+@click.command("staged")
+@_repo_option
+@report_options
+@rule_options
+def staged(repo: Path | None, fmt: str, output: Path | None, show_secrets: bool, exit_zero: bool, quiet: bool, **rule_opts: Any) -> None:
+    """Scan what the index adds (pre-commit). Only added lines are reported, at their line
+    numbers in the new file. Skip with LEAKWARDEN_SKIP=<reason> (logged)."""
+    from leakwarden import api
+
+    if _bypassed("pre-commit", repo=repo):
+        sys.exit(0)
+    settings = build_settings(repo, **rule_opts)
+    detector = api.build_detector(settings)
+    result = api.scan_staged(repo, settings, detector)
+    hint = (
+        "leakwarden: commit blocked. Remove the secret from the staged files (keep it in an environment\n"
+        "variable or a secret manager), then `git add` again. If it is a false positive, add its\n"
+        "fingerprint to .leakwardenignore or put `leakwarden:allow` on the line.\n"
+        "To skip this once (logged): LEAKWARDEN_SKIP=\"<reason>\" git commit ..."
+    )
+    _report_gate(result, detector.ruleset, hint, fmt=fmt, output=output, show_secrets=show_secrets, exit_zero=exit_zero, quiet=quiet, source="staged")
+
+
+@click.command("pre-push")
+@click.argument("remote", required=False)
+@click.argument("url", required=False)
+@_repo_option
+@report_options
+@rule_options
+def pre_push(remote: str | None, url: str | None, repo: Path | None, fmt: str, output: Path | None, show_secrets: bool, exit_zero: bool, quiet: bool, **rule_opts: Any) -> None:
+    """Scan the commits a push sends (git's pre-push hook protocol on standard input).
+
+    Only commits not yet on any remote-tracking ref are scanned: new branches, force pushes and
+    already-pushed commits are handled; deleted refs are skipped.
+    Skip with LEAKWARDEN_SKIP=<reason> (logged)."""
+    import os
+
+    from leakwarden import api
+    from leakwarden.sources.git_diff import parse_pre_push, update_revs
+    from leakwarden.sources.gitcmd import Git
+
+    updates = parse_pre_push(sys.stdin.read())
+    if _bypassed("pre-push", [u.ref for u in updates], repo=repo):
+        sys.exit(0)
+    settings = build_settings(repo, **rule_opts)
+    detector = api.build_detector(settings)
+    git = Git(repo)
+    revs = update_revs(git, updates, "--remotes")
+    if not updates and os.environ.get("PRE_COMMIT") == "1":
+        # The pre-commit framework keeps git's stdin and passes the range in its environment.
+        to_ref, from_ref = os.environ.get("PRE_COMMIT_TO_REF"), os.environ.get("PRE_COMMIT_FROM_REF")
+        if to_ref:
+            revs = [to_ref, *([f"^{from_ref}"] if from_ref and git.has_commit(from_ref) else []), "--not", "--remotes"]
+        elif git.has_head():
+            revs = ["HEAD", "--not", "--remotes"]
+    result, _ = api.scan_commits(repo, revs, settings, detector)
+    hint = (
+        "leakwarden: push blocked. The secret is in a commit you are about to push: rewrite that\n"
+        "commit (`git rebase -i`, `git commit --amend`) and rotate the secret if it was shared.\n"
+        "To skip this once (logged): LEAKWARDEN_SKIP=\"<reason>\" git push ..."
+    )
+    _report_gate(result, detector.ruleset, hint, fmt=fmt, output=output, show_secrets=show_secrets, exit_zero=exit_zero, quiet=quiet, source="pre-push")
+
+
+@click.command("pre-receive")
+@click.option("--timeout", type=float, default=60.0, show_default=True, help="Time budget in seconds for the whole check.")
+@click.option("--on-timeout", type=click.Choice(["allow", "reject"]), default="allow", show_default=True, help="What to do with a push whose check ran out of time.")
+@click.option("--show-secrets", is_flag=True, help="Print secret values in full in the rejection (redacted by default).")
+@rule_options
+def pre_receive(timeout: float, on_timeout: str, show_secrets: bool, **rule_opts: Any) -> None:
+    """Server-side hook: reject pushes that add secrets (stdin: `<old> <new> <ref>` lines).
+
+    Reads pushed objects from git's quarantine directory (the environment git gives the hook).
+    Bypass with `git push -o leakwarden-skip=<reason>` (needs receive.advertisePushOptions) or
+    LEAKWARDEN_SKIP=<reason> in the server environment; every bypass is logged."""
+    import time
+
+    from leakwarden import api
+    from leakwarden.sources.git_diff import parse_pre_receive, update_revs
+    from leakwarden.sources.gitcmd import Git
+
+    deadline = time.monotonic() + timeout
+    updates = parse_pre_receive(sys.stdin.read())
+    if _bypassed("pre-receive", [u.ref for u in updates], use_push_options=True):
+        sys.exit(0)
+    git = Git(None)
+    settings = build_settings(None, **rule_opts)
+    detector = api.build_detector(settings)
+    revs = update_revs(git, updates, "--all")
+    result, finished = api.scan_commits(None, revs, settings, detector, deadline)
+    out = sys.stderr
+    if result.findings:
+        n = len(result.findings)
+        out.write(f"leakwarden: push rejected: {n} secret{'s' if n != 1 else ''} in the pushed commits\n\n")
+        for f in result.findings:
+            secret = f.secret.reveal() if show_secrets else f.secret.redacted
+            commit = f.location.commit[:12] if f.location.commit else "?"
+            who = f.location.extra.get("author", "")
+            out.write(f"  {f.location.path}:{f.location.start_line}  {f.rule_name} ({f.rule_id})  {secret}\n")
+            out.write(f"      commit {commit} by {who}: {f.location.extra.get('subject', '')}\n")
+        out.write(
+            "\nRemove the secret from those commits (rewrite them), rotate it, and push again.\n"
+            "If this is a false positive, add its fingerprint to .leakwardenignore on the server\n"
+            "or bypass once (logged): git push -o leakwarden-skip=\"<reason>\"\n"
+        )
+        sys.exit(1)
+    if not finished:
+        if on_timeout == "reject":
+            out.write(f"leakwarden: push rejected: the secret check did not finish within {timeout:.0f}s.\n"
+                      "Push fewer commits at a time, or bypass (logged): git push -o leakwarden-skip=\"<reason>\"\n")
+            sys.exit(1)
+        out.write(f"leakwarden: warning: the secret check did not finish within {timeout:.0f}s; push allowed unchecked.\n")
+    sys.exit(0)
+
+
+@click.command("ci")
+@click.option("--range", "rev_range", metavar="A..B", help="Scan this range instead of working it out from the CI environment.")
+@_repo_option
+@report_options
+@rule_options
+def ci(rev_range: str | None, repo: Path | None, fmt: str, output: Path | None, show_secrets: bool, exit_zero: bool, quiet: bool, **rule_opts: Any) -> None:
+    """Scan the commits a CI build brings: detects GitHub Actions, GitLab CI, CircleCI, Jenkins,
+    Bitbucket Pipelines, Azure Pipelines and Travis CI, and works out the range for pushes,
+    pull/merge requests, first builds of a branch and force pushes. --range overrides."""
+    import os
+
+    from leakwarden import api
+    from leakwarden.errors import UsageError
+    from leakwarden.integrations.ci import compute_range, detect
+    from leakwarden.sources.gitcmd import Git
+
+    git = Git(repo)
+    if rev_range:
+        if rev_range.startswith("-"):
+            raise UsageError(f"not a range: {rev_range}")
+        revs: tuple[str, ...] = (rev_range,)
+        click.echo(f"leakwarden: scanning {rev_range} (--range)", err=True)
+    else:
+        found = compute_range(git, detect(os.environ))
+        revs = found.revs
+        click.echo(f"leakwarden: {found.description}", err=True)
+    settings = build_settings(repo, **rule_opts)
+    detector = api.build_detector(settings)
+    result, _ = api.scan_commits(repo, revs, settings, detector)
+    emit_report(result, detector.ruleset, fmt=fmt, output=output, show_secrets=show_secrets, exit_zero=exit_zero, quiet=quiet, source="ci")

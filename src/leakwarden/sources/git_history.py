@@ -1,0 +1,439 @@
+"""Git history: scan every unique blob once, then attribute the few with findings to commits.
+
+The flow, and why:
+1. List blobs with `git cat-file --batch-all-objects --batch-check --unordered` (every object in
+   the repository, in pack order, which keeps git's delta-base cache warm) or, for a range or a
+   branch, `git rev-list --objects <revs>` piped into `cat-file --batch-check`. Each blob appears
+   once, however many commits carry it. Blobs over the size cap are counted, not read.
+2. Read the blobs with `git cat-file --batch` in batches, skip binary ones (a NUL byte early on),
+   scan each with the Detector. Large histories fan the batches out to worker processes; each
+   worker keeps its own Detector and its own `cat-file --batch` process, so only object ids go
+   to workers and only findings come back. Memory stays flat: nothing is kept per clean blob.
+3. Only for blobs with findings, one `git log -c --raw --find-object=...` pass finds the commits
+   and paths that introduced them (merges included: `-c` lists a merge's path only when it
+   differs from every parent, i.e. the merge itself introduced that content).
+4. Occurrences of the same secret are grouped: one Finding per secret, located at its earliest
+   introduction, with the other occurrences (commit, path, line) listed in `details` up to a cap.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from leakwarden.candidates import Detector
+from leakwarden.errors import SourceError
+from leakwarden.models import Chunk, Finding, Origin, ScanError, ScanResult
+from leakwarden.sources import is_binary
+from leakwarden.sources.gitcmd import COMMIT_FORMAT, CommitInfo, Git, finish_process, unquote_path
+
+# Below this much blob data a process pool costs more than it saves.
+PARALLEL_MIN_BYTES = 32 * 1024 * 1024
+_BATCH_BYTES = 8 * 1024 * 1024
+_BATCH_OBJECTS = 4096
+# Above this many blobs with findings, filter a full `git log --raw` in Python instead of
+# passing one --find-object per blob (command-line length).
+_FIND_OBJECT_MAX = 500
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryOptions:
+    """What to scan. Empty `revs` means every object in the repository (all refs and more)."""
+
+    revs: tuple[str, ...] = ()
+    max_blob_size: int = 25 * 1024 * 1024
+    occurrence_cap: int = 10
+    jobs: int = 0
+    exclude: tuple[str, ...] = ()
+
+
+BlobRef = tuple[str, int, str]  # (object id, size, path hint or "")
+
+
+# --- 1. listing ------------------------------------------------------------------------------
+
+
+def list_blobs(git: Git, revs: tuple[str, ...]) -> Iterator[tuple[str, str, int, str]]:
+    """Yield (type, object id, size, path hint) for each object to consider, streaming."""
+    check = "--batch-check=%(objecttype) %(objectname) %(objectsize) %(rest)"
+    if not revs:
+        proc = git.popen(["cat-file", "--batch-all-objects", "--unordered", check])
+        procs = [proc]
+    else:
+        lister = git.popen(["rev-list", "--objects", "--filter=object:type=blob", *revs, "--"])
+        proc = git.popen(["cat-file", check], stdin=lister.stdout)
+        assert lister.stdout is not None
+        lister.stdout.close()
+        procs = [lister, proc]
+    assert proc.stdout is not None
+    complete = False
+    try:
+        for raw in proc.stdout:
+            parts = raw.rstrip(b"\n").decode("utf-8", "surrogateescape").split(" ", 3)
+            if len(parts) < 3 or parts[1] == "missing":
+                continue
+            yield parts[0], parts[1], int(parts[2]), parts[3] if len(parts) > 3 else ""
+        complete = True
+    finally:
+        errors = [finish_process(p) for p in reversed(procs)]
+    if complete:
+        for p, err in zip(reversed(procs), errors, strict=True):
+            if p.returncode != 0:
+                raise SourceError(f"git could not list objects: {err.splitlines()[-1] if err else 'exit ' + str(p.returncode)}")
+
+
+# --- 2. reading and scanning -------------------------------------------------------------------
+
+
+def _widen_pipe(stream: Any) -> None:
+    """NOTE: a 1 MiB pipe (Linux; 64 KiB by default) halves the wake-ups between git and us."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(stream.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    except (ImportError, OSError, ValueError, AttributeError):
+        pass
+
+
+class BlobReader:
+    """A long-lived `git cat-file --batch`; a writer thread feeds ids so pipes never deadlock."""
+
+    def __init__(self, git: Git) -> None:
+        self.proc = git.popen(["cat-file", "--batch"], stdin=subprocess.PIPE)
+        _widen_pipe(self.proc.stdout)
+
+    def read(self, ids: list[str]) -> Iterator[tuple[str, bytes | None]]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        payload = "".join(f"{i}\n" for i in ids).encode()
+        stdin = self.proc.stdin
+
+        def feed() -> None:
+            try:
+                stdin.write(payload)
+                stdin.flush()
+            except (BrokenPipeError, ValueError):
+                pass
+
+        writer = threading.Thread(target=feed, daemon=True)
+        writer.start()
+        out = self.proc.stdout
+        for oid in ids:
+            header = out.readline()
+            if not header:
+                raise SourceError("git cat-file stopped unexpectedly")
+            fields = header.split()
+            if len(fields) < 3 or fields[1] == b"missing":
+                yield oid, None
+                continue
+            size = int(fields[2])
+            data = out.read(size)
+            out.read(1)  # the newline after the content; reading it apart avoids copying the blob
+            yield oid, data
+        writer.join()
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        finish_process(self.proc)
+
+
+@dataclass(slots=True)
+class BatchResult:
+    findings: list[tuple[str, list[Finding]]]
+    scanned_bytes: int = 0
+    blobs: int = 0
+    binary: int = 0
+
+
+def scan_batch(detector: Detector, reader: BlobReader, batch: list[BlobRef]) -> BatchResult:
+    """Read and scan one batch of blobs; keep findings only, keyed by blob id."""
+    hints = {oid: path for oid, _, path in batch}
+    res = BatchResult([])
+    for oid, data in reader.read([oid for oid, _, _ in batch]):
+        if data is None:
+            continue
+        if is_binary(data[:8192]):
+            res.binary += 1
+            continue
+        res.blobs += 1
+        res.scanned_bytes += len(data)
+        found = detector.scan(Chunk(data, Origin("git", path=hints.get(oid) or None, blob=oid)))
+        if found:
+            res.findings.append((oid, found))
+    return res
+
+
+_worker_detector: Detector | None = None
+_worker_readers: dict[str | None, BlobReader] = {}
+
+
+def _init_worker(settings_blob: bytes) -> None:
+    import pickle
+
+    from leakwarden.api import build_detector
+
+    global _worker_detector
+    _worker_detector = build_detector(pickle.loads(settings_blob))
+    # Wait for our `git cat-file` processes when the worker exits (no orphans left behind).
+    from multiprocessing.util import Finalize
+
+    Finalize(None, _close_readers, exitpriority=10)
+
+
+def _close_readers() -> None:
+    while _worker_readers:
+        _, reader = _worker_readers.popitem()
+        reader.close()
+
+
+def _worker_scan(repo: str | None, batch: list[BlobRef]) -> BatchResult:
+    assert _worker_detector is not None
+    reader = _worker_readers.get(repo)
+    if reader is None:
+        reader = _worker_readers[repo] = BlobReader(Git(repo))
+    return scan_batch(_worker_detector, reader, batch)
+
+
+@dataclass(slots=True)
+class _Listing:
+    too_large: int = 0
+    largest: int = 0
+    total: int = 0
+
+
+def _batches(objects: Iterable[tuple[str, str, int, str]], max_size: int, listing: _Listing) -> Iterator[list[BlobRef]]:
+    batch: list[BlobRef] = []
+    size = 0
+    for kind, oid, n, path in objects:
+        if kind != "blob" or n == 0:
+            continue
+        if n > max_size:
+            listing.too_large += 1
+            listing.largest = max(listing.largest, n)
+            continue
+        listing.total += n
+        batch.append((oid, n, path))
+        size += n
+        if size >= _BATCH_BYTES or len(batch) >= _BATCH_OBJECTS:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def _scan_blobs(git: Git, repo: str | None, detector: Detector, options: HistoryOptions, result: ScanResult) -> dict[str, list[Finding]]:
+    listing = _Listing()
+    batches = _batches(list_blobs(git, options.revs), options.max_blob_size, listing)
+    found: dict[str, list[Finding]] = {}
+
+    def absorb(r: BatchResult) -> None:
+        result.stats.files += r.blobs
+        result.stats.bytes += r.scanned_bytes
+        result.stats.skipped += r.binary
+        for oid, fs in r.findings:
+            found.setdefault(oid, []).extend(fs)
+
+    # Hold batches back until there is enough work to pay for a pool; small repositories and
+    # hooks stay in this process.
+    workers = options.jobs or (os.cpu_count() or 1)
+    pending: list[list[BlobRef]] = []
+    held = 0
+    for b in batches:
+        pending.append(b)
+        held += sum(n for _, n, _ in b)
+        if workers > 1 and held >= PARALLEL_MIN_BYTES:
+            break
+    if workers > 1 and held >= PARALLEL_MIN_BYTES:
+        _scan_parallel(repo, detector, pending, batches, workers, absorb)
+    else:
+        reader = BlobReader(git)
+        try:
+            for b in pending:
+                absorb(scan_batch(detector, reader, b))
+        finally:
+            reader.close()
+    if listing.too_large:
+        result.errors.append(
+            ScanError("<git>", "too-large", f"skipped {listing.too_large} blob(s) over the size limit of {options.max_blob_size / 1e6:.1f} MB (largest {listing.largest / 1e6:.1f} MB)")
+        )
+    return found
+
+
+def _scan_parallel(repo: str | None, detector: Detector, first: list[list[BlobRef]], rest: Iterator[list[BlobRef]], workers: int, absorb: Any) -> None:
+    import itertools
+    import pickle
+    from concurrent.futures import ProcessPoolExecutor
+
+    from leakwarden.api import current_settings
+
+    blob = pickle.dumps(current_settings(detector))
+    try:
+        pool: ProcessPoolExecutor | None = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(blob,))
+    except (OSError, ValueError):
+        pool = None
+    if pool is None:
+        reader = BlobReader(Git(repo))
+        try:
+            for b in itertools.chain(first, rest):
+                absorb(scan_batch(detector, reader, b))
+        finally:
+            reader.close()
+        return
+    inflight: deque[Future[BatchResult]] = deque()
+    with pool:
+        for b in itertools.chain(first, rest):
+            inflight.append(pool.submit(_worker_scan, repo, b))
+            # Bounded in-flight work keeps memory flat however long the history is.
+            while len(inflight) >= 3 * workers:
+                absorb(inflight.popleft().result())
+        while inflight:
+            absorb(inflight.popleft().result())
+
+
+# --- 3. attribution ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Introduction:
+    commit: CommitInfo
+    path: str
+    reflog_only: bool = False
+
+
+def attribute(git: Git, blobs: set[str], revs: tuple[str, ...]) -> dict[str, list[Introduction]]:
+    """For each blob, the (commit, path) pairs where it was written, from one `git log` pass."""
+    out: dict[str, list[Introduction]] = {b: [] for b in blobs}
+    if not blobs:
+        return out
+    args = ["log", "-c", "--raw", "--root", "--no-abbrev", "--no-renames", "--no-ext-diff", f"--format=\x01{COMMIT_FORMAT}"]
+    if len(blobs) <= _FIND_OBJECT_MAX:
+        args += [f"--find-object={b}" for b in sorted(blobs)]
+    args += [*(revs or ("--all",)), "--"]
+    proc = git.popen(args)
+    assert proc.stdout is not None
+    commit: CommitInfo | None = None
+    for raw in proc.stdout:
+        line = raw.rstrip(b"\n").decode("utf-8", "surrogateescape")
+        if line.startswith("\x01"):
+            commit = CommitInfo.parse(line[1:])
+        elif line.startswith(":") and commit is not None:
+            meta, _, path = line.partition("\t")
+            fields = meta.lstrip(":").split()
+            nshas = (len(fields) - 1) // 2
+            new = fields[nshas * 2 - 1] if nshas else ""
+            if new in out:
+                out[new].append(Introduction(commit, unquote_path(path)))
+    err = finish_process(proc)
+    if proc.returncode != 0:
+        if "does not have any commits" not in err and "unknown revision" not in err:
+            raise SourceError(f"git log failed: {err.splitlines()[-1] if err else proc.returncode}")
+    return out
+
+
+# --- 4. grouping ------------------------------------------------------------------------------
+
+
+def _when(commit: CommitInfo | None) -> float:
+    if commit is None:
+        return float("inf")
+    try:
+        return datetime.fromisoformat(commit.date).timestamp()
+    except ValueError:
+        return float("inf")
+
+
+def group_findings(found: dict[str, list[Finding]], intro: dict[str, list[Introduction]], detector: Detector, options: HistoryOptions, repository_uri: str | None) -> list[Finding]:
+    """One Finding per secret at its earliest introduction; other occurrences in `details`."""
+    import fnmatch
+
+    import pathspec
+
+    exclude = pathspec.GitIgnoreSpec.from_lines(options.exclude) if options.exclude else None
+    occurrences: dict[str, list[tuple[float, str, int, Finding, Introduction | None]]] = {}
+    for oid, findings in found.items():
+        intros: list[Introduction | None] = list(intro.get(oid, ())) or [None]
+        for f in findings:
+            rule = detector.ruleset.by_id.get(f.rule_id)
+            allow_paths = rule.allow.paths if rule is not None else ()
+            for i in intros:
+                path = i.path if i is not None else f.location.path
+                if path and exclude is not None and exclude.match_file(path):
+                    continue
+                if path and allow_paths and any(fnmatch.fnmatch(path, p) for p in allow_paths):
+                    continue
+                occurrences.setdefault(f.fingerprint, []).append((_when(i.commit if i else None), path or "", f.location.start_line, f, i))
+    out: list[Finding] = []
+    for occ in occurrences.values():
+        occ.sort(key=lambda o: (o[0], o[1], o[2]))
+        _, _, _, first, where = occ[0]
+        others = [
+            {
+                "commit": i.commit.sha if i else None,
+                "path": i.path if i else f.location.path,
+                "line": f.location.start_line,
+                "blob": f.location.blob,
+                **({"date": i.commit.date, "author": i.commit.author} if i else {}),
+            }
+            for _, _, _, f, i in occ[1 : 1 + options.occurrence_cap]
+        ]
+        out.append(_locate(first, where, repository_uri, len(occ), others))
+    return out
+
+
+def _locate(f: Finding, where: Introduction | None, repository_uri: str | None, count: int, others: list[dict[str, Any]]) -> Finding:
+    extra: dict[str, Any] = dict(f.location.extra)
+    if where is not None:
+        extra.update(where.commit.extra())
+        if where.reflog_only:
+            extra["note"] = "only reachable from the reflog (history was rewritten)"
+    else:
+        extra["note"] = "in no commit reachable from a ref (reflog, stash or unreferenced object)"
+    if repository_uri:
+        extra["repository_uri"] = repository_uri
+    loc = replace(
+        f.location,
+        path=where.path if where is not None else f.location.path,
+        commit=where.commit.sha if where is not None else None,
+        extra=extra,
+    )
+    details = dict(f.details)
+    details["occurrence_count"] = count
+    if others:
+        details["other_occurrences"] = others
+    return replace(f, location=loc, details=details)
+
+
+# --- entry point ------------------------------------------------------------------------------
+
+
+def scan_history(repo: str | None, detector: Detector, options: HistoryOptions, result: ScanResult) -> None:
+    """Scan the history of `repo` (None: the repository git finds from the environment)."""
+    git = Git(repo)
+    if options.revs:
+        for rev in options.revs:
+            if rev.startswith("-"):
+                raise SourceError(f"not a revision: {rev}")
+            base = rev.lstrip("^")
+            for part in (base.split("..", 1) if ".." in base else [base]):
+                part = part.lstrip(".")
+                if part and not part.startswith("-"):
+                    git.resolve(part)
+    found = _scan_blobs(git, repo, detector, options, result)
+    intro = attribute(git, set(found), options.revs)
+    if not options.revs:
+        # Rewritten history: a blob no ref reaches may still be named by the reflog.
+        lost = {oid for oid, where in intro.items() if not where}
+        try:
+            from_reflog = attribute(git, lost, ("--reflog",)) if lost else {}
+        except SourceError:
+            from_reflog = {}
+        for oid, where in from_reflog.items():
+            intro[oid] = [Introduction(w.commit, w.path, reflog_only=True) for w in where]
+    result.findings.extend(group_findings(found, intro, detector, options, git.repository_uri()))

@@ -1,0 +1,230 @@
+"""History scans on real repositories: every blob once, attributed to the commit that added it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+from gitrepo import Repo, crates_token, git_env
+
+from tests.conftest import run_cli
+from leakwarden.api import scan_git, scan_paths
+from leakwarden.config import Settings
+from leakwarden.models import Chunk, Origin
+from leakwarden.sources import git_history
+
+T1, T2, T3 = crates_token(1), crates_token(2), crates_token(3)
+
+
+@pytest.fixture
+def repo(tmp_path):
+    r = Repo(tmp_path / "repo")
+    r.commit("initial", {"README.md": "hello\n"})
+    return r
+
+
+def secrets_of(result):
+    return {f.secret.reveal() for f in result.findings}
+
+
+def test_secret_added_then_deleted_is_found_in_history_not_in_head(repo):
+    added = repo.commit("add config", {"config/settings.toml": f"[registry]\ntoken = \"{T1}\"\n"})
+    repo.commit("remove config", remove=("config/settings.toml",))
+    assert scan_paths([repo.path]).findings == []
+    result = scan_git(repo.path)
+    assert secrets_of(result) == {T1}
+    (f,) = result.findings
+    assert f.location.commit == added
+    assert f.location.path == "config/settings.toml"
+    assert f.location.start_line == 2
+    assert f.location.extra["author"] == "Ada Tester"
+    assert f.location.extra["email"] == "ada@example.org"
+    assert f.location.extra["subject"] == "add config"
+    assert f.location.extra["date"].startswith("2024-01-01T00:00:02")
+
+
+def test_same_secret_on_two_branches_is_one_finding_with_two_occurrences(repo):
+    repo.git("checkout", "-q", "-b", "one")
+    c1 = repo.commit("one", {"a.env": f"CARGO_REGISTRY_TOKEN={T1}\n"})
+    repo.git("checkout", "-q", "main")
+    repo.git("checkout", "-q", "-b", "two")
+    c2 = repo.commit("two", {"a.env": f"CARGO_REGISTRY_TOKEN={T1}\n"})
+    result = scan_git(repo.path)
+    (f,) = result.findings
+    assert f.location.commit == c1  # the earlier one
+    assert f.details["occurrence_count"] == 2
+    assert [o["commit"] for o in f.details["other_occurrences"]] == [c2]
+
+
+def test_same_secret_in_two_files_lists_both_paths(repo):
+    repo.commit("two files", {"a.env": f"X={T1}\n", "deploy/b.env": f"# note\nY={T1}\n"})
+    (f,) = scan_git(repo.path).findings
+    others = f.details["other_occurrences"]
+    assert {f.location.path, others[0]["path"]} == {"a.env", "deploy/b.env"}
+    assert f.details["occurrence_count"] == 2
+
+
+def test_rename_keeps_the_original_introduction(repo):
+    c1 = repo.commit("add", {"old.env": f"T={T1}\n"})
+    repo.git("mv", "old.env", "new.env")
+    c2 = repo.commit("rename")
+    (f,) = scan_git(repo.path).findings
+    assert (f.location.commit, f.location.path) == (c1, "old.env")
+    assert f.details["other_occurrences"][0]["commit"] == c2
+    assert f.details["other_occurrences"][0]["path"] == "new.env"
+
+
+def test_merge_attributes_branch_content_to_the_branch_commit_and_evil_merges_to_the_merge(repo):
+    repo.git("checkout", "-q", "-b", "feature")
+    c_feature = repo.commit("feature work", {"feature.env": f"T={T1}\n"})
+    repo.git("checkout", "-q", "main")
+    repo.commit("main work", {"main.txt": "x\n"})
+    repo.git("merge", "-q", "--no-ff", "--no-commit", "feature")
+    repo.write("merge-only.env", f"T={T2}\n")
+    repo.git("add", "merge-only.env")
+    merge = repo.commit("merge feature")
+    assert len(repo.git("show", "-s", "--format=%P", merge).split()) == 2
+    by_secret = {f.secret.reveal(): f for f in scan_git(repo.path).findings}
+    assert by_secret[T1].location.commit == c_feature
+    assert by_secret[T1].details["occurrence_count"] == 1
+    assert by_secret[T2].location.commit == merge
+
+
+def test_binary_blobs_are_skipped(repo):
+    repo.commit("binary", {"image.bin": b"\x89PNG\x00\x00" + T1.encode() + b"\x00"})
+    result = scan_git(repo.path)
+    assert result.findings == []
+    assert result.stats.skipped == 1
+
+
+def test_blobs_over_the_size_cap_are_skipped_and_reported(repo):
+    repo.commit("big", {"big.txt": f"T={T1}\n" + "x" * 5000})
+    result = scan_git(repo.path, settings=Settings(max_file_size=1000))
+    assert result.findings == []
+    assert any(e.kind == "too-large" for e in result.errors)
+
+
+def test_empty_repository(tmp_path):
+    r = Repo(tmp_path / "empty")
+    result = scan_git(r.path)
+    assert result.findings == [] and result.errors == []
+    proc = run_cli("scan", "git", str(r.path))
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_detached_head_commit_is_scanned_and_attributed(repo):
+    repo.git("checkout", "-q", "--detach")
+    c = repo.commit("detached", {"d.env": f"T={T1}\n"})
+    (f,) = scan_git(repo.path).findings
+    assert f.location.commit == c
+
+
+def test_rewritten_history_is_still_found(repo):
+    oops = repo.commit("oops", {"leak.env": f"T={T1}\n"})
+    repo.git("rm", "-q", "leak.env")
+    repo.write("other.txt", "fine\n")
+    repo.git("add", "other.txt")
+    repo.git("commit", "-q", "--amend", "-m", "clean")
+    # No ref reaches the secret any more, but its blob is still in the object database and
+    # the reflog still names the commit that added it.
+    assert repo.git("log", "--all", "--format=%H", "--", "leak.env") == ""
+    (f,) = scan_git(repo.path).findings
+    assert f.secret.reveal() == T1
+    assert f.location.commit == oops
+    assert "reflog" in f.location.extra["note"]
+    # Once the reflog is gone, the blob is still reported, without a commit.
+    repo.git("reflog", "expire", "--expire=now", "--all")
+    (f,) = scan_git(repo.path).findings
+    assert f.location.commit is None and "unreferenced" in f.location.extra["note"]
+
+
+def test_shallow_clone(repo, tmp_path):
+    repo.commit("old secret", {"old.env": f"T={T1}\n"})
+    repo.commit("drop", remove=("old.env",))
+    repo.commit("new secret", {"new.env": f"T={T2}\n"})
+    clone = tmp_path / "shallow"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{repo.path}", str(clone)], check=True, env=git_env(repo.home))
+    result = scan_git(clone)
+    assert secrets_of(result) == {T2}
+    assert result.findings[0].location.commit is not None
+
+
+def test_submodule_contents_are_not_followed(repo, tmp_path):
+    sub = Repo(tmp_path / "sub")
+    sub.commit("sub secret", {"s.env": f"T={T1}\n"})
+    repo.git("-c", "protocol.file.allow=always", "submodule", "add", "-q", str(sub.path), "vendor/sub")
+    repo.commit("add submodule")
+    assert (repo.path / "vendor/sub/s.env").exists()
+    assert scan_git(repo.path).findings == []
+
+
+def test_range_since_commit_and_branch(repo):
+    base = repo.commit("before", {"a.env": f"T={T1}\n"})
+    repo.git("checkout", "-q", "-b", "topic")
+    topic = repo.commit("topic", {"b.env": f"T={T2}\n"})
+    repo.git("checkout", "-q", "main")
+    repo.commit("main later", {"c.env": f"T={T3}\n"})
+    assert secrets_of(scan_git(repo.path, [f"{base}..topic"])) == {T2}
+    assert secrets_of(scan_git(repo.path, ["main..topic"])) == {T2}
+    assert secrets_of(scan_git(repo.path, ["topic"])) == {T1, T2}
+    (f,) = scan_git(repo.path, [f"{base}..topic"]).findings
+    assert f.location.commit == topic
+    proc = run_cli("scan", "git", str(repo.path), "--since-commit", base, "-f", "json")
+    assert proc.returncode == 1, proc.stderr
+    assert {x["secret"][:4] for x in json.loads(proc.stdout)["findings"]} == {T3[:4]}
+    proc = run_cli("scan", "git", str(repo.path), "--branch", "topic", "-f", "json")
+    assert len(json.loads(proc.stdout)["findings"]) == 2
+
+
+def test_unknown_revision_and_not_a_repository(repo, tmp_path):
+    proc = run_cli("scan", "git", str(repo.path), "--range", "nosuch..main")
+    assert proc.returncode == 2 and b"unknown revision" in proc.stderr
+    (tmp_path / "plain").mkdir()
+    proc = run_cli("scan", "git", str(tmp_path / "plain"))
+    assert proc.returncode == 2 and b"not a git repository" in proc.stderr
+
+
+def test_parallel_workers_give_the_same_findings(repo, monkeypatch):
+    for i in range(30):
+        repo.commit(f"c{i}", {f"f{i}.txt": f"line {i}\n" * 200 + (f"T={crates_token(100 + i)}\n" if i % 3 == 0 else "")})
+    serial = scan_git(repo.path, settings=Settings(jobs=1))
+    monkeypatch.setattr(git_history, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(git_history, "_BATCH_OBJECTS", 4)
+    parallel = scan_git(repo.path, settings=Settings(jobs=2))
+    key = lambda r: sorted((f.fingerprint, f.location.commit, f.location.path, f.location.start_line) for f in r.findings)  # noqa: E731
+    assert len(serial.findings) == 10
+    assert key(serial) == key(parallel)
+    assert serial.stats.files == parallel.stats.files
+
+
+def test_reports_carry_commit_metadata(repo):
+    repo.git("remote", "add", "origin", "https://user:hunter2@example.com/acme/app.git")
+    c = repo.commit("add token", {"a.env": f"T={T1}\n"})
+    proc = run_cli("scan", "git", str(repo.path), "-f", "json")
+    (f,) = json.loads(proc.stdout)["findings"]
+    assert (f["commit"], f["author"], f["email"], f["subject"]) == (c, "Ada Tester", "ada@example.org", "add token")
+    assert T1 not in proc.stdout.decode()
+    proc = run_cli("scan", "git", str(repo.path), "-f", "sarif")
+    run = json.loads(proc.stdout)["runs"][0]
+    assert run["versionControlProvenance"] == [{"repositoryUri": "https://example.com/acme/app.git", "revisionId": c}]
+    assert run["results"][0]["properties"]["commit"] == c
+    proc = run_cli("scan", "git", str(repo.path))
+    assert f"commit {c[:12]} by Ada Tester" in proc.stdout.decode()
+
+
+def test_split_matcher_finds_what_one_database_finds(ruleset):
+    """Helpers on demand give the same findings as every rule in one matcher."""
+    from leakwarden.candidates import Detector
+    from leakwarden.matcher.hyperscan import HyperscanMatcher
+    from leakwarden.matcher.pure import PureMatcher
+    from leakwarden.matcher.split import SplitMatcher
+
+    texts = [e.text for r in ruleset.rules for e in r.examples] + [n for r in ruleset.rules for n in r.negative_examples]
+    texts.append("\n".join(texts))
+    for make in (HyperscanMatcher, PureMatcher):
+        whole, split = Detector(ruleset, make(ruleset)), Detector(ruleset, SplitMatcher(ruleset, make))
+        for text in texts:
+            chunk = Chunk(text.encode(), Origin("text", path="x"))
+            key = lambda fs: sorted((f.rule_id, f.secret.reveal(), f.location.offset, tuple(sorted((k, v.reveal()) for k, v in f.related.items()))) for f in fs)  # noqa: E731
+            assert key(whole.scan(chunk)) == key(split.scan(chunk)), text

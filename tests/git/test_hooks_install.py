@@ -1,0 +1,103 @@
+"""`hooks install/uninstall`: chaining existing hooks, core.hooksPath, global install, restore."""
+
+from __future__ import annotations
+
+import stat
+import subprocess
+
+import pytest
+from gitrepo import Repo, crates_token
+
+from tests.conftest import SRC, run_cli
+from leakwarden.integrations.hooks import MARKER
+
+T1 = crates_token(31)
+
+
+@pytest.fixture
+def repo(tmp_path):
+    r = Repo(tmp_path / "r")
+    r.commit("init", {"README": "hi\n"})
+    return r
+
+
+def hooks(repo: Repo, *args: str):
+    proc = run_cli("hooks", *args, cwd=repo.path, env=repo.env)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.decode()
+
+
+def commit(repo: Repo, name: str, content: str):
+    repo.write(name, content)
+    repo.git("add", name)
+    return subprocess.run(["git", "commit", "-qm", name], cwd=repo.path, env={**repo.env, "PYTHONPATH": str(SRC)}, capture_output=True)
+
+
+def executable(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+
+
+def test_install_chains_an_existing_hook_and_uninstall_restores_it(repo, tmp_path):
+    mine = "#!/bin/sh\necho \"own hook ran\" >> \"$(git rev-parse --git-dir)/own.log\"\n"
+    executable(repo.path / ".git/hooks/pre-commit", mine)
+    out = hooks(repo, "install", "--pre-commit")
+    assert "kept as pre-commit.pre-leakwarden" in out
+    assert not (repo.path / ".git/hooks/pre-push").exists()
+    assert commit(repo, "ok.txt", "fine\n").returncode == 0
+    assert (repo.path / ".git/own.log").read_text() == "own hook ran\n"
+    assert commit(repo, "bad.env", f"T={T1}\n").returncode != 0
+    # Installing again updates our hook; it never chains itself.
+    assert "updated" in hooks(repo, "install", "--pre-commit")
+    assert (repo.path / ".git/hooks/pre-commit.pre-leakwarden").read_text() == mine
+    assert "restored" in hooks(repo, "uninstall")
+    assert (repo.path / ".git/hooks/pre-commit").read_text() == mine
+    assert not (repo.path / ".git/hooks/pre-commit.pre-leakwarden").exists()
+
+
+def test_a_failing_chained_hook_stops_the_commit(repo):
+    executable(repo.path / ".git/hooks/pre-commit", "#!/bin/sh\necho nope >&2\nexit 3\n")
+    hooks(repo, "install", "--pre-commit")
+    proc = commit(repo, "ok.txt", "fine\n")
+    assert proc.returncode != 0 and b"nope" in proc.stderr
+
+
+def test_core_hooks_path_is_honoured(repo):
+    repo.git("config", "core.hooksPath", ".githooks")
+    out = hooks(repo, "install")
+    assert str(repo.path / ".githooks" / "pre-commit") in out
+    assert MARKER in (repo.path / ".githooks/pre-push").read_text()
+    assert not (repo.path / ".git/hooks/pre-commit").exists()
+    assert commit(repo, "bad.env", f"T={T1}\n").returncode != 0
+    hooks(repo, "uninstall")
+    assert not (repo.path / ".githooks/pre-commit").exists()
+
+
+def test_uninstall_leaves_foreign_hooks_alone(repo):
+    executable(repo.path / ".git/hooks/pre-push", "#!/bin/sh\nexit 0\n")
+    out = hooks(repo, "uninstall")
+    assert "left alone" in out and (repo.path / ".git/hooks/pre-push").exists()
+
+
+def test_global_install_sets_and_unsets_core_hooks_path_and_runs_repo_hooks(repo):
+    executable(repo.path / ".git/hooks/pre-commit", "#!/bin/sh\necho local >> \"$(git rev-parse --git-dir)/local.log\"\n")
+    out = hooks(repo, "install", "--global")
+    folder = repo.home / ".config" / "leakwarden" / "hooks"
+    assert str(folder / "pre-commit") in out
+    assert repo.git("config", "--global", "core.hooksPath") == str(folder)
+    assert commit(repo, "ok.txt", "fine\n").returncode == 0
+    assert (repo.path / ".git/local.log").read_text() == "local\n"
+    assert commit(repo, "bad.env", f"T={T1}\n").returncode != 0
+    hooks(repo, "uninstall", "--global")
+    assert repo.git("config", "--global", "core.hooksPath", check=False) == ""
+    assert not (folder / "pre-commit").exists()
+
+
+def test_global_install_uses_an_existing_global_hooks_path(repo, tmp_path):
+    existing = tmp_path / "team-hooks"
+    repo.git("config", "--global", "core.hooksPath", str(existing))
+    hooks(repo, "install", "--global", "--pre-push")
+    assert MARKER in (existing / "pre-push").read_text()
+    hooks(repo, "uninstall", "--global")
+    assert repo.git("config", "--global", "core.hooksPath") == str(existing)
