@@ -78,9 +78,9 @@ async def verify_findings_async(findings: Sequence[Finding], settings: Settings,
     from leakwarden.verifier.cache import ResultCache, check_key
     from leakwarden.verifier.exchange import Exchange
 
+    config = _config(settings)  # a bad [verify] table is an error even when nothing was found
     if not findings:
         return []
-    config = _config(settings)
     if ruleset is None:
         from leakwarden.rules import load_ruleset
 
