@@ -6,14 +6,19 @@ import random
 import time
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from leakwarden import api
 from leakwarden.config import Settings
-from leakwarden.errors import ConfigError
+from leakwarden.errors import ConfigError, VerifyError
 from leakwarden.models import ValidityState
 from leakwarden.verifier import cache as vcache
 from leakwarden.verifier import verify_findings
-from leakwarden.verifier.guard import host_matches
+from leakwarden.verifier.config import VerifyConfig
+from leakwarden.verifier.guard import host_matches, plan_target
+from leakwarden.verifier.template import render_url
 from tests.verifier.conftest import finding, settings_for
 from tests.verifier.provider import Request
 
@@ -158,3 +163,20 @@ def test_host_globs():
 def test_bad_verify_config_is_a_clear_error(table, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         verify_findings([], Settings(verify={"enabled": True, **table}))
+
+
+_PIECES = [*"aZ09.-_/@#?:%\\[]! \t\r\né", "atlassian.net", ".atlassian.net", "evil.com", "//", "https://", "%2e", "\u3002"]
+_HOSTILE = st.lists(st.sampled_from(_PIECES), max_size=12).map("".join)
+
+
+@hsettings(max_examples=400, deadline=None)
+@given(site=_HOSTILE, email=_HOSTILE)
+def test_found_values_never_steer_a_request_off_the_rule_domains(site, email):
+    try:
+        url = render_url("https://{{ site }}/rest/api/3/myself?u={{ email }}", {"site": site, "email": email})
+        target = plan_target(url, ["*.atlassian.net"], VerifyConfig())
+    except VerifyError:
+        return
+    assert target.logical_host.endswith(".atlassian.net")
+    assert target.url.scheme == "https" and target.url.port in (None, 443) and not target.url.userinfo
+    assert target.url.path == "/rest/api/3/myself"

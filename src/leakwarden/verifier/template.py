@@ -45,7 +45,10 @@ def host_value(name: str, value: str) -> str:
     """A found host may come as a URL (`https://acme.atlassian.net/`); keep the bare host."""
     value = value.strip()
     if "://" in value:
-        value = urlsplit(value).hostname or ""
+        try:
+            value = urlsplit(value).hostname or ""
+        except ValueError:  # e.g. an unclosed IPv6 bracket
+            value = ""
     value = value.lower().rstrip(".")
     if not is_hostname(value):
         raise VerifyError(f"the value found for '{name}' is not a host name")
