@@ -20,10 +20,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 os.environ.setdefault("LEAKWARDEN_CACHE_DIR", tempfile.mkdtemp(prefix="lw-bench-"))
 
-from leakwarden.config import Settings  # noqa: E402
-from leakwarden.verifier import verify_findings  # noqa: E402
 from tests.verifier.conftest import finding  # noqa: E402
 from tests.verifier.provider import FakeProvider  # noqa: E402
+
+from leakwarden.config import Settings  # noqa: E402
+from leakwarden.verifier import verify_findings  # noqa: E402
 
 B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
