@@ -74,9 +74,10 @@ def _ignore_paths(settings: Settings, roots: Iterable[Path]) -> list[Path]:
     return out
 
 
-def finish(result: ScanResult, settings: Settings, roots: Iterable[Path] = ()) -> ScanResult:
+def finish(result: ScanResult, settings: Settings, roots: Iterable[Path] = (), ruleset: Ruleset | None = None) -> ScanResult:
     """Apply triage that needs the whole result: ignore file, confidence floor, stable order;
-    then record in the store and drop baselined findings when asked (triage.post_scan)."""
+    then check validity (only with `--verify` / `[verify] enabled`: no scan touches the network
+    otherwise), record in the store and drop baselined findings when asked (triage.post_scan)."""
     roots = list(roots)
     ignored: set[str] = set()
     for p in _ignore_paths(settings, roots):
@@ -86,6 +87,12 @@ def finish(result: ScanResult, settings: Settings, roots: Iterable[Path] = ()) -
         (f for f in result.findings if f.confidence.rank >= floor and f.fingerprint not in ignored),
         key=lambda f: (f.location.path or "", f.location.commit or "", f.location.start_line, f.location.start_column, f.rule_id),
     )
+    from leakwarden.verifier import is_enabled
+
+    if is_enabled(settings):
+        from leakwarden.verifier import verify_findings
+
+        result.findings = verify_findings(result.findings, settings, ruleset)
     if settings.store is not None or settings.baseline is not None:
         from leakwarden.triage.post_scan import after_scan
 
@@ -104,7 +111,7 @@ def scan_paths(paths: Sequence[str | Path], settings: Settings | None = None, de
 
     scan_files(detector, roots, file_options(settings), result, settings.jobs)
     result.stats.seconds = time.perf_counter() - started
-    return finish(result, settings, roots)
+    return finish(result, settings, roots, detector.ruleset)
 
 
 def scan_stream(stream: BinaryIO, label: str = "<stdin>", settings: Settings | None = None, detector: Detector | None = None) -> ScanResult:
@@ -116,7 +123,7 @@ def scan_stream(stream: BinaryIO, label: str = "<stdin>", settings: Settings | N
     scan_chunks(detector, chunks_from_stream(stream, Origin("stdin", path=label)), result)
     result.stats.files = 1
     result.stats.seconds = time.perf_counter() - started
-    return finish(result, settings)
+    return finish(result, settings, ruleset=detector.ruleset)
 
 
 def scan_text(text: str | bytes, path: str | None = None, settings: Settings | None = None, detector: Detector | None = None) -> list[Finding]:
@@ -127,7 +134,7 @@ def scan_text(text: str | bytes, path: str | None = None, settings: Settings | N
     result = ScanResult()
     origin = Origin("text", path=path)
     scan_chunks(detector, chunks_from_stream(io.BytesIO(data), origin), result)
-    return finish(result, settings).findings
+    return finish(result, settings, ruleset=detector.ruleset).findings
 
 
 def scan_chunk_list(chunks: Iterable[Chunk], settings: Settings | None = None, detector: Detector | None = None) -> ScanResult:
@@ -138,7 +145,7 @@ def scan_chunk_list(chunks: Iterable[Chunk], settings: Settings | None = None, d
     started = time.perf_counter()
     scan_chunks(detector, chunks, result)
     result.stats.seconds = time.perf_counter() - started
-    return finish(result, settings)
+    return finish(result, settings, ruleset=detector.ruleset)
 
 
 def scan_git(repo: str | Path | None = None, revs: Sequence[str] = (), settings: Settings | None = None, detector: Detector | None = None, occurrence_cap: int = 10) -> ScanResult:
@@ -153,7 +160,7 @@ def scan_git(repo: str | Path | None = None, revs: Sequence[str] = (), settings:
     options = HistoryOptions(revs=tuple(revs), max_blob_size=settings.max_file_size, occurrence_cap=occurrence_cap, jobs=settings.jobs, exclude=settings.exclude_paths)
     scan_history(str(repo) if repo is not None else None, detector, options, result)
     result.stats.seconds = time.perf_counter() - started
-    return finish(result, settings, [Path(repo)] if repo is not None else [])
+    return finish(result, settings, [Path(repo)] if repo is not None else [], detector.ruleset)
 
 
 def scan_staged(repo: str | Path | None = None, settings: Settings | None = None, detector: Detector | None = None) -> ScanResult:
@@ -168,7 +175,7 @@ def scan_staged(repo: str | Path | None = None, settings: Settings | None = None
     started = time.perf_counter()
     scan_git_diff(git, staged_diff(git), detector, "staged", result)
     result.stats.seconds = time.perf_counter() - started
-    return finish(result, settings, [Path(repo)] if repo is not None else [])
+    return finish(result, settings, [Path(repo)] if repo is not None else [], detector.ruleset)
 
 
 def scan_commits(repo: str | Path | None, revs: Sequence[str], settings: Settings | None = None, detector: Detector | None = None, deadline: float | None = None) -> tuple[ScanResult, bool]:
@@ -188,4 +195,4 @@ def scan_commits(repo: str | Path | None, revs: Sequence[str], settings: Setting
     if revs:
         finished = scan_git_diff(git, log_diff(revs), detector, "git", result, deadline)
     result.stats.seconds = time.perf_counter() - started
-    return finish(result, settings, [Path(repo)] if repo is not None else []), finished
+    return finish(result, settings, [Path(repo)] if repo is not None else [], detector.ruleset), finished

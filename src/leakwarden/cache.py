@@ -15,11 +15,11 @@ def cache_dir() -> Path:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write a cache file atomically. A cache that cannot be written is not an error: the next
-    start rebuilds it."""
+    """Write a cache file atomically, readable by its owner only. A cache that cannot be written
+    is not an error: the next start rebuilds it."""
     from leakwarden.fsutil import write_atomic as _write
 
     try:
-        _write(path, data)
+        _write(path, data, mode=0o600)
     except OSError:
         pass

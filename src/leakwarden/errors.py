@@ -4,7 +4,9 @@
     ├── UsageError             bad arguments or options
     ├── ConfigError            a config file is malformed
     ├── RuleError              a rule file is malformed (message names file, rule and field)
-    └── SourceError            an input cannot be read at all (missing path, not a repository)
+    ├── SourceError            an input cannot be read at all (missing path, not a repository)
+    └── VerifyError            a validity check cannot reach a determinate answer; the verifier
+                               turns it into `Validity(unknown, reason)`, it never leaves verify
 
 Problems with one file or blob inside a scan are not exceptions: they become `ScanError` entries
 and the scan goes on.
@@ -46,3 +48,7 @@ class RuleError(LeakwardenError):
 
 class SourceError(LeakwardenError):
     pass
+
+
+class VerifyError(LeakwardenError):
+    """Why a check could not decide; the message must never contain the secret."""

@@ -27,6 +27,7 @@ COMMANDS = {
     "ignore": "leakwarden.cli.ignore:ignore",
     "incidents": "leakwarden.cli.incidents:incidents",
     "report": "leakwarden.cli.report:report",
+    "verify": "leakwarden.cli.verify:verify",
 }
 
 

@@ -43,20 +43,28 @@ def rule_options(func: F) -> F:
         click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Report only findings missing from this baseline (see `leakwarden baseline create`)."),
         click.option("--store", default=None, metavar="PATH|URL", envvar="LEAKWARDEN_STORE", help="Record this scan in a findings store: an SQLite file or postgresql://... (env LEAKWARDEN_STORE)."),
         click.option("--store-secrets/--no-store-secrets", default=None, help="Keep secrets in the store, encrypted with $LEAKWARDEN_STORE_KEY (hashes only by default)."),
+        click.option("--verify/--no-verify", "verify_secrets", default=None, help="Check whether each unique secret is live with its provider (network; off unless this flag or [verify] enabled = true)."),
+        click.option("--only-valid", is_flag=True, help="Report only secrets confirmed live (implies --verify)."),
     ]
     for d in reversed(decorators):
         func = d(func)
     return func
 
 
-def build_settings(start: Path | None, config: Path | None, rule_files: tuple[Path, ...], disable_rule: tuple[str, ...], only_rule: tuple[str, ...], engine: str | None, min_confidence: str | None, ignore_file: Path | None, **overrides: Any) -> Any:
+def build_settings(start: Path | None, config: Path | None, rule_files: tuple[Path, ...], disable_rule: tuple[str, ...], only_rule: tuple[str, ...], engine: str | None, min_confidence: str | None, ignore_file: Path | None, verify_secrets: bool | None = None, only_valid: bool = False, **overrides: Any) -> Any:
     from leakwarden.config import load_settings
 
     ctx = click.get_current_context(silent=True)
     # A progress bar on a terminal unless --quiet (progress.py also checks for a TTY).
     overrides.setdefault("progress", not (ctx is not None and ctx.params.get("quiet")))
     settings = load_settings(start, config)
+    verify = None
+    if verify_secrets is False:
+        verify = {**settings.verify, "enabled": False, "only_valid": False}
+    elif verify_secrets or only_valid:
+        verify = {**settings.verify, "enabled": True, **({"only_valid": True} if only_valid else {})}
     return settings.merged(
+        verify=verify,
         extra_rules=(*settings.extra_rules, *rule_files) if rule_files else None,
         disable_rules=(*settings.disable_rules, *disable_rule) if disable_rule else None,
         only_rules=only_rule or None,

@@ -31,7 +31,12 @@ def finding_dict(f: Finding, ctx: ReportContext) -> dict[str, Any]:
         "line": f.line,
         "fingerprint": f.fingerprint,
         "occurrence_fingerprint": f.occurrence_fingerprint,
-        "validity": {"state": f.validity.state.value, "reason": f.validity.reason, **({"details": f.validity.details} if f.validity.details else {})},
+        "validity": {
+            "state": f.validity.state.value,
+            "reason": f.validity.reason,
+            **({"checked_at": f.validity.checked_at} if f.validity.checked_at else {}),
+            **({"details": f.validity.details} if f.validity.details else {}),
+        },
         "details": f.details,
         "related": {k: (v.reveal() if ctx.show_secrets or k in ("site", "email", "client_id") else v.redacted) for k, v in f.related.items()},
         "playbook": f"leakwarden explain {f.rule_id}",

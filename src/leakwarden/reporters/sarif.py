@@ -37,6 +37,8 @@ def _result(f: Finding, index: int, ctx: ReportContext) -> dict[str, Any]:
     loc = f.location
     secret = f.secret.reveal() if ctx.show_secrets else f.secret.redacted
     message = f"{f.rule_name} found: {secret}."
+    if f.validity.state.value != "not_checked":
+        message += f" Validity: {f.validity.state.value}" + (f" ({f.validity.reason})." if f.validity.reason else ".")
     if loc.commit:
         message += f" Introduced in commit {loc.commit[:12]}."
     region: dict[str, Any] = {
@@ -55,6 +57,10 @@ def _result(f: Finding, index: int, ctx: ReportContext) -> dict[str, Any]:
         "partialFingerprints": {"leakwarden/secret/v1": f.fingerprint},
         "properties": {"validity": f.validity.state.value, "confidence": f.confidence.value},
     }
+    if f.validity.reason:
+        result["properties"]["validity_reason"] = f.validity.reason
+    if f.validity.details:
+        result["properties"]["validity_details"] = f.validity.details
     if loc.layer:
         result["properties"]["layer"] = loc.layer
     for key in ("image", "platform", "layer_index", "instruction", "deleted_in_layer", "note", "archive", "member", "package", "version"):

@@ -54,6 +54,10 @@ def render(result: ScanResult, ctx: ReportContext, out: IO[str]) -> None:
                 style = _VALIDITY_STYLE.get(f.validity.state, "")
                 reason = f" ({escape(f.validity.reason)})" if f.validity.reason else ""
                 console.print(f"             validity: [{style}]{f.validity.state.value}[/]{reason}")
+                if f.validity.details:
+                    learned = ", ".join(f"{k}={v}" for k, v in f.validity.details.items() if not isinstance(v, dict | list))
+                    if learned:
+                        console.print(f"             [dim]{escape(learned)}[/dim]")
             if f.details.get("alg_none"):
                 console.print("             [red]unsigned JWT (alg: none)[/red]")
             elif "expired" in f.details and f.details["expired"]:
@@ -75,5 +79,11 @@ def render(result: ScanResult, ctx: ReportContext, out: IO[str]) -> None:
     )
     if result.stats.skipped:
         summary += f"; {result.stats.skipped} binary file(s) skipped"
+    checked: dict[str, set[str]] = {}
+    for f in result.findings:
+        if f.validity.state is not ValidityState.NOT_CHECKED:
+            checked.setdefault(f.validity.state.value, set()).add(f.fingerprint)
+    if checked:
+        summary += "; secrets " + ", ".join(f"{len(checked[s])} {s}" for s in ("valid", "invalid", "unknown") if s in checked)
     style = "bold red" if n else "bold green"
     console.print(f"[{style}]{summary}[/]")

@@ -11,6 +11,8 @@ def lint(ruleset: Ruleset, only: set[str] | None = None) -> tuple[list[str], lis
     from leakwarden.candidates import Detector
     from leakwarden.errors import LeakwardenError
     from leakwarden.matcher import hyperscan_available, select_matcher
+    from leakwarden.verifier.custom import CUSTOM_CHECKS
+    from leakwarden.verifier.offline import OFFLINE_CHECKS
 
     errors: list[str] = []
     warnings: list[str] = []
@@ -28,6 +30,11 @@ def lint(ruleset: Ruleset, only: set[str] | None = None) -> tuple[list[str], lis
             warnings.append(f"{where}: playbook lacks {', '.join(missing)}")
         if rule.visible and len(rule.examples) < 2:
             warnings.append(f"{where}: only {len(rule.examples)} example(s); two or more show the range of the format")
+        kind, check = rule.verify.get("kind"), rule.verify.get("check")
+        if kind == "custom" and check not in CUSTOM_CHECKS:
+            errors.append(f"{where}: verify.check '{check}' is not a named check (see docs/verify.md)")
+        elif kind == "offline" and check not in OFFLINE_CHECKS:
+            errors.append(f"{where}: verify.check '{check}' is not an offline check (see docs/verify.md)")
         if not rule.visible:
             continue
         for engine, det in detectors.items():

@@ -222,13 +222,7 @@ def parse_rule(file: str, provider: dict[str, str], table: dict[str, Any]) -> Ru
         allow = Allow(a.str_list("stopwords"), a.str_list("regexes"), a.str_list("paths"))
 
     verify = r.get("verify", dict, {"kind": "none"})
-    vkind = verify.get("kind", "none")
-    if vkind not in ("http", "offline", "none", "custom"):
-        raise r.fail("verify.kind", "must be one of http, offline, custom, none")
-    if vkind == "http":
-        v = _Reader(file, rid, verify, "verify.")
-        v.get("url", str, required=True)
-        v.str_list("hosts", required=True, non_empty=not verify.get("self_hosted", False))
+    _check_verify(_Reader(file, rid, verify, "verify."), {q.name for q in requires})
     playbook = r.get("playbook", dict, required=True)
     for key in PLAYBOOK_REQUIRED:
         if not playbook.get(key):
@@ -263,6 +257,143 @@ def parse_rule(file: str, provider: dict[str, str], table: dict[str, Any]) -> Ru
         verify=verify,
         playbook=playbook,
     )
+
+
+_VERIFY_KEYS = {
+    "http": {"kind", "method", "url", "headers", "auth", "body", "body_format", "content_type", "hosts",
+             "self_hosted", "requires", "valid", "invalid", "unknown", "keep", "timeout_s"},
+    "custom": {"kind", "check", "hosts", "self_hosted", "requires", "params", "timeout_s"},
+    "offline": {"kind", "check"},
+    "none": {"kind", "reason"},
+}
+_AUTH_KEYS = {
+    "bearer": {"scheme", "prefix", "token"},
+    "basic": {"scheme", "username", "password"},
+    "header": {"scheme", "name", "value", "prefix"},
+    "query": {"scheme", "name", "value"},
+    "body": {"scheme", "name", "value"},
+}
+_MATCHER_KEYS = {"status", "json_path", "json_value", "body_contains", "header", "reason"}
+_TEMPLATE_VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+_HOST_GLOB = re.compile(r"^(?:\*\.)?[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$")
+
+
+def _check_verify(v: _Reader, produced: set[str]) -> None:
+    """Validate a `[rules.verify]` block (schema in docs/verify.md); raise naming the field."""
+    kind = v.get("kind", str, "none")
+    if kind not in _VERIFY_KEYS:
+        raise v.fail("kind", f"must be one of {', '.join(sorted(_VERIFY_KEYS))}")
+    unknown = sorted(set(v.table) - _VERIFY_KEYS[kind])
+    if unknown:
+        raise v.fail(unknown[0], f"unknown field for kind = \"{kind}\" (see docs/verify.md)")
+    if kind in ("offline", "custom"):
+        if not v.get("check", str, required=True):
+            raise v.fail("check", "must name a check")
+    if kind in ("none", "offline"):
+        return
+    self_hosted = v.get("self_hosted", bool, False)
+    hosts = v.str_list("hosts", required=True, non_empty=not self_hosted)
+    for i, h in enumerate(hosts):
+        if not _HOST_GLOB.match(h):
+            raise v.fail(f"hosts[{i}]", f"{h!r} is not a lowercase host name or *.domain glob")
+    requires = v.str_list("requires")
+    for name in requires:
+        if name not in produced:
+            raise v.fail("requires", f"'{name}' is not captured by any [[rules.requires]] (as = \"{name}\")")
+    if "timeout_s" in v.table and v.get("timeout_s", float) <= 0:
+        raise v.fail("timeout_s", "must be positive")
+    if kind == "custom":
+        v.get("params", dict, {})
+        return
+    allowed_vars = {"secret", *requires}
+    templates: list[tuple[str, str]] = []
+    url = v.get("url", str, required=True)
+    whole = _TEMPLATE_VAR.match(url)  # `{{ secret }}`: the secret is itself the URL (webhooks)
+    if not url.startswith("https://") and not whole:
+        raise v.fail("url", "must start with https:// or be a variable holding a URL such as {{ secret }} (tests override hosts with [verify] base_urls)")
+    if whole and not hosts:
+        raise v.fail("hosts", "required when the URL comes from a variable")
+    templates.append(("url", url))
+    authority = "" if whole else url[8:].split("/", 1)[0].split("?", 1)[0]
+    if authority and "{{" not in authority and not self_hosted:
+        from fnmatch import fnmatch
+
+        if not any(fnmatch(authority, h) and (not h.startswith("*.") or authority.endswith(h[1:])) for h in hosts):
+            raise v.fail("url", f"host {authority!r} is not in verify.hosts")
+    method = v.get("method", str, "GET")
+    if method not in ("GET", "POST", "HEAD"):
+        raise v.fail("method", "must be GET, POST or HEAD (checks never change state)")
+    headers = v.get("headers", dict, {})
+    for k, val in headers.items():
+        if not isinstance(val, str):
+            raise v.fail(f"headers.{k}", "expected a string")
+        templates.append((f"headers.{k}", val))
+    body = v.get("body", (str, dict), None)
+    if isinstance(body, dict):
+        for k, val in body.items():
+            if not isinstance(val, str):
+                raise v.fail(f"body.{k}", "expected a string")
+            templates.append((f"body.{k}", val))
+    elif isinstance(body, str):
+        templates.append(("body", body))
+    if v.get("body_format", str, "json") not in ("json", "form"):
+        raise v.fail("body_format", "must be json or form")
+    v.get("content_type", str, None)
+    auth = v.get("auth", dict, None)
+    if auth is not None:
+        scheme = auth.get("scheme")
+        if scheme not in _AUTH_KEYS:
+            raise v.fail("auth.scheme", f"must be one of {', '.join(sorted(_AUTH_KEYS))}")
+        extra = sorted(set(auth) - _AUTH_KEYS[scheme])
+        if extra:
+            raise v.fail(f"auth.{extra[0]}", f"not a field of auth scheme '{scheme}'")
+        for k, val in auth.items():
+            if not isinstance(val, str):
+                raise v.fail(f"auth.{k}", "expected a string")
+            if k != "scheme":
+                templates.append((f"auth.{k}", val))
+        if scheme in ("header", "query", "body") and not auth.get("name"):
+            raise v.fail("auth.name", f"required for scheme '{scheme}'")
+        if scheme == "basic" and not ("username" in auth or "password" in auth):
+            raise v.fail("auth", "scheme 'basic' needs username and/or password templates")
+        if scheme == "body" and isinstance(body, str):
+            raise v.fail("auth.scheme", "'body' needs a table body (or none)")
+    for where, text in templates:
+        for var in _TEMPLATE_VAR.findall(text):
+            if var not in allowed_vars:
+                raise v.fail(where, f"uses '{{{{ {var} }}}}' but only secret and verify.requires ({', '.join(requires) or 'none'}) are available")
+    if not any("{{" in t and "secret" in _TEMPLATE_VAR.findall(t) for _, t in templates) and not (auth and "token" not in auth and "value" not in auth and auth.get("scheme") in ("bearer", "header", "query", "body")):
+        raise v.fail("url", "the check never sends {{ secret }} (in the URL, a header, the body or auth)")
+    for key in ("valid", "invalid", "unknown"):
+        if key == "valid" and key not in v.table:
+            raise v.fail("valid", "required: which answers mean the secret is live")
+        raw = v.table.get(key)
+        if raw is None:
+            continue
+        items = [raw] if isinstance(raw, dict) else raw
+        if not isinstance(items, list) or not items:
+            raise v.fail(key, "expected a table or a list of tables")
+        for i, m in enumerate(items):
+            where = key if isinstance(raw, dict) else f"{key}[{i}]"
+            if not isinstance(m, dict):
+                raise v.fail(where, "expected a table")
+            mr = _Reader(v.file, v.rule, m, f"{v.prefix}{where}.")
+            extra = sorted(set(m) - _MATCHER_KEYS)
+            if extra:
+                raise mr.fail(extra[0], f"unknown matcher field (known: {', '.join(sorted(_MATCHER_KEYS))})")
+            status = mr.get("status", list, required=True)
+            if not status or not all(isinstance(x, int) and not isinstance(x, bool) and 100 <= x <= 599 for x in status):
+                raise mr.fail("status", "expected a non-empty list of HTTP status codes")
+            mr.get("json_path", str, None)
+            if "json_value" in m and "json_path" not in m:
+                raise mr.fail("json_value", "needs json_path")
+            mr.str_list("body_contains")
+            mr.get("header", str, None)
+            mr.get("reason", str, None)
+    keep = v.get("keep", dict, {})
+    for k, val in keep.items():
+        if not isinstance(val, str) or not val:
+            raise v.fail(f"keep.{k}", "expected a JSON path (a.b.0) or header:Name")
 
 
 def parse_file(file: str, data: dict[str, Any]) -> list[Rule]:

@@ -208,7 +208,7 @@ def describe_error(exc: BaseException) -> str:
 
 
 # Errors that mean "this archive or member is damaged": reported, never raised.
-DAMAGE_ERRORS = (EOFError, tarfile.TarError, zipfile.BadZipFile, zlib.error, lzma.LZMAError, OSError, NotImplementedError, ValueError, RuntimeError)
+DAMAGE_ERRORS = (EOFError, tarfile.TarError, zipfile.BadZipFile, zlib.error, lzma.LZMAError, OSError, NotImplementedError, ValueError, RuntimeError, IndexError)
 
 
 class ArchiveWalker:

@@ -1,0 +1,210 @@
+"""Send one check request safely: SSRF guard, concurrency limits, timeouts, retries, no redirects.
+
+Every check (declarative or named) goes through `Exchange.send`, so the safety rules live in
+one place. Failures that leave the answer open raise VerifyError with a reason that never
+contains the secret; the engine turns it into `unknown`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import httpx
+
+from leakwarden import __version__
+from leakwarden.errors import VerifyError
+from leakwarden.verifier.config import VerifyConfig
+from leakwarden.verifier.guard import pin_address, pinned_request_url, plan_target
+
+USER_AGENT = f"leakwarden/{__version__} (secret validity check; +https://github.com/leakwarden/leakwarden)"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A provider's answer, with the body read up to `max_body` bytes."""
+
+    status: int
+    headers: httpx.Headers
+    body: bytes
+
+    def json(self) -> object:
+        import json
+
+        try:
+            return json.loads(self.body)
+        except (ValueError, UnicodeDecodeError):
+            return None
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+@dataclass
+class Limits:
+    """A global semaphore plus one per provider host, created lazily inside the running loop."""
+
+    total: int
+    per_host: int
+    _global: asyncio.Semaphore | None = None
+    _hosts: dict[str, asyncio.Semaphore] = field(default_factory=dict)
+
+    def for_host(self, host: str) -> tuple[asyncio.Semaphore, asyncio.Semaphore]:
+        if self._global is None:
+            self._global = asyncio.Semaphore(self.total)
+        sem = self._hosts.get(host)
+        if sem is None:
+            sem = self._hosts[host] = asyncio.Semaphore(self.per_host)
+        return self._global, sem
+
+
+def scrub(text: str, secrets: Sequence[str]) -> str:
+    """Remove secret values from a message (exception texts can echo URLs or headers)."""
+    for s in secrets:
+        if s and len(s) >= 4:
+            text = text.replace(s, "<redacted>")
+    return text
+
+
+def retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+class Exchange:
+    """One per verification run: HTTP clients, the limits and the config.
+
+    NOTE: connections are pinned to IP addresses, and a connection pool is keyed by address.
+    One client per provider host keeps a TLS connection authenticated for one host from
+    carrying another host's secret (CDNs serve many hosts from one address).
+    """
+
+    def __init__(self, config: VerifyConfig) -> None:
+        self.config = config
+        self.limits = Limits(config.concurrency, config.per_host)
+        self._clients: dict[str, httpx.AsyncClient] = {}
+
+    async def __aenter__(self) -> Exchange:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()
+
+    def _client(self, host: str) -> httpx.AsyncClient:
+        client = self._clients.get(host)
+        if client is None:
+            client = self._clients[host] = new_client(self.config)
+        return client
+
+    def host_header(self, url: str, hosts: Sequence[str]) -> str:
+        """The Host header `send` will use for this URL (request signers must sign it)."""
+        return plan_target(url, hosts, self.config).url.netloc.decode("ascii")
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        hosts: Sequence[str],
+        secrets: Sequence[str],
+        headers: dict[str, str] | None = None,
+        content: bytes | None = None,
+        timeout: float | None = None,
+        determinate: Callable[[Reply], bool] | None = None,
+    ) -> Reply:
+        """Send with retries on 429/5xx/timeouts; raise VerifyError when no answer is usable.
+
+        `determinate` lets a check claim a 429/5xx answer it understands (some providers
+        answer a bad key with HTTP 500 and an error name) instead of retrying it.
+        """
+        cfg = self.config
+        target = plan_target(url, hosts, cfg)
+        address = await pin_address(target, cfg)
+        request_url = pinned_request_url(target, address)
+        host_header = target.url.netloc.decode("ascii")
+        all_headers = {"User-Agent": USER_AGENT, **(headers or {}), "Host": host_header}
+        extensions = {"sni_hostname": target.url.host} if target.url.scheme == "https" else {}
+        limit = timeout or cfg.timeout
+        glob, per_host = self.limits.for_host(target.logical_host)
+        attempt = 0
+        while True:
+            try:
+                async with glob, per_host:
+                    client = self._client(target.logical_host)
+                    reply = await self._once(client, method, request_url, all_headers, content, limit, extensions)
+            except (httpx.TimeoutException, TimeoutError):
+                problem = f"timed out after {limit:g}s"
+                wait = None
+            except httpx.HTTPError as exc:
+                raise VerifyError(f"network error talking to {target.logical_host}: {type(exc).__name__}: {scrub(str(exc), secrets)}") from None
+            else:
+                if (reply.status == 429 or reply.status >= 500) and not (determinate and determinate(reply)):
+                    problem = "rate limited (HTTP 429)" if reply.status == 429 else f"provider error (HTTP {reply.status})"
+                    wait = retry_after(reply.headers.get("retry-after"))
+                    if wait is not None and wait > cfg.max_retry_wait:
+                        raise VerifyError(f"{problem}; the provider asks to wait {wait:.0f}s, more than max_retry_wait")
+                elif 300 <= reply.status < 400:
+                    where = _location_host(reply.headers.get("location"))
+                    raise VerifyError(f"the provider redirected (HTTP {reply.status}{' to ' + where if where else ''}); redirects are never followed")
+                else:
+                    return reply
+            if attempt >= cfg.retries:
+                raise VerifyError(f"{problem} from {target.logical_host}" + (f" after {attempt + 1} attempts" if attempt else ""))
+            attempt += 1
+            if wait is None:
+                wait = cfg.backoff * (2 ** (attempt - 1)) * (1 + random.random() / 4)
+            await asyncio.sleep(min(wait, cfg.max_retry_wait))
+
+    async def _once(self, client: httpx.AsyncClient, method: str, url: httpx.URL, headers: dict[str, str], content: bytes | None, limit: float, extensions: dict[str, str]) -> Reply:
+        request = client.build_request(method, url, headers=headers, content=content, timeout=limit, extensions=extensions)
+        # NOTE: the whole exchange, not only each socket read, is bounded: a server dribbling
+        # one byte per second must not hold a slot forever.
+        async with asyncio.timeout(limit):
+            response = await client.send(request, stream=True, follow_redirects=False)
+            try:
+                body = bytearray()
+                async for part in response.aiter_bytes():
+                    body.extend(part)
+                    if len(body) >= self.config.max_body:
+                        break
+            finally:
+                await response.aclose()
+        return Reply(response.status_code, response.headers, bytes(body[: self.config.max_body]))
+
+
+def _location_host(location: str | None) -> str:
+    if not location:
+        return ""
+    try:
+        return httpx.URL(location).host or "the same host"
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return ""
+
+
+def new_client(config: VerifyConfig) -> httpx.AsyncClient:
+    """TLS verification always on; no redirects; no proxies, netrc or env-provided credentials."""
+    return httpx.AsyncClient(
+        verify=True,
+        follow_redirects=False,
+        trust_env=False,
+        timeout=config.timeout,
+        limits=httpx.Limits(max_connections=config.per_host, max_keepalive_connections=config.per_host),
+    )
