@@ -53,7 +53,13 @@ NOT_CHECKED = Validity()
 
 
 def redact(value: str) -> str:
-    """Keep a few leading and trailing characters so a person can recognise the secret."""
+    """Keep a few leading and trailing characters so a person can recognise the secret.
+
+    Armoured blocks (private keys) show their header line instead, which says what they are.
+    """
+    if value.startswith("-----BEGIN "):
+        header = value[: value.find("-----", 11) + 5] if value.find("-----", 11) > 0 else "-----BEGIN"
+        return f"{header}…[{len(value)} chars]"
     n = len(value)
     if n <= 8:
         return "*" * n
