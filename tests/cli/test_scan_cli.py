@@ -205,11 +205,19 @@ env_var = "ACME_KEY"
 """
 
 
-def test_output_to_a_device_writes_in_place(repo: Path) -> None:
-    """`-o /dev/null` must not replace the device node with a plain file."""
+def test_output_to_a_special_file_writes_in_place(repo: Path, tmp_path: Path) -> None:
+    """`-o /dev/null` or a FIFO must not be replaced by a plain file (a rename would do that)."""
     import os
     import stat
+    import threading
 
-    proc = run_cli("scan", "path", str(repo), "-f", "json", "-o", os.devnull)
-    assert proc.returncode == 1
-    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    proc = run_cli("scan", "path", str(repo), "-f", "json", "-o", str(fifo))
+    reader.join(timeout=60)
+    assert proc.returncode == 1, proc.stderr.decode()
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert json.loads(received[0])["findings"]
