@@ -15,10 +15,10 @@ import zipfile
 
 import pytest
 
-from tests.artifacts.imagebuild import CIRCLE, CIRCLE2, CRATES
-from tests.conftest import run_cli
 from leakwarden.artifacts import scan_archives
 from leakwarden.sources.archives import ArchiveLimits, sanitize_member_name
+from tests.artifacts.imagebuild import CIRCLE, CIRCLE2, CRATES
+from tests.conftest import run_cli
 from tests.tooling import require_tool
 
 CONFIG = f"# settings\nserver.port=8080\n\ncircle.token={CIRCLE}\n".encode()

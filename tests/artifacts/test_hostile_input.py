@@ -10,10 +10,10 @@ import zipfile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.artifacts.imagebuild import CIRCLE, oci_files, secret_image, write_tar
 from leakwarden.artifacts import scan_image
 from leakwarden.errors import SourceError
 from leakwarden.sources.archives import ArchiveLimits, ArchiveWalker, archive_origin
+from tests.artifacts.imagebuild import CIRCLE, oci_files, secret_image, write_tar
 
 
 def _zip() -> bytes:

@@ -6,6 +6,9 @@ import json
 
 import pytest
 
+from leakwarden.artifacts import scan_image
+from leakwarden.errors import SourceError
+from leakwarden.sources.images import clean_instruction
 from tests.artifacts.imagebuild import (
     CIRCLE,
     CIRCLE2,
@@ -19,9 +22,6 @@ from tests.artifacts.imagebuild import (
     write_tar,
 )
 from tests.conftest import run_cli
-from leakwarden.artifacts import scan_image
-from leakwarden.errors import SourceError
-from leakwarden.sources.images import clean_instruction
 
 
 def _check_secret_image(result, name_contains: str) -> None:

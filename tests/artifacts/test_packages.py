@@ -13,10 +13,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.artifacts.imagebuild import CIRCLE, CIRCLE2, CRATES
-from tests.conftest import run_cli
 from leakwarden.artifacts import scan_package
 from leakwarden.errors import SourceError, UsageError
+from tests.artifacts.imagebuild import CIRCLE, CIRCLE2, CRATES
+from tests.conftest import run_cli
 
 
 def _tar_gz(members: dict[str, bytes]) -> bytes:

@@ -9,6 +9,9 @@ import stat
 
 import pytest
 
+from leakwarden.artifacts import scan_image
+from leakwarden.errors import SourceError
+from leakwarden.sources.registry import is_loopback, parse_reference
 from tests.artifacts.imagebuild import (
     CIRCLE,
     CIRCLE2,
@@ -21,9 +24,6 @@ from tests.artifacts.imagebuild import (
 )
 from tests.artifacts.registry_fixture import PASSWORD, USER, start_registry
 from tests.conftest import run_cli
-from leakwarden.artifacts import scan_image
-from leakwarden.errors import SourceError
-from leakwarden.sources.registry import is_loopback, parse_reference
 
 
 def _multi_arch() -> list[Image]:

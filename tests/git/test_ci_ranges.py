@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 from gitrepo import Repo, crates_token, git_env
-
 from tests.conftest import run_cli
+
 from leakwarden.api import scan_commits
 from leakwarden.integrations.ci import CIError, compute_range, detect
 from leakwarden.sources.gitcmd import Git

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from gitrepo import Repo, crates_token, git_env
-
 from tests.conftest import SRC, run_cli
+
 from leakwarden.api import scan_commits, scan_staged
 
 T1, T2, T3, T4 = (crates_token(i) for i in (11, 12, 13, 14))

@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 from gitrepo import Repo, crates_token, git_env
-
 from tests.conftest import run_cli
+
 from leakwarden.api import scan_git, scan_paths
 from leakwarden.config import Settings
 from leakwarden.models import Chunk, Origin

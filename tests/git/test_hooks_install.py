@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 from gitrepo import Repo, crates_token
-
 from tests.conftest import SRC, run_cli
+
 from leakwarden.integrations.hooks import MARKER
 
 T1 = crates_token(31)

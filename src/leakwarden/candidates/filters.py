@@ -42,7 +42,7 @@ _PLACEHOLDER_WORDS = (
 def has_sequence(value: str, run: int = 6) -> bool:
     """A run like abcdefg or 234567: typed by a person making up a value, not generated."""
     count = 1
-    for a, b in zip(value, value[1:]):
+    for a, b in zip(value, value[1:], strict=False):
         count = count + 1 if ord(b) - ord(a) == 1 else 1
         if count >= run:
             return True

@@ -19,6 +19,7 @@ from leakwarden.matcher.compiled import CompiledRules
 from leakwarden.rules import Ruleset
 
 _FORMAT = 1
+_HS_VERSION = getattr(hs, "__version__", "unknown")
 
 
 def _compile(patterns: list[bytes]) -> tuple[Any, list[int]]:
@@ -55,7 +56,7 @@ def _compile(patterns: list[bytes]) -> tuple[Any, list[int]]:
 
 def load_database(ruleset: Ruleset) -> tuple[Any, list[int]]:
     """Load the serialised database for this ruleset from the cache, or compile and store it."""
-    key = hashlib.sha256(f"{_FORMAT}|{hs.__version__}|{ruleset.hash}".encode()).hexdigest()[:32]
+    key = hashlib.sha256(f"{_FORMAT}|{_HS_VERSION}|{ruleset.hash}".encode()).hexdigest()[:32]
     path = cache.cache_dir() / "hyperscan" / f"{key}.db"
     try:
         raw = path.read_bytes()
@@ -76,7 +77,7 @@ def load_database(ruleset: Ruleset) -> tuple[Any, list[int]]:
 def serialise(ruleset: Ruleset) -> bytes:
     """The cached database bytes, for shipping to worker processes or other machines."""
     load_database(ruleset)
-    key = hashlib.sha256(f"{_FORMAT}|{hs.__version__}|{ruleset.hash}".encode()).hexdigest()[:32]
+    key = hashlib.sha256(f"{_FORMAT}|{_HS_VERSION}|{ruleset.hash}".encode()).hexdigest()[:32]
     return (cache.cache_dir() / "hyperscan" / f"{key}.db").read_bytes()
 
 

@@ -169,7 +169,7 @@ def file_chunks(path: Path, display: str, size: int, options: FileOptions, on_er
             return
         origin = Origin("file", path=display)
         try:
-            yield from chunks_from_stream(fh, origin, head)  # type: ignore[arg-type]
+            yield from chunks_from_stream(fh, origin, head)
         except OSError as exc:
             on_error(ScanError(display, "unreadable", f"read failed: {exc.strerror}"))
     finally:

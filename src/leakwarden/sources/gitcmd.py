@@ -13,9 +13,9 @@ import re
 import shutil
 import subprocess
 from collections.abc import Sequence
-from typing import IO
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from leakwarden.errors import SourceError
 
