@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+import re
 import zlib
 from collections.abc import Callable
 
@@ -77,6 +79,74 @@ def pypi_macaroon(token: str) -> bool:
     return b"pypi.org" in raw or b"test.pypi.org" in raw
 
 
+# --- structural checks for tokens that embed decodable data (no provider-published checksum) ---
+def _b64decode(text: str, urlsafe: bool = False) -> bytes | None:
+    padded = text + "=" * (-len(text) % 4)
+    try:
+        if urlsafe:
+            return base64.urlsafe_b64decode(padded)
+        return base64.b64decode(padded, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _b64_json_object(text: str, urlsafe: bool = False) -> dict[str, object] | None:
+    raw = _b64decode(text.rstrip("="), urlsafe)
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def discord_bot_token(token: str) -> bool:
+    """Discord bot tokens start with the base64 of the bot's numeric user id (a snowflake)."""
+    raw = _b64decode(token.split(".", 1)[0], urlsafe=True)
+    return raw is not None and raw.isdigit() and 17 <= len(raw) <= 20 and int(raw) >= 1 << 22
+
+
+def sentry_org_token(token: str) -> bool:
+    """sntrys_<base64 JSON with iat and the Sentry URL>_<secret>."""
+    payload = token.removeprefix("sntrys_").rpartition("_")[0]
+    claims = _b64_json_object(payload)
+    return claims is not None and "iat" in claims and ("url" in claims or "region_url" in claims)
+
+
+def grafana_cloud_token(token: str) -> bool:
+    """glc_<base64 JSON naming the org (o), token name (n) and key (k)>."""
+    claims = _b64_json_object(token.removeprefix("glc_"))
+    return claims is not None and "o" in claims and "k" in claims
+
+
+def grafana_api_key(token: str) -> bool:
+    """Legacy Grafana API keys are base64 JSON {"k": key, "n": name, "id": org id}."""
+    claims = _b64_json_object(token)
+    return claims is not None and "k" in claims and "n" in claims
+
+
+def intercom_token(token: str) -> bool:
+    """Intercom access tokens are base64 of `tok:<uuid>:...`."""
+    raw = _b64decode(token.rstrip("="))
+    return raw is not None and raw.startswith(b"tok:") and raw.count(b":") >= 2 and raw.isascii()
+
+
+def elastic_api_key(token: str) -> bool:
+    """Encoded Elasticsearch API keys are base64 of `<id>:<api key>`."""
+    raw = _b64decode(token.rstrip("="))
+    return raw is not None and re.fullmatch(rb"[A-Za-z0-9_\-]{10,40}:[A-Za-z0-9_\-]{16,64}", raw) is not None
+
+
+def tinybird_token(token: str) -> bool:
+    """p.<base64url JSON with the user id `u`>.<signature>."""
+    parts = token.split(".")
+    if len(parts) != 3 or parts[0] != "p":
+        return False
+    claims = _b64_json_object(parts[1], urlsafe=True)
+    return claims is not None and "u" in claims
+
+
 CHECKSUMS: dict[str, Callable[[str], bool]] = {
     "atlassian-crc32": atlassian_crc32,
     "github-crc32": github_crc32,
@@ -84,4 +154,11 @@ CHECKSUMS: dict[str, Callable[[str], bool]] = {
     "crates-trusted-publishing": crates_trusted_publishing,
     "jira-dc-pat": jira_dc_pat,
     "pypi-macaroon": pypi_macaroon,
+    "discord-bot-token": discord_bot_token,
+    "sentry-org-token": sentry_org_token,
+    "grafana-cloud-token": grafana_cloud_token,
+    "grafana-api-key": grafana_api_key,
+    "intercom-token": intercom_token,
+    "elastic-api-key": elastic_api_key,
+    "tinybird-token": tinybird_token,
 }
