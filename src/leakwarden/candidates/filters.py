@@ -23,7 +23,7 @@ def is_templated(value: str) -> bool:
     return bool(
         _rx(
             r"\$\{[^}]*\}?|\$\([^)]*\)?|\{\{.*|\{%|<%|%\([a-z_]+\)s|^\$[A-Za-z_][A-Za-z0-9_]*$"
-            r"|^%[A-Za-z_][A-Za-z0-9_]*%$|^[?:+=-][A-Za-z_][A-Za-z0-9_]*\}?$|^#\{|\$env:|^env\.|^process\.env|^os\.(?:environ|getenv)"
+            r"|^%[A-Za-z_][A-Za-z0-9_]*%$|^[?:+=-][A-Z_][A-Z0-9_]*\}?$|^#\{|\$env:|^env\.|^process\.env|^os\.(?:environ|getenv)"
             r"|^ENV\[|^System\.getenv|^secrets\.|^vars\.|^\{[A-Za-z_][A-Za-z0-9_.]*\}$"
             r"|\|\s*(?:default|safe|escape|lower|upper|date|json)\b|^ENC\[|^vault:|^arn:aws:secretsmanager|^ssm:|^op://|^AGE-ENCRYPTED|^\$ANSIBLE_VAULT"
         ).search(value)
