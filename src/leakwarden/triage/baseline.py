@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,18 +144,9 @@ def load(path: Path) -> Baseline:
 
 def write(path: Path, baseline: Baseline) -> None:
     """Atomic write (temp file in the same folder + rename): a reader never sees half a file."""
-    data = baseline.to_json().encode("ascii")
+    from leakwarden.fsutil import write_atomic
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        write_atomic(path, baseline.to_json().encode("ascii"))
     except OSError as exc:
         raise LeakwardenError(f"cannot write baseline {path}: {exc.strerror or exc}") from None

@@ -11,9 +11,7 @@ secret on an ignored line is still reported. Lines look like:
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,16 +69,10 @@ def add_entries(path: Path, lines: dict[str, str]) -> int:
             out.append(raw)
     added = len(pending)
     out.extend(pending[fp] for fp in sorted(pending))
-    data = ("\n".join(out) + "\n").encode("utf-8")
+    from leakwarden.fsutil import write_atomic
+
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        write_atomic(path, ("\n".join(out) + "\n").encode("utf-8"))
     except OSError as exc:
         raise LeakwardenError(f"cannot write {path}: {exc.strerror or exc}") from None
     return added
