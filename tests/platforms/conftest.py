@@ -105,6 +105,14 @@ api_url = "{url}"
     return path
 
 
+@pytest.fixture(scope="session")
+def detector():
+    from leakwarden.api import build_detector
+    from leakwarden.config import Settings
+
+    return build_detector(Settings(jobs=1))
+
+
 @pytest.fixture
 def daemon(tmp_path: Path):
     require_tool("git")

@@ -53,7 +53,7 @@ class GitDaemon:
         return f"git://127.0.0.1:{self.port}/{name}"
 
     def close(self) -> None:
-        self.proc.terminate()
+        self.proc.kill()
         self.proc.wait(5)
 
 
