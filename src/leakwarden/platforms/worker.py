@@ -124,7 +124,7 @@ class Scanner:
             from leakwarden.store import open_store
 
             with open_store(self.config.store) as store:
-                store.record_scan(findings, repository=repository, source=f"{job['platform']}:{job['kind']}", tool_version=__version__,
+                store.record_scan(findings, repository=repository, source=_source(job), tool_version=__version__,
                                   ruleset_hash=self.detector.ruleset.hash)
         new, known = findings, []
         if self.config.baseline is not None:
@@ -132,6 +132,11 @@ class Scanner:
 
             new, known = baseline.split(findings, baseline.load(self.config.baseline), repository)
         return Outcome(sha=sha, new=new, known=known, commits=commits, blobs=result.stats.files)
+
+
+def _source(job: dict[str, Any]) -> str:
+    """The scan's source in the store: platform, push or request number (e.g. `github:pr#7`)."""
+    return f"{job['platform']}:pr#{job['pr']}" if job.get("pr") else f"{job['platform']}:push:{job['ref']}"
 
 
 class WorkerPool:
