@@ -51,8 +51,9 @@ def authentic(platform: PlatformConfig, headers: Any, body: bytes) -> str | None
     return signatures.bitbucket(headers, body, platform.webhook_secret)
 
 
-def create_app(config: MonitorConfig, queue: JobQueue | None = None, workers: bool = True) -> Starlette:
+def create_app(config: MonitorConfig, queue: JobQueue | None = None, workers: bool = True, scanner: Any = None, shutdown_grace: float = 30.0) -> Starlette:
     queue = queue or JobQueue(config.queue_path)
+    state: dict[str, Any] = {"pool": None}
 
     async def hook(request: Request) -> JSONResponse:
         name = request.path_params["platform"]
@@ -84,6 +85,8 @@ def create_app(config: MonitorConfig, queue: JobQueue | None = None, workers: bo
             job["delivery"] = delivery
         added = queue.enqueue(name, delivery, event, job)
         log("delivery.accepted", platform=name, delivery=delivery, event_type=event, queued=bool(job) and added, duplicate=not added)
+        if added and job is not None and state["pool"] is not None:
+            state["pool"].wake()
         status = "queued" if job is not None else "ignored"
         return JSONResponse({"status": status if added else "duplicate"}, status_code=202)
 
@@ -100,14 +103,15 @@ def create_app(config: MonitorConfig, queue: JobQueue | None = None, workers: bo
         if workers:
             from leakwarden.platforms.worker import WorkerPool
 
-            pool = WorkerPool(config, queue)
+            pool = WorkerPool(config, queue, scanner)
             pool.start()
-        app.state.pool = pool
+        state["pool"] = pool
         try:
             yield
         finally:
+            state["pool"] = None
             if pool is not None:
-                pool.stop()
+                pool.stop(shutdown_grace)
 
     app = Starlette(
         routes=[Route("/hooks/{platform}", hook, methods=["POST"]), Route("/healthz", healthz, methods=["GET"])],
