@@ -112,6 +112,7 @@ def create_app(config: MonitorConfig, queue: JobQueue | None = None, workers: bo
             state["pool"] = None
             if pool is not None:
                 pool.stop(shutdown_grace)
+            log("monitor.stopped", **queue.counts())
 
     app = Starlette(
         routes=[Route("/hooks/{platform}", hook, methods=["POST"]), Route("/healthz", healthz, methods=["GET"])],

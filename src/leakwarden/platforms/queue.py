@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     attempts INTEGER NOT NULL DEFAULT 0,
     error TEXT,
     summary TEXT,
+    not_before REAL NOT NULL DEFAULT 0,
     received_at REAL NOT NULL,
     updated_at REAL NOT NULL,
     UNIQUE (platform, delivery)
@@ -48,9 +49,10 @@ class Job:
 class JobQueue:
     """Jobs in `path`. States: queued → running → done | failed; `ignored` for events we skip."""
 
-    def __init__(self, path: str | Path, max_attempts: int = 3) -> None:
+    def __init__(self, path: str | Path, max_attempts: int = 3, retry_delay: float = 30.0) -> None:
         self.path = str(path)
         self.max_attempts = max_attempts
+        self.retry_delay = retry_delay
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         with self._db() as db:
             db.executescript(_SCHEMA)
@@ -81,7 +83,9 @@ class JobQueue:
         """Take the oldest queued job (atomically: two workers never get the same one)."""
         with self._db() as db:
             db.execute("BEGIN IMMEDIATE")
-            row = db.execute("SELECT id, platform, delivery, event, job, attempts FROM jobs WHERE state = 'queued' ORDER BY id LIMIT 1").fetchone()
+            row = db.execute("SELECT id, platform, delivery, event, job, attempts FROM jobs WHERE state = 'queued' AND not_before <= ? ORDER BY id LIMIT 1",
+                (time.time(),),
+            ).fetchone()
             if row is None:
                 db.execute("COMMIT")
                 return None
@@ -94,11 +98,13 @@ class JobQueue:
             db.execute("UPDATE jobs SET state = 'done', summary = ?, error = NULL, updated_at = ? WHERE id = ?", (summary, time.time(), job_id))
 
     def fail(self, job_id: int, error: str) -> None:
-        """Retry later unless the job has used its attempts."""
+        """Retry later (the delay grows with each attempt) unless the job has used its attempts."""
+        now = time.time()
         with self._db() as db:
             db.execute(
-                "UPDATE jobs SET state = CASE WHEN attempts >= ? THEN 'failed' ELSE 'queued' END, error = ?, updated_at = ? WHERE id = ?",
-                (self.max_attempts, error[:2000], time.time(), job_id),
+                "UPDATE jobs SET state = CASE WHEN attempts >= ? THEN 'failed' ELSE 'queued' END, error = ?, updated_at = ?,"
+                " not_before = ? + ? * attempts WHERE id = ?",
+                (self.max_attempts, error[:2000], now, now, self.retry_delay, job_id),
             )
 
     def release(self, job_id: int) -> None:
