@@ -84,7 +84,16 @@ class Scanner:
         return f"{commits} commit(s), {outcome.blobs} blob(s), {len(outcome.new)} new, {len(outcome.known)} known, fetched {len(missing)} blob(s)"
 
     def _scan(self, cache: RepoCache, revs: list[str], job: dict[str, Any]) -> ScanResult:
-        from leakwarden.sources.git_history import BlobReader, HistoryOptions, _batches, _Listing, attribute, group_findings, list_blobs, scan_batch
+        from leakwarden.sources.git_history import (
+            BlobReader,
+            HistoryOptions,
+            _batches,
+            _Listing,
+            attribute,
+            group_findings,
+            list_blobs,
+            scan_batch,
+        )
 
         git = cache.git()
         detector = self.detector
