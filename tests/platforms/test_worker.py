@@ -139,3 +139,21 @@ def test_wrong_token_fails_the_job_without_leaking_it(tmp_path: Path, api, scann
         assert "could not fetch" in failed["error"] and "api-token-for-tests" not in failed["error"]
     finally:
         server.close()
+
+
+@pytest.mark.parametrize("short_ids", [False, True])
+def test_pull_request_on_a_fresh_cache_excludes_its_base(tmp_path: Path, daemon, api, scanner: Scanner, short_ids: bool) -> None:
+    """The base branch (with an old secret) is fetched first, so the request is judged on its
+    own commits only; Bitbucket Cloud's 12-character ids resolve the same way."""
+    remote = Remote(tmp_path, daemon)
+    remote.commit({"old.txt": f"t = \"{crates_token(21)}\"\n"})
+    base = remote.push()[1]
+    remote.dev.git("checkout", "-q", "-b", "topic")
+    remote.commit({"topic.txt": "clean\n"})
+    remote.dev.git("push", "-q", "origin", "HEAD:refs/pull/9/head")
+    head = remote.head("refs/pull/9/head")
+    job = {"platform": "github", "kind": "pr", "repo": "acme/app", "clone_url": remote.url, "ref": "refs/pull/9/head",
+           "before": base[:12] if short_ids else base, "after": head[:12] if short_ids else head, "pr": 9, "base_ref": "refs/heads/main"}
+    summary = scanner.run(job)
+    assert summary.startswith("1 commit(s), 1 blob(s), 0 new"), summary
+    assert api.requests[-1].path == f"/repos/acme/app/statuses/{head}" and api.requests[-1].json()["state"] == "success"

@@ -55,7 +55,8 @@ def _github(event: str, p: dict[str, Any]) -> dict[str, Any] | None:
         pr = _get(p, "pull_request")
         return _job(
             "github", "pr", repo, _get(p, "repository", "clone_url"), f"refs/pull/{int(_get(p, 'number'))}/head",
-            _sha(_get(pr, "base", "sha")), _sha(_get(pr, "head", "sha")), int(_get(p, "number")), **extra,
+            _sha(_get(pr, "base", "sha")), _sha(_get(pr, "head", "sha")), int(_get(p, "number")),
+            base_ref=_branch(pr.get("base", {}).get("ref")), **extra,
         )
     return None
 
@@ -74,7 +75,8 @@ def _gitlab(event: str, p: dict[str, Any]) -> dict[str, Any] | None:
         iid = int(_get(attrs, "iid"))
         base = (attrs.get("diff_refs") or {}).get("base_sha") or (attrs.get("oldrev") or "")
         return _job("gitlab", "pr", _get(project, "path_with_namespace"), _get(project, "git_http_url"), f"refs/merge-requests/{iid}/head",
-                    _sha(base), _sha(_get(attrs, "last_commit", "id")), iid, project_id=_get(project, "id"))
+                    _sha(base), _sha(_get(attrs, "last_commit", "id")), iid, project_id=_get(project, "id"),
+                    base_ref=_branch(attrs.get("target_branch")))
     return None
 
 
@@ -96,9 +98,15 @@ def _bitbucket(event: str, p: dict[str, Any]) -> dict[str, Any] | None:
     if event in ("pullrequest:created", "pullrequest:updated"):
         pr = _get(p, "pullrequest")
         return _job("bitbucket", "pr", repo, clone, "refs/heads/" + _get(pr, "source", "branch", "name"),
-                    _sha(_get(pr, "destination", "commit", "hash")) if len(str(_get(pr, "destination", "commit", "hash"))) in (40, 64) else Z40,
-                    _sha_prefix(_get(pr, "source", "commit", "hash")), int(_get(pr, "id")))
+                    _sha_prefix(_get(pr, "destination", "commit", "hash")), _sha_prefix(_get(pr, "source", "commit", "hash")),
+                    int(_get(pr, "id")), base_ref=_branch(_get(pr, "destination", "branch", "name")))
     return None
+
+
+def _branch(name: Any) -> str | None:
+    if not isinstance(name, str) or not name:
+        return None
+    return name if name.startswith("refs/") else f"refs/heads/{name}"
 
 
 def _sha_prefix(value: Any) -> str:
@@ -125,5 +133,6 @@ def _bitbucket_dc(event: str, p: dict[str, Any]) -> dict[str, Any] | None:
     if event in ("pr:opened", "pr:from_ref_updated"):
         pr = _get(p, "pullRequest")
         return _job("bitbucket-dc", "pr", f"{project_key}/{slug}", clone, _get(pr, "fromRef", "id"),
-                    _sha(_get(pr, "toRef", "latestCommit")), _sha(_get(pr, "fromRef", "latestCommit")), int(_get(pr, "id")), **extra)
+                    _sha(_get(pr, "toRef", "latestCommit")), _sha(_get(pr, "fromRef", "latestCommit")), int(_get(pr, "id")),
+                    base_ref=_get(pr, "toRef", "id"), **extra)
     return None

@@ -114,9 +114,7 @@ class RepoCache:
         if not ref.startswith("refs/") or ".." in ref or any(c in ref for c in " ~^:?*[\\"):
             raise SourceError(f"not a ref name: {ref[:100]!r}")
         local = "refs/leakwarden/incoming/" + ref[len("refs/"):]
-        args = ["fetch", "--no-tags", "--no-write-fetch-head", "--recurse-submodules=no", "--quiet"]
-        if self.partial:
-            args.append("--filter=blob:none")
+        args = self._fetch_args()
         proc = self._run(*args, "origin", f"+{ref}:{local}", check=False)
         err = proc.stderr.decode("utf-8", "replace")
         if "filtering not recognized" in err:
@@ -130,6 +128,26 @@ class RepoCache:
             msg = _redact_url(proc.stderr.decode("utf-8", "replace").strip())
             raise SourceError(f"could not fetch {ref} at {sha[:12]}: {msg.splitlines()[-1] if msg else 'commit not found'}")
         return full
+
+    def fetch_base(self, ref: str | None, sha: str) -> None:
+        """A request's base commit, so the range excludes the target branch (best effort: without
+        it the request's whole history is scanned, which is slower but not wrong)."""
+        if self._resolve(sha) is not None:
+            return
+        if ref:
+            try:
+                self.fetch_ref(ref, sha)
+                return
+            except SourceError:
+                pass
+        if len(sha) in (40, 64):
+            self._run(*self._fetch_args(), "origin", sha, check=False)
+
+    def _fetch_args(self) -> list[str]:
+        args = ["fetch", "--no-tags", "--no-write-fetch-head", "--recurse-submodules=no", "--quiet"]
+        if self.partial:
+            args.append("--filter=blob:none")
+        return args
 
     def _fall_back_to_full(self) -> None:
         if self.partial:

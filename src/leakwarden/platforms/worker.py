@@ -73,6 +73,8 @@ class Scanner:
                 cache.mark_known(job["ref"], None)
                 return "branch deleted: nothing to scan"
             sha = cache.fetch_ref(job["ref"], job["after"])
+            if pull_request:
+                cache.fetch_base(job.get("base_ref"), job["before"])
             revs = cache.range_revs(job["ref"], job["before"], sha, pull_request)
             commits, _present, missing = cache.introduced_blobs(revs)
             cache.fetch_blobs(missing)
