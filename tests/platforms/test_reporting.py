@@ -194,3 +194,29 @@ def test_pagination_refuses_another_origin(api: FakeApi) -> None:
         client.close()
     finally:
         other.close()
+
+
+def test_missed_github_deliveries_are_redelivered_once(tmp_path: Path, api: FakeApi, monkeypatch) -> None:
+    from leakwarden.platforms.github import GitHubReporter
+
+    pem, _ = _rsa_pem(tmp_path)
+    cfg = monitor_config.load(write_config(tmp_path, api, monkeypatch, app_id="123", private_key_file=str(pem)))
+    page1 = [
+        {"id": 14, "guid": "A", "delivered_at": "2023-11-14T22:10:00Z", "status": "OK", "status_code": 202},
+        {"id": 11, "guid": "B", "delivered_at": "2023-11-14T22:05:00Z", "status": "Invalid HTTP Response: 502", "status_code": 502},
+        {"id": 12, "guid": "C", "delivered_at": "2023-11-14T22:04:00Z", "status": "timed out", "status_code": 0},
+    ]
+    page2 = [
+        {"id": 10, "guid": "B", "delivered_at": "2023-11-14T22:03:00Z", "status": "Invalid HTTP Response: 502", "status_code": 502},
+        {"id": 9, "guid": "E", "delivered_at": "2023-11-14T22:02:00Z", "status": "OK", "status_code": 202},
+        {"id": 5, "guid": "D", "delivered_at": "2023-11-14T20:00:00Z", "status": "timed out", "status_code": 0},
+    ]
+    api.responders.append(lambda m, p, b: (200, {"link": f'<{api.url}/app/hook/deliveries?cursor=2>; rel="next"'}, page1)
+                          if m == "GET" and p.startswith("/app/hook/deliveries?") and "cursor" not in p else None)
+    api.responders.append(lambda m, p, b: (200, {}, page2) if m == "GET" and "cursor=2" in p else None)
+    clock = FakeClock(start=1_700_000_000.0)  # 2023-11-14T22:13:20Z
+    reporter = GitHubReporter(cfg.platforms["github"], Clock(clock.now, clock.sleep))
+    since = clock.t - 3600  # 21:13:20: D is older and ends the walk
+    assert reporter.replay_missed(known={"C"}, since=since) == 1
+    assert [r.path for r in api.calls("POST")] == ["/app/hook/deliveries/11/attempts"]
+    assert all(r.headers["authorization"].startswith("Bearer ") for r in api.requests)

@@ -106,3 +106,21 @@ def test_restart_with_queued_and_interrupted_jobs_loses_none(setup, api) -> None
     finally:
         service.stop()
     assert len(api.calls("POST", "/statuses/")) == 3
+
+
+def test_shutdown_lets_the_running_job_finish(setup, api) -> None:
+    cfg, remote, git, scanner = setup
+    queue = JobQueue(cfg.queue_path)
+    service = Service(create_app(cfg, queue, scanner=scanner, shutdown_grace=10))
+    remote.commit({"a.txt": "one\n"})
+    git.gate.clear()
+    assert _deliver(service.url, remote, *remote.push(), "s1").status_code == 202
+    assert git.waiting.wait(10)
+    stopping = threading.Thread(target=service.stop)
+    stopping.start()
+    wait_for(lambda: service.server.should_exit)
+    git.gate.set()
+    stopping.join(15)
+    assert not service.thread.is_alive()
+    assert queue.counts() == {"done": 1}
+    assert len(api.calls("POST", "/statuses/")) == 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -49,6 +50,22 @@ def authentic(platform: PlatformConfig, headers: Any, body: bytes) -> str | None
     if platform.name == "gitlab":
         return signatures.gitlab(headers, body, platform.webhook_secret, platform.signing_token or None)
     return signatures.bitbucket(headers, body, platform.webhook_secret)
+
+
+def replay_missed(config: MonitorConfig, queue: JobQueue, pool: Any) -> None:
+    """At start-up: have GitHub redeliver what failed while the service was down."""
+    pc = config.platforms.get("github")
+    if pc is None or pc.replay_hours <= 0 or not (pc.app_id and pc.private_key):
+        return
+    reporter = pool.scanner.reporters["github"]
+    now = reporter.clock.now()
+    since = max(now - pc.replay_hours * 3600, (queue.last_received("github") or now) - 3600)
+    try:
+        count = reporter.replay_missed(queue.known_deliveries("github", since - 3600), since)
+    except Exception as exc:  # noqa: BLE001 - replay is best effort; the service runs regardless
+        log("replay.failed", logging.WARNING, error=f"{type(exc).__name__}: {str(exc)[:200]}")
+        return
+    log("replay.requested", platform="github", count=count)
 
 
 def create_app(config: MonitorConfig, queue: JobQueue | None = None, workers: bool = True, scanner: Any = None, shutdown_grace: float = 30.0) -> Starlette:
@@ -105,6 +122,7 @@ def create_app(config: MonitorConfig, queue: JobQueue | None = None, workers: bo
 
             pool = WorkerPool(config, queue, scanner)
             pool.start()
+            threading.Thread(target=replay_missed, args=(config, queue, pool), name="leakwarden-replay", daemon=True).start()
         state["pool"] = pool
         try:
             yield

@@ -36,6 +36,7 @@ class PlatformConfig:
     private_key: str = ""
     report: bool = True
     check_name: str = "leakwarden"
+    replay_hours: float = 24.0
 
 
 @dataclass(slots=True)
@@ -122,6 +123,7 @@ def from_dict(data: dict[str, Any], base: Path) -> MonitorConfig:
             app_id=str(sec.get("app_id", "")),
             report=bool(sec.get("report", True)),
             check_name=str(sec.get("check_name", "leakwarden")),
+            replay_hours=float(sec.get("replay_hours", 24.0)),
         )
         key_file = rel(sec.get("private_key_file"))
         if key_file is not None:

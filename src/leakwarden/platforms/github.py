@@ -118,5 +118,43 @@ class GitHubReporter:
         for group in groups[1:]:
             client.request("PATCH", f"/repos/{repo}/check-runs/{int(run['id'])}", json={"output": {**output, "annotations": group}})
 
+    def replay_missed(self, known: set[str], since: float) -> int:
+        """Ask GitHub to redeliver what the App sent while we were down (App mode only).
+
+        Walks the App's delivery log (newest first) back to `since`; each delivery id (guid)
+        we never received and whose last attempt failed is redelivered once.
+        """
+        if not self.app_mode:
+            return 0
+        from datetime import datetime
+
+        client = self._client(app_jwt(self.pc.app_id, self.pc.private_key, self.clock.now()), "Bearer")
+        asked: set[str] = set()
+        ok: set[str] = set()
+        failed: dict[str, int] = {}
+        try:
+            for d in client.paginate("/app/hook/deliveries", {"per_page": 100}):
+                if not isinstance(d, dict) or "guid" not in d:
+                    continue
+                try:
+                    when = datetime.fromisoformat(str(d.get("delivered_at")).replace("Z", "+00:00")).timestamp()
+                except ValueError:
+                    continue
+                if when < since:
+                    break
+                guid = str(d["guid"])
+                if d.get("status") == "OK" or 200 <= int(d.get("status_code") or 0) < 300:
+                    ok.add(guid)
+                elif guid not in failed:
+                    failed[guid] = int(d["id"])
+            for guid, delivery_id in failed.items():
+                if guid in known or guid in ok or guid in asked:
+                    continue
+                client.request("POST", f"/app/hook/deliveries/{delivery_id}/attempts")
+                asked.add(guid)
+        finally:
+            client.close()
+        return len(asked)
+
     def close(self) -> None:
         pass

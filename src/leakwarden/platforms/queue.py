@@ -117,6 +117,16 @@ class JobQueue:
         with self._db() as db:
             return db.execute("UPDATE jobs SET state = 'queued', updated_at = ? WHERE state = 'running'", (time.time(),)).rowcount
 
+    def known_deliveries(self, platform: str, since: float) -> set[str]:
+        with self._db() as db:
+            rows = db.execute("SELECT delivery FROM jobs WHERE platform = ? AND received_at >= ?", (platform, since)).fetchall()
+        return {r[0] for r in rows}
+
+    def last_received(self, platform: str) -> float | None:
+        with self._db() as db:
+            row = db.execute("SELECT MAX(received_at) FROM jobs WHERE platform = ?", (platform,)).fetchone()
+        return row[0] if row else None
+
     def counts(self) -> dict[str, int]:
         with self._db() as db:
             return dict(db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall())
