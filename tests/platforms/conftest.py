@@ -110,7 +110,9 @@ def detector():
     from leakwarden.api import build_detector
     from leakwarden.config import Settings
 
-    return build_detector(Settings(jobs=1))
+    # NOTE: the pure-Python engine builds in milliseconds; a Hyperscan database takes seconds
+    # per xdist worker, and both engines find the same things (tests/rules checks that).
+    return build_detector(Settings(jobs=1, engine="python"))
 
 
 @pytest.fixture

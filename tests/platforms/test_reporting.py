@@ -70,7 +70,7 @@ def test_baseline_findings_do_not_fail_the_check(tmp_path: Path, daemon, api: Fa
 
     remote = Remote(tmp_path, daemon)
     known = crates_token(7)
-    known_finding = scan_text(f"t = \"{known}\"\n")
+    known_finding = scan_text(f"t = \"{known}\"\n", detector=detector)
     repo_id = f"127.0.0.1:{daemon.port}/app"
     baseline.write(tmp_path / "baseline.json", baseline.from_findings(known_finding, repo_id))
     cfg = monitor_config.load(write_config(tmp_path, api, monkeypatch, extra='baseline = "baseline.json"'))
