@@ -123,3 +123,17 @@ def test_gitlab_bitbucket_and_dc(receiver) -> None:
     jobs = [queue.claim() for _ in range(3)]
     assert [(j.platform, j.data["repo"]) for j in jobs if j] == [("gitlab", "grp/app"), ("bitbucket", "ws/app"), ("bitbucket-dc", "PRJ/app")]
     assert jobs[2] is not None and jobs[2].data["clone_url"] == "https://bb.invalid/scm/prj/app.git"
+
+
+@pytest.mark.parametrize("patch", [
+    {"ref": "refs/heads/../../x"}, {"ref": "main"}, {"ref": "refs/heads/a b"}, {"after": "zz" * 20}, {"before": 7},
+    {"repository": {"full_name": "acme/app", "clone_url": "file:///etc"}}, {"repository": {"full_name": "acme/app", "clone_url": "-uhello"}},
+    {"repository": "not an object"},
+])
+def test_hostile_payloads_are_400_and_queue_nothing(receiver, patch) -> None:
+    post, queue = receiver
+    payload = {**json.loads(_push_body()), **patch}
+    body = json.dumps(payload).encode()
+    r = post("/hooks/github", body, github_headers(body, "hostile"))
+    assert r.status_code == 400 and r.json()["error"].startswith("bad payload")
+    assert queue.counts() == {}

@@ -41,8 +41,10 @@ def parse(platform: str, event: str, payload: Any) -> dict[str, Any] | None:
 
 
 def _job(platform: str, kind: str, repo: str, clone_url: str, ref: str, before: str, after: str, pr: int | None = None, **extra: Any) -> dict[str, Any]:
-    if not isinstance(clone_url, str) or not clone_url:
-        raise EventError("payload has no clone URL")
+    if not isinstance(clone_url, str) or not clone_url.startswith(("https://", "http://", "git://", "ssh://")):
+        raise EventError("payload has no usable clone URL")
+    if not isinstance(ref, str) or not ref.startswith("refs/") or ".." in ref or any(c in ref for c in " ~^:?*[\\\x00\n"):
+        raise EventError(f"not a ref name: {str(ref)[:100]!r}")
     return {"platform": platform, "kind": kind, "repo": repo, "clone_url": clone_url, "ref": ref, "before": before, "after": after, "pr": pr, **extra}
 
 

@@ -68,9 +68,15 @@ class GitHubReporter:
         finally:
             client.close()
         token = data["token"]
+        expires = self.clock.now() + 3000  # tokens last an hour; without a parsable expiry assume 50 minutes
+        try:
+            from datetime import datetime
+
+            expires = datetime.fromisoformat(str(data.get("expires_at")).replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            pass
         with self._lock:
-            # Tokens last an hour; without a parsable expiry assume 50 minutes.
-            self._tokens[int(inst)] = (token, self.clock.now() + 3000)
+            self._tokens[int(inst)] = (token, expires)
         return token
 
     def git_auth(self, job: dict[str, Any]) -> dict[str, str]:
