@@ -28,6 +28,8 @@ COMMANDS = {
     "incidents": "leakwarden.cli.incidents:incidents",
     "report": "leakwarden.cli.report:report",
     "verify": "leakwarden.cli.verify:verify",
+    "serve": "leakwarden.cli.serve:serve",
+    "monitor": "leakwarden.cli.monitor:monitor",
 }
 
 

@@ -1,0 +1,89 @@
+"""`leakwarden serve` and `leakwarden monitor install|status` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import SRC, run_cli
+from tests.platforms.conftest import SECRET, github_headers, write_config
+from tests.platforms.servers import FakeApi, free_port
+
+ENV = {"LW_TEST_HOOK_SECRET": SECRET, "LW_TEST_API_TOKEN": "api-token-for-tests"}
+
+
+def test_install_github_and_gitlab_hooks(tmp_path: Path, api: FakeApi, monkeypatch) -> None:
+    cfg = write_config(tmp_path, api, monkeypatch)
+    r = run_cli("monitor", "install", "github", "--org", "acme", "--url", "https://hooks.example/hooks/github", "--config", str(cfg),
+                env={**ENV, "GITHUB_TOKEN": "gh-admin-token"})
+    assert r.returncode == 0, r.stderr.decode()
+    (call,) = api.calls("POST", "/orgs/acme/hooks")
+    body = call.json()
+    assert call.headers["authorization"] == "Bearer gh-admin-token"
+    assert body["events"] == ["push", "pull_request"] and body["config"]["url"] == "https://hooks.example/hooks/github"
+    assert body["config"]["secret"] == SECRET and body["config"]["content_type"] == "json"
+    r = run_cli("monitor", "install", "gitlab", "--group", "platform/backend", "--url", "https://hooks.example/hooks/gitlab", "--config", str(cfg),
+                env={**ENV, "GITLAB_TOKEN": "gl-owner-token"})
+    assert r.returncode == 0, r.stderr.decode()
+    (call,) = api.calls("POST", "/groups/platform%2Fbackend/hooks")
+    assert call.headers["private-token"] == "gl-owner-token" and call.json()["merge_requests_events"] is True
+
+
+def test_install_without_a_token_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:
+    cfg = write_config(tmp_path, None, monkeypatch)
+    cfg.write_text(cfg.read_text().replace('token_env = "LW_TEST_API_TOKEN"\n', ""))
+    r = run_cli("monitor", "install", "github", "--org", "acme", "--url", "https://x/hooks/github", "--config", str(cfg),
+                env={**ENV, "GITHUB_TOKEN": ""})
+    assert r.returncode == 2 and b"GITHUB_TOKEN" in r.stderr
+
+
+def test_serve_receives_stops_on_sigterm_and_status_reports(tmp_path: Path, monkeypatch) -> None:
+    cfg = write_config(tmp_path, None, monkeypatch)
+    port = free_port()
+    env = {**os.environ, **ENV, "PYTHONPATH": str(SRC), "NO_COLOR": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "leakwarden", "serve", "--config", str(cfg), "--listen", f"127.0.0.1:{port}"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read().decode() if proc.poll() is not None else "no answer"
+            time.sleep(0.05)
+        # A push to a repository nobody serves: the job is queued, then fails (and is retried).
+        body = json.dumps({"ref": "refs/heads/main", "before": "a" * 40, "after": "b" * 40,
+                           "repository": {"full_name": "acme/app", "clone_url": "http://127.0.0.1:9/acme/app.git"}}).encode()
+        r = httpx.post(f"http://127.0.0.1:{port}/hooks/github", content=body, headers=github_headers(body, "cli-1"))
+        assert r.status_code == 202
+        bad = httpx.post(f"http://127.0.0.1:{port}/hooks/github", content=body, headers=github_headers(body, "cli-2", secret="nope"))
+        assert bad.status_code == 401
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=40)
+    # uvicorn re-raises the signal once it has shut down cleanly.
+    assert proc.returncode in (0, -signal.SIGTERM), err.decode()
+    logs = [json.loads(line) for line in err.decode().splitlines() if line.startswith("{")]
+    assert {"delivery.accepted", "delivery.rejected", "job.failed", "monitor.stopped"} <= {e["event"] for e in logs}
+    assert SECRET.encode() not in err and b"api-token-for-tests" not in err
+    r = run_cli("monitor", "status", "--config", str(cfg), "--format", "json", env=ENV)
+    assert r.returncode == 0, r.stderr.decode()
+    status = json.loads(r.stdout)
+    assert sum(status["counts"].values()) == 1 and status["recent"][0]["delivery"] == "cli-1"
+    text = run_cli("monitor", "status", "--config", str(cfg), env=ENV).stdout.decode()
+    assert text.startswith("queue: ") and "acme/app" in text
+
+
+def test_serve_rejects_a_bad_listen_address(tmp_path: Path, monkeypatch) -> None:
+    cfg = write_config(tmp_path, None, monkeypatch)
+    r = run_cli("serve", "--config", str(cfg), "--listen", "nope", env=ENV)
+    assert r.returncode == 2 and b"HOST:PORT" in r.stderr
