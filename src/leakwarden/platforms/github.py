@@ -29,13 +29,15 @@ def _b64(data: bytes) -> str:
 def app_jwt(app_id: str, private_key_pem: str, now: float) -> str:
     """The App's JWT: RS256, issued a minute in the past (clock drift), valid nine minutes."""
     from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import padding
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
     key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError("a GitHub App private key must be an RSA key")
     header = _b64(json.dumps({"alg": "RS256", "typ": "JWT"}).encode())
     payload = _b64(json.dumps({"iat": int(now) - 60, "exp": int(now) + 540, "iss": app_id}).encode())
     signing_input = f"{header}.{payload}".encode()
-    signature = key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())  # type: ignore[union-attr,call-arg]
+    signature = key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
     return f"{header}.{payload}.{_b64(signature)}"
 
 

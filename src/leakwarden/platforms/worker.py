@@ -137,7 +137,8 @@ class Scanner:
             with open_store(self.config.store) as store:
                 store.record_scan(findings, repository=repository, source=_source(job), tool_version=__version__,
                                   ruleset_hash=self.detector.ruleset.hash)
-        new, known = findings, []
+        new: list[Finding] = findings
+        known: list[Finding] = []
         if self.config.baseline is not None:
             from leakwarden.triage import baseline
 
