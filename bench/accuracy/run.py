@@ -42,9 +42,10 @@ def run_gitleaks(corpus: Path) -> set[tuple[str, int]]:
 
 
 def run_kingfisher(corpus: Path) -> set[tuple[str, int]]:
-    proc = subprocess.run([KINGFISHER, "scan", str(corpus), "--no-update-check", "--no-validate", "--format", "json"],
+    # --no-dedup: by default Kingfisher reports a secret once even when it occurs in many files
+    proc = subprocess.run([KINGFISHER, "scan", str(corpus), "--no-update-check", "--no-validate", "--no-dedup", "--format", "json"],
                           capture_output=True, text=True)
-    doc = json.loads(proc.stdout.split("\n{")[0] if proc.stdout.count("\n{") and not proc.stdout.startswith("{\n") else proc.stdout)
+    doc, _ = json.JSONDecoder().raw_decode(proc.stdout)  # a summary document follows the report
     out = set()
     for f in doc.get("findings", []):
         fin = f.get("finding", f)

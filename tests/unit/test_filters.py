@@ -37,6 +37,10 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
          "mock_token_Zq7Kx2", "not_a_real_secret", "this-is-for-testing-only"],
         REAL,
     ),
+    "documented-example": (
+        ["AKIAIOSFODNN7EXAMPLE", "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"],
+        REAL + ["fake-token-9Xk2"],
+    ),
     "low-entropy": (["aaaaabbbbbaaaa", "1111122222", "abababababab"], REAL),
     "hex-digest": (["d41d8cd98f00b204e9800998ecf8427e", "da39a3ee5e6b4b0d3255bfef95601890afd80709", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"],
                    REAL + ["d41d8cd98f00b204e9800998ecf8427"]),

@@ -63,7 +63,7 @@ _PLACEHOLDER_WORDS = (
     "your_", "your-", "yourtoken", "yourkey", "yoursecret", "yourpassword", "insert", "redacted",
     "replace", "notreal", "not_real", "not-a-real", "fake", "test1234", "secret123",
     "password123", "xxxxx", "*****", "....", "<", ">", "todo", "fixme", "lorem", "foobar",
-    "abcdefgh", "12345678", "00000000", "xxx", "[filtered]", "password", "passwd", "secret_key", "apikey", "api_key",
+    "abcdefgh", "12345678", "00000000", "xxxx", "[filtered]", "password", "passwd", "secret_key", "apikey", "api_key",
 )
 
 
@@ -149,9 +149,14 @@ _DOCUMENTED_EXAMPLES = frozenset({
 })
 
 
+def is_documented_example(value: str) -> bool:
+    """Exactly a key published as an example in vendor documentation (AWS, Stripe, jwt.io...)."""
+    return value in _DOCUMENTED_EXAMPLES
+
+
 def is_obvious_fake(value: str) -> bool:
     """A documented example key or a value that says it is fake (test/mock/dummy/fake markers)."""
-    if value in _DOCUMENTED_EXAMPLES:
+    if is_documented_example(value):
         return True
     return bool(_rx(r"(?i)example|fake|dummy|mock[_-]?(?:key|token|secret|password)|not[_-]?a[_-]?real|for[_-]?testing|do[_-]?not[_-]?use|testtoken|testkey|testsecret|testpass").search(value))
 
@@ -188,6 +193,7 @@ FILTERS: dict[str, Callable[[str], bool]] = {
     "env-reference": is_env_reference,
     "encrypted": is_encrypted_value,
     "fake": is_obvious_fake,
+    "documented-example": is_documented_example,
     "public-key": is_public_key_or_certificate,
     "not-userpass": is_not_userpass_base64,
     "placeholder": is_placeholder,
