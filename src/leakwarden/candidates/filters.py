@@ -62,7 +62,7 @@ _PLACEHOLDER_WORDS = (
     "example", "sample", "dummy", "placeholder", "changeme", "change_me", "change-me",
     "your_", "your-", "yourtoken", "yourkey", "yoursecret", "yourpassword", "insert", "redacted",
     "replace", "notreal", "not_real", "not-a-real", "fake", "test1234", "secret123",
-    "password123", "xxxxx", "*****", "....", "<", ">", "todo", "fixme", "lorem", "foobar",
+    "password123", "insecure", "xxxxx", "*****", "....", "<", ">", "todo", "fixme", "lorem", "foobar",
     "abcdefgh", "12345678", "00000000", "xxxx", "[filtered]", "password", "passwd", "secret_key", "apikey", "api_key",
 )
 
@@ -82,6 +82,12 @@ def is_placeholder(value: str) -> bool:
     lower = value.lower()
     if any(w in lower for w in _PLACEHOLDER_WORDS) or has_sequence(lower):
         return True
+    if "%" in value:  # percent-encoded stand-ins in URLs: pass%2Bword, a%20secret
+        from urllib.parse import unquote
+
+        plain = unquote(value)
+        if plain != value and (" " in plain or is_placeholder("".join(ch for ch in plain if ch.isalnum()))):
+            return True
     if len(set(lower.strip("'\"`"))) <= 2:
         return True
     return bool(_rx(r"^(?:null|none|nil|true|false|undefined|empty|string|secret|password|token)$").match(lower))
@@ -103,18 +109,28 @@ def is_uuid(value: str) -> bool:
 
 
 def is_identifier_like(value: str) -> bool:
-    """Code, not a value: dotted names, calls, snake/kebab/camel/CONSTANT identifiers."""
+    """Code, not a value: dotted names, calls, snake/kebab/camel/CONSTANT identifiers, HTML-escaped
+    text (`token&quot;`)."""
+    value = value.rstrip(":;,.")
+    if "&quot" in value or "&amp;" in value or "&#" in value:
+        return True
     if _rx(
         r"[()\[\]]|^\w+\.\w+(?:\.\w+)*$|^[a-z][a-z0-9]*(?:[_-][a-z0-9]+)+$|^[a-z]+(?:[A-Z][a-z]+)+$"
-        r"|^_*[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$|^(?:[A-Z]+[a-z]+){2,}[A-Z]*[a-z]*$|^urn:"
+        r"|^_*[A-Z][A-Z0-9]*(?:[_-][A-Z0-9]+)+$|^(?:[A-Z]+[a-z]+){2,}[A-Z]*[a-z]*$|^urn:"
     ).search(value):
         return True
     return bool(_rx(r"^[A-Za-z_]+$").match(value) and len(value) < 24)
 
 
 def is_path_or_url_without_credentials(value: str) -> bool:
-    """A file path or a URL with no user-info part: configuration, not a credential."""
-    return bool(_rx(r"^(?:/|\./|\.\./|~/|[A-Za-z]:\\)|^https?://[^@\s]*$").match(value))
+    """A file path or a URL with no user-info part: configuration, not a credential. Also
+    lowercase multi-segment paths such as SigV4 credential scopes (key/20240101/region/s3/aws4_request),
+    percent-encoded or not."""
+    if _rx(r"^(?:/|\./|\.\./|~/|[A-Za-z]:\\)|^https?://[^@\s]*$").match(value):
+        return True
+    from urllib.parse import unquote
+
+    return bool(_rx(r"^[a-z0-9_.\-]+(?:/[a-z0-9_.\-]+){2,}$|aws4_request$").search(unquote(value)))
 
 
 def is_password_hash(value: str) -> bool:
@@ -146,6 +162,9 @@ _DOCUMENTED_EXAMPLES = frozenset({
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
     "xoxb-not-a-real-token-this-will-not-work",
     "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "mF_9.B5f-4.1JqM",  # RFC 6750's bearer token
+    "QWxhZGRpbjpvcGVuIHNlc2FtZQ==",  # RFC 7617 / 2617 Basic examples
+    "YWxhZGRpbjpvcGVuc2VzYW1l",
 })
 
 
@@ -187,6 +206,32 @@ def is_not_userpass_base64(value: str) -> bool:
     return not (sep and user and len(password) >= 6 and raw.isprintable()) or is_placeholder(password)
 
 
+def is_encoded_plain_text(value: str) -> bool:
+    """Base64 of something that is not a secret: JSON (pagination tokens like eyJuZXh0Ijo...),
+    prose, or a user:password pair whose password is a placeholder or a word."""
+    import base64
+    import binascii
+
+    if len(value) < 8 or not _rx(r"^[A-Za-z0-9+/_\-]+={0,2}$").match(value):
+        return False
+    try:
+        raw = base64.b64decode(value.replace("-", "+").replace("_", "/") + "=" * (-len(value) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")  # "user:passé" in old HTTP tests; random bytes rarely all printable
+    if not text or not all(ch.isprintable() or ch in "\r\n\t" for ch in text):
+        return False
+    if text.lstrip()[:1] in ("{", "[") or " " in text.strip():
+        return True
+    user, sep, password = text.partition(":")
+    if sep:
+        return is_placeholder(password) or password.isalpha() or shannon_entropy(password) < 3.0
+    return False
+
+
 FILTERS: dict[str, Callable[[str], bool]] = {
     "template": is_templated,
     "template-variable": is_template_variable,
@@ -196,6 +241,7 @@ FILTERS: dict[str, Callable[[str], bool]] = {
     "documented-example": is_documented_example,
     "public-key": is_public_key_or_certificate,
     "not-userpass": is_not_userpass_base64,
+    "encoded-plain": is_encoded_plain_text,
     "placeholder": is_placeholder,
     "low-entropy": is_low_entropy,
     "hex-digest": is_hex_digest,
