@@ -45,7 +45,7 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     "hex-digest": (["d41d8cd98f00b204e9800998ecf8427e", "da39a3ee5e6b4b0d3255bfef95601890afd80709", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"],
                    REAL + ["d41d8cd98f00b204e9800998ecf8427"]),
     "uuid": (["550e8400-e29b-41d4-a716-446655440000", "6F9619FF-8B86-D011-B42D-00C04FC964FF"], REAL + ["550e8400e29b41d4a716446655440000"]),
-    "identifier": (["settings.SECRET_KEY", "get_token(request)", "db_password_field", "userPassword", "API_KEY_NAME", "PasswordHasher", "urn:ietf:params", "ORIGINAL-TOKEN", "currently_looking:", "access_token&quot"], REAL),
+    "identifier": (["settings.SECRET_KEY", "get_token(request)", "db_password_field", "userPassword", "API_KEY_NAME", "PasswordHasher", "urn:ietf:params", "ORIGINAL-TOKEN", "currently_looking:", "access_token&quot", "?CIRCLECI_TOKEN"], REAL),
     "path": (["/etc/app/secret.key", "./keys/id_rsa", "~/.ssh/id_ed25519", "C:\\keys\\app.pfx", "https://vault.acme.io/v1/secret",
               "access_key/20140101/myregion/myservice/aws4_request", "20210827%2Fus-west-2%2Fs3%2Faws4_request", "latest/api/token"], REAL + ["https://u:p4ss@h"]),
     "integrity": (["sha512-2F1Wf8rMq0Yk8hVt5bUa9x3Zy4Pq7sJ6nC1d0eRbL2o=", "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",

@@ -111,7 +111,7 @@ def is_uuid(value: str) -> bool:
 def is_identifier_like(value: str) -> bool:
     """Code, not a value: dotted names, calls, snake/kebab/camel/CONSTANT identifiers, HTML-escaped
     text (`token&quot;`)."""
-    value = value.rstrip(":;,.")
+    value = value.rstrip(":;,.").lstrip("?:-+=")  # shell ${X:?NAME}, ${X:-NAME} operands
     if "&quot" in value or "&amp;" in value or "&#" in value:
         return True
     if _rx(
