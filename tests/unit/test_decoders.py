@@ -75,3 +75,18 @@ def test_decoders_reject_binary_and_non_encodings() -> None:
 def test_many_segments_are_bounded() -> None:
     text = "\n".join(f'k{i} = "{_b64("x" * 30 + str(i))}"' for i in range(5000))
     scan_text(text)  # completes; the per-chunk segment cap keeps work bounded
+
+
+def test_string_split_by_concatenation_is_joined() -> None:
+    half = len(CIRCLE) // 2
+    for text in (f'token = "{CIRCLE[:half]}" + "{CIRCLE[half:]}"\n', f"$t = '{CIRCLE[:half]}' . '{CIRCLE[half:]}';\n"):
+        [f] = [f for f in scan_text(text) if f.rule_id == "circleci-personal-token"]
+        assert f.decoded == "concat" and f.secret.reveal() == CIRCLE and f.location.start_line == 1
+
+
+def test_concat_decoder_needs_an_operator() -> None:
+    from leakwarden.candidates.decoders import decode_concat
+
+    assert decode_concat(b'x = "ab" + "cd"') == b'x = "abcd"'
+    assert decode_concat(b"print('a', 'b')") is None
+    assert decode_concat(b"path.split('.')") is None

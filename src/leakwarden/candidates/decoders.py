@@ -1,4 +1,5 @@
-"""Find encoded text (base64, percent-encoding, backslash/JSON escapes), decode it in place and
+"""Find encoded text (base64, percent-encoding, backslash/JSON escapes, string literals split by
+concatenation), decode it in place and
 hand the decoded line back to the detector.
 
 The decoded text replaces the encoded segment inside its line, so a key name next to the value
@@ -33,7 +34,9 @@ _B64 = rb"(?:[:=][ \t]{0,4}[\"'`]?|[\"'`])[A-Za-z0-9+/_\-]{16,}={0,2}[^A-Za-z0-9
 _PCT = rb"%(?:[46][1-9A-Fa-f]|[57][0-9Aa]|3[0-9AaDd]|2[BbFf]|40)"
 # escapes that break a token or the quotes around it: \" \' \/ and \u00XX
 _ESC = rb"\\[\"'/]|\\u00[0-9A-Fa-f]{2}"
-PATTERNS: dict[str, bytes] = {"base64": _B64, "percent": _PCT, "escape": _ESC}
+# a string literal split and joined with + (or PHP's " . "): "ATATT3x" + "FfGF0..."
+_CONCAT = rb"\"[ \t]*\+[ \t]*\"|'[ \t]*\+[ \t]*'|\"[ \t]+\.[ \t]+\"|'[ \t]+\.[ \t]+'"
+PATTERNS: dict[str, bytes] = {"base64": _B64, "percent": _PCT, "escape": _ESC, "concat": _CONCAT}
 _COMPILED = {name: re.compile(p) for name, p in PATTERNS.items()}
 _B64_RUN = re.compile(rb"[A-Za-z0-9+/_\-]{16,}={0,2}")
 _ESC_RE = re.compile(rb"\\(u[0-9A-Fa-f]{4}|x[0-9A-Fa-f]{2}|[\"'/\\nrtbf])")
@@ -85,10 +88,20 @@ def decode_escapes(segment: bytes) -> bytes | None:
     return out if out != segment and _printable(out) else None
 
 
+_JOIN_RE = re.compile(rb"(\"|')[ \t]*(?:\+|[ \t]\.[ \t])[ \t]*\1")
+
+
+def decode_concat(line: bytes) -> bytes | None:
+    """Join string literals concatenated on one line, so a split token reads as one."""
+    out = _JOIN_RE.sub(b"", line)
+    return out if out != line else None
+
+
 DECODERS: dict[str, Callable[[bytes], bytes | None]] = {
     "base64": decode_base64,
     "percent": decode_percent,
     "escape": decode_escapes,
+    "concat": decode_concat,
 }
 
 
@@ -150,7 +163,7 @@ class SegmentFinder:
                 decoded = decode_base64(run.group(0))
                 ls, le = _line_bounds(data, seg_start, seg_end)
             else:
-                # percent and escapes: decode the anchor's whole line once
+                # percent, escapes and concatenations: decode the anchor's whole line once
                 ls, le = _line_bounds(data, start, end)
                 if (kind, ls) in done_lines:
                     continue

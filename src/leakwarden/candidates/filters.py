@@ -18,24 +18,52 @@ def _rx(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
-def is_templated(value: str) -> bool:
-    """A reference to a value kept elsewhere: ${VAR}, {{ x }}, %(x)s, <%= %>, os.environ, ..."""
+def is_template_variable(value: str) -> bool:
+    """A template or shell variable: ${VAR}, {{ x }}, {% %}, <%= %>, %(x)s, $VAR, %VAR%, #{x},
+    Helm/Jinja filters (`| default`), GitHub `${{ secrets.X }}`."""
     return bool(
         _rx(
             r"\$\{[^}]*\}?|\$\([^)]*\)?|\{\{.*|\{%|<%|%\([a-z_]+\)s|^\$[A-Za-z_][A-Za-z0-9_]*$"
-            r"|^%[A-Za-z_][A-Za-z0-9_]*%$|^[?:+=-][A-Z_][A-Z0-9_]*\}?$|^#\{|\$env:|^env\.|^process\.env|^os\.(?:environ|getenv)"
-            r"|^ENV\[|^System\.getenv|^secrets\.|^vars\.|^\{[A-Za-z_][A-Za-z0-9_.]*\}$"
-            r"|\|\s*(?:default|safe|escape|lower|upper|date|json)\b|^ENC\[|^vault:|^arn:aws:secretsmanager|^ssm:|^op://|^AGE-ENCRYPTED|^\$ANSIBLE_VAULT"
+            r"|^%[A-Za-z_][A-Za-z0-9_]*%$|^#\{|^\{[A-Za-z_][A-Za-z0-9_.]*\}$|^@[A-Za-z_][A-Za-z0-9_.]*@$"
+            r"|\|\s*(?:default|safe|escape|lower|upper|date|json|quote|b64enc)\b"
         ).search(value)
     )
+
+
+def is_env_reference(value: str) -> bool:
+    """A reference to the environment or a secret manager instead of the value itself."""
+    return bool(
+        _rx(
+            r"\$env:|^env\.|^process\.env|^import\.meta\.env|^os\.(?:environ|getenv)|^ENV\[|^ENV\.fetch|^System\.getenv"
+            r"|^Environment\.GetEnvironmentVariable|^getenv\(|^secrets\.|^vars\.|^vault:|^arn:aws:(?:secretsmanager|ssm):"
+            r"|^ssm:|^op://|^projects/[^/]+/secrets/|^akv://|^azurekeyvault|^@Microsoft\.KeyVault|^sm://|^gcp-secret:|^!Ref\b|^!Sub\b"
+            r"|^\{\{resolve:"
+        ).search(value)
+    )
+
+
+def is_encrypted_value(value: str) -> bool:
+    """Ciphertext meant to be committed: ansible-vault, sops ENC[...], age, sealed-secrets blobs."""
+    return bool(
+        _rx(
+            r"^\$ANSIBLE_VAULT;|^ENC\[(?:AES256_GCM|PKCS7|GPG)|^ENC\[|^-----BEGIN AGE ENCRYPTED FILE|^AGE-ENCRYPTED"
+            r"|^age1[a-z0-9]{50,}|^Ag[A-D][A-Za-z0-9+/]{300,}={0,2}$|^vault:v\d+:|^AQICAH[A-Za-z0-9+/]{40,}"
+        ).search(value)
+    )
+
+
+def is_templated(value: str) -> bool:
+    """Any reference to a value kept elsewhere: template variable, environment or secret-manager
+    reference, or committed ciphertext. The default filter of every rule."""
+    return is_template_variable(value) or is_env_reference(value) or is_encrypted_value(value)
 
 
 _PLACEHOLDER_WORDS = (
     "example", "sample", "dummy", "placeholder", "changeme", "change_me", "change-me",
     "your_", "your-", "yourtoken", "yourkey", "yoursecret", "yourpassword", "insert", "redacted",
     "replace", "notreal", "not_real", "not-a-real", "fake", "test1234", "secret123",
-    "password123", "xxxxx", "*****", "....", "<", ">", "todo", "fixme", "lorem", "foobar",
-    "abcdefgh", "12345678", "00000000", "xxx", "[filtered]", "password", "passwd", "secret_key", "apikey", "api_key",
+    "password123", "insecure", "xxxxx", "*****", "....", "<", ">", "todo", "fixme", "lorem", "foobar",
+    "abcdefgh", "12345678", "00000000", "xxxx", "[filtered]", "password", "passwd", "secret_key", "apikey", "api_key",
 )
 
 
@@ -54,12 +82,19 @@ def is_placeholder(value: str) -> bool:
     lower = value.lower()
     if any(w in lower for w in _PLACEHOLDER_WORDS) or has_sequence(lower):
         return True
+    if "%" in value:  # percent-encoded stand-ins in URLs: pass%2Bword, a%20secret
+        from urllib.parse import unquote
+
+        plain = unquote(value)
+        if plain != value and (" " in plain or is_placeholder("".join(ch for ch in plain if ch.isalnum()))):
+            return True
     if len(set(lower.strip("'\"`"))) <= 2:
         return True
     return bool(_rx(r"^(?:null|none|nil|true|false|undefined|empty|string|secret|password|token)$").match(lower))
 
 
 def is_low_entropy(value: str, floor: float = 3.0) -> bool:
+    """Too few distinct symbols to be generated: words, repeated runs, short numbers."""
     return shannon_entropy(value) < floor
 
 
@@ -69,21 +104,33 @@ def is_hex_digest(value: str) -> bool:
 
 
 def is_uuid(value: str) -> bool:
+    """UUIDs name things (request ids, tenant ids); the few UUID-shaped secrets have their own rules."""
     return bool(_rx(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$").match(value))
 
 
 def is_identifier_like(value: str) -> bool:
-    """Code, not a value: dotted names, calls, snake/kebab/camel/CONSTANT identifiers."""
+    """Code, not a value: dotted names, calls, snake/kebab/camel/CONSTANT identifiers, HTML-escaped
+    text (`token&quot;`)."""
+    value = value.rstrip(":;,.").lstrip("?:-+=")  # shell ${X:?NAME}, ${X:-NAME} operands
+    if "&quot" in value or "&amp;" in value or "&#" in value:
+        return True
     if _rx(
         r"[()\[\]]|^\w+\.\w+(?:\.\w+)*$|^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$|^[a-z]+(?:-[a-z]+)+$|^[a-z]+(?:[A-Z][a-z]+)+$"
-        r"|^_*[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$|^(?:[A-Z]+[a-z]+){2,}[A-Z]*[a-z]*$|^urn:"
+        r"|^_*[A-Z][A-Z0-9]*(?:[_-][A-Z0-9]+)+$|^(?:[A-Z]+[a-z]+){2,}[A-Z]*[a-z]*$|^urn:"
     ).search(value):
         return True
     return bool(_rx(r"^[A-Za-z_]+$").match(value) and len(value) < 24)
 
 
 def is_path_or_url_without_credentials(value: str) -> bool:
-    return bool(_rx(r"^(?:/|\./|\.\./|~/|[A-Za-z]:\\)|^https?://[^@\s]*$").match(value))
+    """A file path or a URL with no user-info part: configuration, not a credential. Also
+    lowercase multi-segment paths such as SigV4 credential scopes (key/20240101/region/s3/aws4_request),
+    percent-encoded or not."""
+    if _rx(r"^(?:/|\./|\.\./|~/|[A-Za-z]:\\)|^https?://[^@\s]*$").match(value):
+        return True
+    from urllib.parse import unquote
+
+    return bool(_rx(r"^[a-z0-9_.\-]+(?:/[a-z0-9_.\-]+){2,}$|aws4_request$").search(unquote(value)))
 
 
 def is_password_hash(value: str) -> bool:
@@ -95,12 +142,106 @@ def is_password_hash(value: str) -> bool:
 
 
 def is_integrity_hash(value: str) -> bool:
-    """Subresource-integrity and lockfile digests: sha512-..., sha256-..., sha1-..."""
-    return bool(_rx(r"^(?:sha(?:1|256|384|512)|md5)[-:][A-Za-z0-9+/=]+$").match(value))
+    """Subresource-integrity and lockfile digests: sha512-... (npm/yarn), sha256:... (poetry, pip
+    --hash), h1:... (go.sum)."""
+    return bool(
+        _rx(
+            r"^(?:sha(?:1|224|256|384|512)|md5|blake2b?|xxh64)[-:][A-Za-z0-9+/=]+$|^h1:[A-Za-z0-9+/]{43}=$"
+            r"|^[0-9a-f]{64}:[0-9a-f]{2,}$|^sha256~[A-Za-z0-9_\-]{43}$"
+        ).match(value)
+    )
+
+
+# Values published in vendor documentation as examples; they appear in countless repositories.
+_DOCUMENTED_EXAMPLES = frozenset({
+    "AKIAIOSFODNN7EXAMPLE",
+    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
+    "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+    "pk_test_TYooMQauvdEDq54NiTphI7jx",
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+    "xoxb-not-a-real-token-this-will-not-work",
+    "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "mF_9.B5f-4.1JqM",  # RFC 6750's bearer token
+    "QWxhZGRpbjpvcGVuIHNlc2FtZQ==",  # RFC 7617 / 2617 Basic examples
+    "YWxhZGRpbjpvcGVuc2VzYW1l",
+})
+
+
+def is_documented_example(value: str) -> bool:
+    """Exactly a key published as an example in vendor documentation (AWS, Stripe, jwt.io...)."""
+    return value in _DOCUMENTED_EXAMPLES
+
+
+def is_obvious_fake(value: str) -> bool:
+    """A documented example key or a value that says it is fake (test/mock/dummy/fake markers)."""
+    if is_documented_example(value):
+        return True
+    return bool(_rx(r"(?i)example|fake|dummy|mock[_-]?(?:key|token|secret|password)|not[_-]?a[_-]?real|for[_-]?testing|do[_-]?not[_-]?use|testtoken|testkey|testsecret|testpass").search(value))
+
+
+def is_public_key_or_certificate(value: str) -> bool:
+    """Public material: SSH public keys, PEM public keys/certificates, DER SubjectPublicKeyInfo in
+    base64 (RSA, EC P-256/384, Ed25519), age recipients."""
+    return bool(
+        _rx(
+            r"^(?:ssh-(?:rsa|dss|ed25519)|ecdsa-sha2-nistp\d+|sk-(?:ssh|ecdsa)-[\w@.\-]+)\s*AAAA|^AAAA[BCE][0-9A-Za-z]{2}zaC1|^AAAAB3NzaC1"
+            r"|-----BEGIN (?:RSA |EC |DSA )?PUBLIC KEY|-----BEGIN CERTIFICATE|-----BEGIN PGP PUBLIC KEY|-----BEGIN X509 CRL"
+            r"|^MII[BC]IjANBgkqhkiG9w0BAQEFAAOC|^MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE|^MHYwEAYHKoZIzj0CAQYFK4EEACIDYgAE|^MCowBQYDK2VwAyEA"
+            r"|^MII[A-Za-z0-9+/]{2}CCA[A-Za-z0-9+/]{2}gAwIBAgI|^age1[a-z0-9]{58}$"
+        ).search(value)
+    )
+
+
+def is_not_userpass_base64(value: str) -> bool:
+    """For docker `auths`: the value is real only when it decodes to `user:password`."""
+    import base64
+    import binascii
+
+    try:
+        raw = base64.b64decode(value + "=" * (-len(value) % 4), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return True
+    user, sep, password = raw.partition(":")
+    return not (sep and user and len(password) >= 6 and raw.isprintable()) or is_placeholder(password)
+
+
+def is_encoded_plain_text(value: str) -> bool:
+    """Base64 of something that is not a secret: JSON (pagination tokens like eyJuZXh0Ijo...),
+    prose, or a user:password pair whose password is a placeholder or a word."""
+    import base64
+    import binascii
+
+    if len(value) < 8 or not _rx(r"^[A-Za-z0-9+/_\-]+={0,2}$").match(value):
+        return False
+    try:
+        raw = base64.b64decode(value.replace("-", "+").replace("_", "/") + "=" * (-len(value) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")  # "user:passé" in old HTTP tests; random bytes rarely all printable
+    if not text or not all(ch.isprintable() or ch in "\r\n\t" for ch in text):
+        return False
+    if text.lstrip()[:1] in ("{", "[") or " " in text.strip():
+        return True
+    user, sep, password = text.partition(":")
+    if sep:
+        return is_placeholder(password) or password.isalpha() or shannon_entropy(password) < 3.0
+    return False
 
 
 FILTERS: dict[str, Callable[[str], bool]] = {
     "template": is_templated,
+    "template-variable": is_template_variable,
+    "env-reference": is_env_reference,
+    "encrypted": is_encrypted_value,
+    "fake": is_obvious_fake,
+    "documented-example": is_documented_example,
+    "public-key": is_public_key_or_certificate,
+    "not-userpass": is_not_userpass_base64,
+    "encoded-plain": is_encoded_plain_text,
     "placeholder": is_placeholder,
     "low-entropy": is_low_entropy,
     "hex-digest": is_hex_digest,

@@ -1,0 +1,86 @@
+"""Each suppression predicate: what it drops, and real-looking values it must keep."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from leakwarden.candidates import filters as F
+
+REAL = ["Tr0ub4dor&3xQz", "Hq8sK2vN5xP7rT4wZ1yB", "Zq7Kx2Lm9Pw4Rt8Vn3Bc", "N3vq8ZpL2kRt"]
+
+CASES: dict[str, tuple[list[str], list[str]]] = {
+    "template-variable": (
+        ["${DB_PASSWORD}", "{{ .Values.apiKey }}", "{{ vault_token }}", "<%= ENV['TOKEN'] %>", "%(password)s", "$API_KEY",
+         "%APP_SECRET%", "#{secret}", "${{ secrets.DEPLOY_TOKEN }}", "{token}", "@db.password@", "{{ pw | default('x') }}"],
+        REAL + ["pa$$w0rdQz8"],
+    ),
+    "env-reference": (
+        ["os.environ['TOKEN']", "process.env.API_KEY", "ENV.fetch('X')", "System.getenv(\"PW\")", "$env:TOKEN",
+         "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db", "op://vault/item/password", "vault:secret/data/app#pw",
+         "projects/acme/secrets/db/versions/1", "secrets.API_TOKEN", "{{resolve:secretsmanager:db}}"],
+        REAL,
+    ),
+    "encrypted": (
+        ["$ANSIBLE_VAULT;1.1;AES256", "ENC[AES256_GCM,data:abc,iv:def,tag:ghi,type:str]", "ENC[PKCS7,MIIBiQYJKoZIhvcNAQcDoIIBejCCAXYCAQAx]",
+         "Ag" + "B" + "x7Kq9" * 70, "-----BEGIN AGE ENCRYPTED FILE-----", "vault:v1:8SDd3WHDOjf7mq69CyCqYjBXAiQQAVZRkFM"],
+        REAL + ["AgBshortvalue12345"],
+    ),
+    "template": (["${X}", "process.env.X", "$ANSIBLE_VAULT;1.1;AES256"], REAL),
+    "placeholder": (
+        ["<your-token>", "xxxxxxxxxxxx", "changeme", "YOUR_API_KEY", "************", "abcdefghij", "12345678", "aaaaaaaaaaaa", "null", "REDACTED", "pass%2Bword", "a%20secret"],
+        REAL,
+    ),
+    "fake": (
+        ["AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "sk_test_4eC39HqLyjWDarjtT1zdp7dc", "fake-token-9Xk2", "dummyKey8Hq2",
+         "mock_token_Zq7Kx2", "not_a_real_secret", "this-is-for-testing-only", "mF_9.B5f-4.1JqM"],
+        REAL,
+    ),
+    "documented-example": (
+        ["AKIAIOSFODNN7EXAMPLE", "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"],
+        REAL + ["fake-token-9Xk2"],
+    ),
+    "low-entropy": (["aaaaabbbbbaaaa", "1111122222", "abababababab"], REAL),
+    "hex-digest": (["d41d8cd98f00b204e9800998ecf8427e", "da39a3ee5e6b4b0d3255bfef95601890afd80709", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"],
+                   REAL + ["d41d8cd98f00b204e9800998ecf8427"]),
+    "uuid": (["550e8400-e29b-41d4-a716-446655440000", "6F9619FF-8B86-D011-B42D-00C04FC964FF"], REAL + ["550e8400e29b41d4a716446655440000"]),
+    "identifier": (["settings.SECRET_KEY", "get_token(request)", "db_password_field", "userPassword", "API_KEY_NAME", "PasswordHasher", "urn:ietf:params", "ORIGINAL-TOKEN", "currently_looking:", "access_token&quot", "?CIRCLECI_TOKEN"], REAL),
+    "path": (["/etc/app/secret.key", "./keys/id_rsa", "~/.ssh/id_ed25519", "C:\\keys\\app.pfx", "https://vault.acme.io/v1/secret",
+              "access_key/20140101/myregion/myservice/aws4_request", "20210827%2Fus-west-2%2Fs3%2Faws4_request", "latest/api/token"], REAL + ["https://u:p4ss@h"]),
+    "integrity": (["sha512-2F1Wf8rMq0Yk8hVt5bUa9x3Zy4Pq7sJ6nC1d0eRbL2o=", "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+                   "h1:qZ8s7vXq2wG6r9p3kK1m5Yt0Lc4Nb8Hj2Ds6Fa9Ue0Q=", "sha1-Zq7Kx2Lm9Pw4Rt8Vn3Bc="], REAL),
+    "password-hash": (["pbkdf2_sha256$600000$salt$hash", "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW",
+                       "$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG", "{SSHA}Zm9vYmFyYmF6cXV4", "$6$rounds=5000$salt$hash"], REAL),
+    "public-key": (
+        ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIL91oqG9cWRCRhdaFbb4EM4ah8CqQGzmO2Ft", "AAAAB3NzaC1yc2EAAAADAQABAAABAQC7",
+         "-----BEGIN PUBLIC KEY-----", "-----BEGIN CERTIFICATE-----", "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA",
+         "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEpPxbVC5TDd8n", "MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE="],
+        REAL + ["MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQ"],
+    ),
+    "encoded-plain": (
+        ["eyJuZXh0IjogIjQyIiwgInNpemUiOiAxMDB9", "YSBzZWNyZXQ=", "dXNlcm5hbWU6cGFzc3dvcmQ=", "YWxhZGRpbjpvcGVuc2VzYW1l", "dXNlcjpwYXNz6Q=="],
+        REAL + [base64.b64encode(b"ci-bot:Rk4vN8pQ2wX7zL5t").decode(), "Q3Vyc2UgdGhlIGJ1bm55"[:8] + "==!"],
+    ),
+    "not-userpass": (
+        ["bm90LWJhc2U2NC1wYWly", "dXNlcjpwYXNz", "!!notbase64!!", base64.b64encode(b"ci:changeme").decode()],
+        [base64.b64encode(b"ci-bot:Rk4vN8pQ2wX7zL5t").decode(), base64.b64encode(b"deploy:ghp_Zq7Kx2Lm9Pw4Rt8Vn3Bc").decode()],
+    ),
+}
+
+
+def test_every_filter_is_tested() -> None:
+    assert set(CASES) == set(F.FILTERS)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_filter_drops_look_alikes_and_keeps_real_values(name: str) -> None:
+    predicate = F.FILTERS[name]
+    drop, keep = CASES[name]
+    assert [v for v in drop if not predicate(v)] == []
+    assert [v for v in keep if predicate(v)] == []
+
+
+def test_sequence_detector() -> None:
+    assert F.has_sequence("xx123456yy") and F.has_sequence("abcdefg")
+    assert not F.has_sequence("Zq7Kx2Lm9Pw4")
