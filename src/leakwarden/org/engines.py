@@ -50,43 +50,47 @@ class LocalEngine:
         from concurrent.futures.process import BrokenProcessPool
 
         queue: deque[tuple[int, RepoTask]] = deque(enumerate(tasks))
+        # Tasks that were in the pool when a worker died. Any of them may be the killer, so
+        # they run one at a time: only a task that kills its worker alone is charged a retry.
+        suspects: deque[tuple[int, RepoTask]] = deque()
         attempts: dict[int, int] = {}
         inflight: dict[Future[RepoResult], tuple[int, RepoTask]] = {}
         pool = self._pool()
-
-        def lost(i: int, task: RepoTask) -> RepoResult | None:
-            attempts[i] = attempts.get(i, 0) + 1
-            if attempts[i] > self.retries:
-                return _failed(task, f"its worker process died {attempts[i]} times")
-            queue.append((i, task))
-            return None
-
         try:
-            while queue or inflight:
-                # NOTE: a bounded number of tasks in flight keeps what a dying pool loses small.
-                while queue and len(inflight) < 2 * self.workers:
-                    i, task = queue.popleft()
-                    inflight[pool.submit(self.task_fn, task, self.setup.key)] = (i, task)
+            while queue or suspects or inflight:
+                if suspects:
+                    if not inflight:
+                        i, task = suspects.popleft()
+                        inflight[pool.submit(self.task_fn, task, self.setup.key)] = (i, task)
+                else:
+                    # NOTE: a bounded number of tasks in flight keeps what a dying pool loses small.
+                    while queue and len(inflight) < 2 * self.workers:
+                        i, task = queue.popleft()
+                        inflight[pool.submit(self.task_fn, task, self.setup.key)] = (i, task)
                 done, _ = wait(inflight, return_when=FIRST_COMPLETED)
-                broken = False
+                lost: list[tuple[int, RepoTask]] = []
                 for fut in done:
                     i, task = inflight.pop(fut)
                     try:
                         yield fut.result()
                     except BrokenProcessPool:
-                        broken = True
-                        if (r := lost(i, task)) is not None:
-                            yield r
+                        lost.append((i, task))
                     except Exception as exc:  # noqa: BLE001 - a task's crash is that repository's failure
                         yield _failed(task, f"{exc.__class__.__name__}: {exc}")
-                if broken:
-                    # The pool is unusable once a worker died: every task still in it is lost too.
-                    for i, task in inflight.values():
-                        if (r := lost(i, task)) is not None:
-                            yield r
-                    inflight.clear()
-                    pool.shutdown(wait=True, cancel_futures=True)
-                    pool = self._pool()
+                if not lost:
+                    continue
+                # The pool is unusable once a worker died: every task still in it is lost too.
+                lost.extend(inflight.values())
+                inflight.clear()
+                pool.shutdown(wait=True, cancel_futures=True)
+                pool = self._pool()
+                if len(lost) == 1:
+                    i, task = lost[0]
+                    attempts[i] = attempts.get(i, 0) + 1
+                    if attempts[i] > self.retries:
+                        yield _failed(task, f"its worker process died {attempts[i]} times")
+                        continue
+                suspects.extend(lost)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
