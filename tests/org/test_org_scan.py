@@ -15,25 +15,6 @@ from leakwarden.store import open_store
 from tests.org.repos import build_repos, crash_always, crash_once, push_commit
 
 
-@pytest.fixture(scope="module")
-def repos(tmp_path_factory):
-    return build_repos(tmp_path_factory.mktemp("org"))
-
-
-@pytest.fixture(scope="module")
-def detector():
-    settings = Settings()
-    return settings, api.build_detector(settings)
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as c:
-        with distributed.Client(c) as client:
-            yield c, client
-
-
 def snapshot(path) -> dict:
     """What a store says, without ids and timestamps that differ from run to run."""
     with open_store(path) as st:
