@@ -120,15 +120,15 @@ def main() -> None:
                             r = run(paths, DaskEngine(client, setup), settings, detector)
                     best = r if best is None or r["wall"] < best["wall"] else best
                 assert best is not None
-                rows.append({"engine": eng, "workers": w, "repos": label, **best})
+                rows.append({"engine": eng, "workers": w, "kind": label, **best})
                 print(json.dumps(rows[-1]), flush=True)
     print()
     print(f"{args.repos} repositories; sized: {args.commits} commits x {args.kb} KB; tiny: 1 commit of 1 KB; best of {args.runs}; {os.cpu_count()} CPUs")
-    print("| engine | workers | repos | wall s | MB scanned | MB/s | speed-up vs 1 worker | s per repository |")
+    print("| engine | workers | repositories | wall s | MB scanned | MB/s | speed-up vs 1 worker | s per repository |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        one = next(x for x in rows if x["engine"] == r["engine"] and x["repos"] == r["repos"] and x["workers"] == args.workers[0])
-        print(f"| {r['engine']} | {r['workers']} | {r['repos']} | {r['wall']:.2f} | {r['mb']:.1f} | {r['mb'] / r['wall']:.1f} | {one['wall'] / r['wall']:.2f} | {r['wall'] / r['repos']:.3f} |")
+        one = next(x for x in rows if x["engine"] == r["engine"] and x["kind"] == r["kind"] and x["workers"] == args.workers[0])
+        print(f"| {r['engine']} | {r['workers']} | {r['kind']} | {r['wall']:.2f} | {r['mb']:.1f} | {r['mb'] / r['wall']:.1f} | {one['wall'] / r['wall']:.2f} | {r['wall'] / r['repos']:.3f} |")
 
 
 if __name__ == "__main__":

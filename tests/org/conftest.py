@@ -19,3 +19,12 @@ def cluster():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as c:
         with distributed.Client(c) as client:
             yield c, client
+
+
+@pytest.fixture(scope="package")
+def detector():
+    from leakwarden import api
+    from leakwarden.config import Settings
+
+    settings = Settings()
+    return settings, api.build_detector(settings)

@@ -7,12 +7,10 @@ import functools
 
 import pytest
 
-from leakwarden import api
-from leakwarden.config import Settings
 from leakwarden.org.run import run_org_scan
 from leakwarden.org.worker import make_setup
 from leakwarden.store import open_store
-from tests.org.repos import build_repos, crash_always, crash_once, push_commit
+from tests.org.repos import crash_always, crash_once, push_commit
 
 
 def snapshot(path) -> dict:

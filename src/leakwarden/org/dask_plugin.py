@@ -14,7 +14,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 from leakwarden.org.worker import WorkerSetup, init_worker
 
 
-class SetupPlugin(WorkerPlugin):  # type: ignore[misc]
+class SetupPlugin(WorkerPlugin):
     def __init__(self, worker_setup: WorkerSetup) -> None:
         self.worker_setup = worker_setup
 

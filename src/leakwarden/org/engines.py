@@ -92,7 +92,9 @@ class LocalEngine:
                         continue
                 suspects.extend(lost)
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            # Interrupted (Ctrl-C, a failed store write): do not wait for long clones to end;
+            # each worker still deletes its scratch when its task finishes.
+            pool.shutdown(wait=not inflight, cancel_futures=True)
 
     def close(self) -> None:
         pass

@@ -94,10 +94,12 @@ def make_setup(settings: Any, detector: Any, occurrence_cap: int = 10) -> Worker
 
 
 def _matcher_rulesets(matcher: Any) -> list[Any]:
+    """The rulesets the matcher compiled databases for (a split matcher has two)."""
     from leakwarden.matcher.split import SplitMatcher
 
     if isinstance(matcher, SplitMatcher):
-        return [matcher.primary.rules.ruleset, matcher._helper_rules]
+        primary: Any = matcher.primary
+        return [primary.rules.ruleset, matcher._helper_rules]
     return [matcher.rules.ruleset]
 
 
