@@ -116,7 +116,7 @@ def main() -> None:
                     else:
                         import distributed
 
-                        with distributed.LocalCluster(n_workers=w, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as c, distributed.Client(c) as client:
+                        with distributed.LocalCluster(n_workers=w, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0") as c, distributed.Client(c) as client:
                             r = run(paths, DaskEngine(client, setup), settings, detector)
                     best = r if best is None or r["wall"] < best["wall"] else best
                 assert best is not None

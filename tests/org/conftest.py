@@ -16,7 +16,7 @@ def repos(tmp_path_factory):
 def cluster():
     """A scheduler and two single-threaded worker processes on 127.0.0.1."""
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as c:
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0") as c:
         with distributed.Client(c) as client:
             yield c, client
 
