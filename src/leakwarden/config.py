@@ -40,6 +40,8 @@ class Settings:
     store: str | None = None
     store_secrets: bool = False  # keep secrets encrypted in the store (key: LEAKWARDEN_STORE_KEY)
     progress: bool = False  # show a progress bar on a terminal (set by the CLI)
+    # Org scans: platform API base URLs and which environment variables hold tokens ([org]).
+    org: dict[str, Any] = field(default_factory=dict)
 
     def merged(self, **overrides: Any) -> Settings:
         """Return a copy with the given (non-None) overrides applied."""
@@ -120,7 +122,7 @@ def settings_from_file(path: Path, data: dict[str, Any]) -> Settings:
                 values[key] = value
             elif key == "jobs":
                 values[key] = int(value)
-            elif key == "verify":
+            elif key in ("verify", "org"):
                 if not isinstance(value, dict):
                     raise TypeError("expected a table")
                 values[key] = value

@@ -21,6 +21,8 @@ SCAN_COMMANDS: dict[str, str] = {
     "pre-push": "leakwarden.cli.scan_git:pre_push",
     "pre-receive": "leakwarden.cli.scan_git:pre_receive",
     "ci": "leakwarden.cli.scan_git:ci",
+    "org": "leakwarden.cli.scan_org:org",
+    "repos": "leakwarden.cli.scan_org:repos",
 }
 
 

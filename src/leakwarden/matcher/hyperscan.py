@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import Path
 from typing import Any
 
 import hyperscan as hs
@@ -54,10 +55,14 @@ def _compile(patterns: list[bytes]) -> tuple[Any, list[int]]:
     return (db if keep else None), python_only
 
 
+def _cache_path(ruleset_hash: str) -> Path:
+    key = hashlib.sha256(f"{_FORMAT}|{_HS_VERSION}|{ruleset_hash}".encode()).hexdigest()[:32]
+    return cache.cache_dir() / "hyperscan" / f"{key}.db"
+
+
 def load_database(ruleset: Ruleset) -> tuple[Any, list[int]]:
     """Load the serialised database for this ruleset from the cache, or compile and store it."""
-    key = hashlib.sha256(f"{_FORMAT}|{_HS_VERSION}|{ruleset.hash}".encode()).hexdigest()[:32]
-    path = cache.cache_dir() / "hyperscan" / f"{key}.db"
+    path = _cache_path(ruleset.hash)
     try:
         raw = path.read_bytes()
         header, _, blob = raw.partition(b"\n")
@@ -77,8 +82,23 @@ def load_database(ruleset: Ruleset) -> tuple[Any, list[int]]:
 def serialise(ruleset: Ruleset) -> bytes:
     """The cached database bytes, for shipping to worker processes or other machines."""
     load_database(ruleset)
-    key = hashlib.sha256(f"{_FORMAT}|{_HS_VERSION}|{ruleset.hash}".encode()).hexdigest()[:32]
-    return (cache.cache_dir() / "hyperscan" / f"{key}.db").read_bytes()
+    return _cache_path(ruleset.hash).read_bytes()
+
+
+def install_serialised(ruleset_hash: str, data: bytes) -> bool:
+    """Put bytes from `serialise` into this machine's cache if they load here (another CPU or
+    Hyperscan build may reject them: then the caller's next `load_database` compiles instead)."""
+    header, _, blob = data.partition(b"\n")
+    try:
+        [int(x) for x in header.decode().split(",") if x]
+        if blob:
+            hs.loadb(blob, mode=hs.HS_MODE_BLOCK)
+    except (ValueError, UnicodeDecodeError, hs.error):
+        return False
+    path = _cache_path(ruleset_hash)
+    if not path.exists():
+        cache.write_atomic(path, data)
+    return True
 
 
 class HyperscanMatcher:

@@ -388,6 +388,26 @@ class Store:
                 rows,
             )
 
+    # --- org scans: whole repositories ---------------------------------------------------
+
+    def repo_heads(self, ruleset_hash: str) -> dict[str, set[str]]:
+        """Repository → the ref states already scanned completely under these rules."""
+        out: dict[str, set[str]] = {}
+        for repo, head in self.db.execute("SELECT repository, head FROM repo_scans WHERE ruleset_hash = ?", (ruleset_hash,)):
+            out.setdefault(repo, set()).add(head)
+        return out
+
+    def mark_repo_scanned(self, repository: str, head: str, ruleset_hash: str, scan_id: int, findings: int, nbytes: int) -> None:
+        """Remember a repository as scanned at this ref state. Call after `record_scan` of its
+        findings: a run interrupted in between scans it again, which records nothing twice."""
+        with self.db.transaction():
+            self.db.execute(
+                "INSERT INTO repo_scans (repository, head, ruleset_hash, scan_id, findings, bytes, scanned_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (repository, head, ruleset_hash) DO UPDATE SET scan_id = excluded.scan_id, findings = excluded.findings,"
+                " bytes = excluded.bytes, scanned_at = excluded.scanned_at",
+                (repository, head, ruleset_hash, scan_id, findings, nbytes, utcnow()),
+            )
+
     # --- hook bypasses --------------------------------------------------------------------
 
     def record_bypass(self, reason: str, context: dict[str, Any], author: str) -> int:

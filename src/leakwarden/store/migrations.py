@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from importlib import resources
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Version 1, as first shipped: no assignee, validity history, incremental blobs or bypass log.
 V1_SCHEMA = """
@@ -61,6 +61,14 @@ CREATE TABLE scanned_blobs (
 CREATE TABLE bypasses (
     id INTEGER PRIMARY KEY, reason TEXT NOT NULL CHECK (length(reason) > 0), author TEXT NOT NULL,
     context TEXT NOT NULL, created_at TEXT NOT NULL
+) STRICT;
+""",
+    3: """
+CREATE TABLE repo_scans (
+    repository TEXT NOT NULL, head TEXT NOT NULL, ruleset_hash TEXT NOT NULL,
+    scan_id INTEGER REFERENCES scans (id), findings INTEGER NOT NULL CHECK (findings >= 0),
+    bytes INTEGER NOT NULL CHECK (bytes >= 0), scanned_at TEXT NOT NULL,
+    PRIMARY KEY (repository, head, ruleset_hash)
 ) STRICT;
 """,
 }

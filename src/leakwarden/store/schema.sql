@@ -1,4 +1,4 @@
--- leakwarden findings store: the current schema (version 2), used to create a new store.
+-- leakwarden findings store: the current schema (version 3), used to create a new store.
 -- Older stores are brought here step by step by migrations.py. The same text runs on
 -- PostgreSQL after the few type translations in migrations.py (STRICT is SQLite-only).
 -- Secrets never appear in clear: incidents keep a hash and a redacted preview, plus an
@@ -90,4 +90,15 @@ CREATE TABLE bypasses (
     author     TEXT NOT NULL,                         -- who skipped it
     context    TEXT NOT NULL,                         -- JSON object: hook, repository, refs, fingerprints
     created_at TEXT NOT NULL                          -- ISO-8601 UTC time
+) STRICT;
+
+CREATE TABLE repo_scans (
+    repository   TEXT NOT NULL,                       -- repository identity, e.g. github.com/acme/api (added in version 3)
+    head         TEXT NOT NULL,                       -- sha256 of the repository's refs and the commits they name, as scanned
+    ruleset_hash TEXT NOT NULL,                       -- rules it was scanned with; new rules mean a re-scan
+    scan_id      INTEGER REFERENCES scans (id),       -- the scan that recorded its findings
+    findings     INTEGER NOT NULL CHECK (findings >= 0), -- findings that scan recorded
+    bytes        INTEGER NOT NULL CHECK (bytes >= 0), -- blob bytes scanned
+    scanned_at   TEXT NOT NULL,                       -- ISO-8601 UTC time
+    PRIMARY KEY (repository, head, ruleset_hash)
 ) STRICT;
