@@ -150,6 +150,8 @@ class BatchResult:
     scanned_bytes: int = 0
     blobs: int = 0
     binary: int = 0
+    too_large: int = 0
+    largest: int = 0
 
 
 def scan_batch(detector: Detector, reader: BlobReader, batch: list[BlobRef]) -> BatchResult:
@@ -226,6 +228,133 @@ def _batches(objects: Iterable[tuple[str, str, int, str]], max_size: int, listin
             batch, size = [], 0
     if batch:
         yield batch
+
+
+# --- 2b. every object: one pack-ordered stream per worker -----------------------------------
+
+
+def _discard(out: Any, n: int) -> None:
+    while n > 0:
+        got = len(out.read(min(n, 1 << 20)))
+        if not got:
+            return
+        n -= got
+
+
+def stream_all(repo: str | None, detector: Detector, part: int, parts: int, max_size: int) -> BatchResult:
+    """Scan the blobs of partition `part` (of `parts`, split by object id) from one
+    `git cat-file --batch-all-objects --batch --unordered` stream.
+
+    NOTE: pack order keeps git's delta-base cache warm: streaming every object this way takes
+    ~3 s for sqlalchemy against ~17 s when the same blobs are asked for by id in hash order.
+    Each worker reads the whole stream and skips the other partitions' blobs, which costs far
+    less than shipping blob bytes between processes.
+    """
+    git = Git(repo)
+    proc = git.popen(["cat-file", "--batch-all-objects", "--batch", "--unordered"])
+    _widen_pipe(proc.stdout)
+    out = proc.stdout
+    assert out is not None
+    res = BatchResult([])
+    complete = False
+    try:
+        while True:
+            header = out.readline()
+            if not header:
+                complete = True
+                break
+            fields = header.split()
+            if len(fields) < 3 or fields[1] == b"missing":
+                continue
+            size = int(fields[2])
+            oid = fields[0]
+            if fields[1] != b"blob" or size == 0 or (parts > 1 and int(oid[:8], 16) % parts != part):
+                _discard(out, size + 1)
+                continue
+            if size > max_size:
+                res.too_large += 1
+                res.largest = max(res.largest, size)
+                _discard(out, size + 1)
+                continue
+            data = out.read(size)
+            out.read(1)
+            if is_binary(data[:8192]):
+                res.binary += 1
+                continue
+            res.blobs += 1
+            res.scanned_bytes += size
+            name = oid.decode()
+            found = detector.scan(Chunk(data, Origin("git", blob=name)))
+            if found:
+                res.findings.append((name, found))
+    finally:
+        if not complete:
+            proc.kill()
+        err = finish_process(proc)
+    if complete and proc.returncode != 0:
+        raise SourceError(f"git could not read objects: {err.splitlines()[-1] if err else 'exit ' + str(proc.returncode)}")
+    return res
+
+
+def _worker_stream(repo: str | None, part: int, parts: int, max_size: int) -> BatchResult:
+    assert _worker_detector is not None
+    return stream_all(repo, _worker_detector, part, parts, max_size)
+
+
+def _repo_bytes_at_least(git: Git, limit: int) -> bool:
+    """Whether the repository holds at least `limit` bytes of blobs (stops reading once known)."""
+    proc = git.popen(["cat-file", "--batch-all-objects", "--unordered", "--batch-check=%(objecttype) %(objectsize)"])
+    assert proc.stdout is not None
+    total = 0
+    try:
+        for raw in proc.stdout:
+            kind, _, n = raw.partition(b" ")
+            if kind == b"blob":
+                total += int(n)
+                if total >= limit:
+                    return True
+        return False
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        finish_process(proc)
+
+
+def _scan_all_objects(git: Git, repo: str | None, detector: Detector, options: HistoryOptions, result: ScanResult) -> dict[str, list[Finding]]:
+    workers = options.jobs or (os.cpu_count() or 1)
+    parts: list[BatchResult] = []
+    if workers > 1 and _repo_bytes_at_least(git, PARALLEL_MIN_BYTES):
+        import pickle
+        from concurrent.futures import ProcessPoolExecutor
+
+        from leakwarden.api import current_settings
+
+        blob = pickle.dumps(current_settings(detector))
+        try:
+            pool: ProcessPoolExecutor | None = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(blob,))
+        except (OSError, ValueError):
+            pool = None
+        if pool is not None:
+            with pool:
+                futures = [pool.submit(_worker_stream, repo, k, workers, options.max_blob_size) for k in range(workers)]
+                parts = [f.result() for f in futures]
+    if not parts:
+        parts = [stream_all(repo, detector, 0, 1, options.max_blob_size)]
+    found: dict[str, list[Finding]] = {}
+    too_large = largest = 0
+    for r in parts:
+        result.stats.files += r.blobs
+        result.stats.bytes += r.scanned_bytes
+        result.stats.skipped += r.binary
+        too_large += r.too_large
+        largest = max(largest, r.largest)
+        for oid, fs in r.findings:
+            found.setdefault(oid, []).extend(fs)
+    if too_large:
+        result.errors.append(
+            ScanError("<git>", "too-large", f"skipped {too_large} blob(s) over the size limit of {options.max_blob_size / 1e6:.1f} MB (largest {largest / 1e6:.1f} MB)")
+        )
+    return found
 
 
 def _scan_blobs(git: Git, repo: str | None, detector: Detector, options: HistoryOptions, result: ScanResult) -> dict[str, list[Finding]]:
@@ -353,9 +482,9 @@ def group_findings(found: dict[str, list[Finding]], intro: dict[str, list[Introd
     """One Finding per secret at its earliest introduction; other occurrences in `details`."""
     import fnmatch
 
-    import pathspec
+    from leakwarden.sources.files import gitignore_spec
 
-    exclude = pathspec.GitIgnoreSpec.from_lines(options.exclude) if options.exclude else None
+    exclude = gitignore_spec(options.exclude) if options.exclude else None
     occurrences: dict[str, list[tuple[float, str, int, Finding, Introduction | None]]] = {}
     for oid, findings in found.items():
         intros: list[Introduction | None] = list(intro.get(oid, ())) or [None]
@@ -425,7 +554,10 @@ def scan_history(repo: str | None, detector: Detector, options: HistoryOptions, 
                 part = part.lstrip(".")
                 if part and not part.startswith("-"):
                     git.resolve(part)
-    found = _scan_blobs(git, repo, detector, options, result)
+    if options.revs:
+        found = _scan_blobs(git, repo, detector, options, result)
+    else:
+        found = _scan_all_objects(git, repo, detector, options, result)
     intro = attribute(git, set(found), options.revs)
     if not options.revs:
         # Rewritten history: a blob no ref reaches may still be named by the reflog.
