@@ -27,7 +27,11 @@ _LINE_CONTEXT = 2048
 
 # base64 value: after `:`/`=` or an opening quote, 20+ alphabet characters, ended by a
 # character outside the alphabet (so one report per run, not one per position).
-_B64 = rb"(?:[:=][ \t]{0,4}[\"'`]?|[\"'`])[A-Za-z0-9+/_\-]{16,}={0,2}[^A-Za-z0-9+/_\-=]"
+# NOTE: the run's first character sets the top six bits of the first decoded byte: g-v give a
+# UTF-8 continuation byte (0x80-0xBF) and + / - _ give 0xF8-0xFF, both invalid at the start of
+# UTF-8 text, so such runs can never decode to text worth scanning. Leaving them out here (a
+# quarter of the runs, and most snake_case identifiers) saves a callback and a decode for each.
+_B64 = rb"(?:[:=][ \t]{0,4}[\"'`]?|[\"'`])[A-Za-fw-z0-9][A-Za-z0-9+/_\-]{15,}={0,2}[^A-Za-z0-9+/_\-=]"
 # percent-encoding that can hide a token character: letters, digits, + / = @ :
 _PCT = rb"%(?:[46][1-9A-Fa-f]|[57][0-9Aa]|3[0-9AaDd]|2[BbFf]|40)"
 # escapes that break a token or the quotes around it: \" \' \/ and \u00XX
