@@ -132,16 +132,21 @@ class HyperscanMatcher:
                     lst.append(end)
 
             self.db.scan(data, match_event_handler=on_match)
-        return self._confirm_all(data, ends, self.python_only, list(ends), seen_kw)
+        return self._confirm_all(data, ends, self.python_only, list(ends), seen_kw if self.db is not None else None)
 
     def _confirm_all(self, data: bytes, ends: dict[int, list[int]], python_rules: list[int], hit_rules: list[int], seen_kw: set[int] | None = None) -> list[RuleMatch]:
         out: list[RuleMatch] = []
         lowered: bytes | None = None
         for i in python_rules:
-            if lowered is None:
-                lowered = data.lower()
-            if self.rules.has_keyword(i, lowered):
-                out.extend((i, m) for m in self.rules.regex(i).finditer(data))
+            if seen_kw is not None and self.rules.keywords[i]:
+                if seen_kw.isdisjoint(self._rule_kw[i]):
+                    continue
+            else:
+                if lowered is None:
+                    lowered = data.lower()
+                if not self.rules.has_keyword(i, lowered):
+                    continue
+            out.extend((i, m) for m in self.rules.regex(i).finditer(data))
         for rule in hit_rules:
             if self.rules.keywords[rule]:
                 if seen_kw is not None:
