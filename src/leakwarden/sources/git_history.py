@@ -5,10 +5,12 @@ The flow, and why:
    the repository, in pack order, which keeps git's delta-base cache warm) or, for a range or a
    branch, `git rev-list --objects <revs>` piped into `cat-file --batch-check`. Each blob appears
    once, however many commits carry it. Blobs over the size cap are counted, not read.
-2. Read the blobs with `git cat-file --batch` in batches, skip binary ones (a NUL byte early on),
-   scan each with the Detector. Large histories fan the batches out to worker processes; each
-   worker keeps its own Detector and its own `cat-file --batch` process, so only object ids go
-   to workers and only findings come back. Memory stays flat: nothing is kept per clean blob.
+2. Read the blobs with `git cat-file --batch`, skip binary ones (a NUL byte early on), scan
+   each with the Detector. A whole-repository scan splits the pack order into one contiguous
+   slice per worker process (`stream_slice`): each worker lists the objects itself and feeds its
+   slice's ids to its own `cat-file --batch`, so git's delta-base cache stays warm, no blob bytes
+   cross processes, and only findings come back. A range scan sends batches of ids to workers.
+   Memory stays flat: nothing is kept per clean blob.
 3. Only for blobs with findings, one `git log -c --raw --find-object=...` pass finds the commits
    and paths that introduced them (merges included: `-c` lists a merge's path only when it
    differs from every parent, i.e. the merge itself introduced that content).
@@ -307,13 +309,13 @@ def stream_slice(repo: str | None, detector: Detector, lo: int, hi: int, max_siz
         if not complete:
             reader.kill()
         feeder.join()
-        for proc in (lister, reader):
-            if proc.poll() is None and proc is lister:
-                proc.kill()
+        stopped = lister.poll() is None
+        if stopped:  # the feeder stops reading once its slice is written
+            lister.kill()
         errors = [finish_process(p) for p in (reader, lister)]
-    if complete and reader.returncode != 0:
-        err = errors[0]
-        raise SourceError(f"git could not read objects: {err.splitlines()[-1] if err else 'exit ' + str(reader.returncode)}")
+    for proc, err, ok in ((reader, errors[0], True), (lister, errors[1], not stopped)):
+        if complete and ok and proc.returncode != 0:
+            raise SourceError(f"git could not read objects: {err.splitlines()[-1] if err else 'exit ' + str(proc.returncode)}")
     return res
 
 
