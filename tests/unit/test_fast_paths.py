@@ -46,6 +46,18 @@ def test_runs_left_out_of_the_base64_pattern_never_decode():
             assert decode_base64(run.encode()) is None, run
 
 
+def test_second_character_exclusions_never_decode():
+    # after an ASCII first byte the second must not be a continuation byte; after a lead byte it must
+    rng = random.Random(8)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_"
+    cont = "IJKLYZabopqr4567"
+    pairs = [a + b for a in "AZaf" for b in cont] + [a + b for a in "wz09" for b in alphabet if b not in cont]
+    for pair in pairs:
+        for _ in range(50):
+            run = pair + "".join(rng.choice(alphabet) for _ in range(rng.randint(14, 60)))
+            assert decode_base64(run.encode()) is None, run
+
+
 def test_base64_pattern_still_finds_encoded_text():
     import re
 

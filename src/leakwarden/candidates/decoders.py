@@ -27,11 +27,17 @@ _LINE_CONTEXT = 2048
 
 # base64 value: after `:`/`=` or an opening quote, 20+ alphabet characters, ended by a
 # character outside the alphabet (so one report per run, not one per position).
-# NOTE: the run's first character sets the top six bits of the first decoded byte: g-v give a
-# UTF-8 continuation byte (0x80-0xBF) and + / - _ give 0xF8-0xFF, both invalid at the start of
-# UTF-8 text, so such runs can never decode to text worth scanning. Leaving them out here (a
-# quarter of the runs, and most snake_case identifiers) saves a callback and a decode for each.
-_B64 = rb"(?:[:=][ \t]{0,4}[\"'`]?|[\"'`])[A-Za-fw-z0-9][A-Za-z0-9+/_\-]{15,}={0,2}[^A-Za-z0-9+/_\-=]"
+# NOTE: the run's first two characters fix the first decoded byte and the top of the second.
+# Runs whose first bytes cannot start UTF-8 text never decode to text worth scanning, so they
+# are left out here (about a third of the runs in source code) instead of being decoded and
+# rejected one by one: a first character g-v gives a continuation byte (0x80-0xBF) and + / - _
+# give 0xF8-0xFF; after an ASCII first byte (A-Z a-f) the second byte must not be a continuation
+# byte (second character I-L Y Z a b o-r 4-7), after a lead byte (w-z 0-9) it must be one.
+_B64 = (
+    rb"(?:[:=][ \t]{0,4}[\"'`]?|[\"'`])"
+    rb"(?:[A-Za-f][A-HM-Xc-ns-z0-38-9+/_\-]|[w-z0-9][IJKLYZabopqr4-7])"
+    rb"[A-Za-z0-9+/_\-]{14,}={0,2}[^A-Za-z0-9+/_\-=]"
+)
 # percent-encoding that can hide a token character: letters, digits, + / = @ :
 _PCT = rb"%(?:[46][1-9A-Fa-f]|[57][0-9Aa]|3[0-9AaDd]|2[BbFf]|40)"
 # escapes that break a token or the quotes around it: \" \' \/ and \u00XX
