@@ -196,6 +196,10 @@ def test_parallel_workers_give_the_same_findings(repo, monkeypatch):
     assert len(serial.findings) == 10
     assert key(serial) == key(parallel)
     assert serial.stats.files == parallel.stats.files
+    # three workers: uneven slices of the pack order still cover every blob exactly once
+    three = scan_git(repo.path, settings=Settings(jobs=3))
+    assert key(three) == key(serial)
+    assert (three.stats.files, three.stats.bytes) == (serial.stats.files, serial.stats.bytes)
 
 
 def test_reports_carry_commit_metadata(repo):

@@ -19,18 +19,40 @@ from leakwarden.matcher import RuleMatch
 from leakwarden.matcher.compiled import CompiledRules
 from leakwarden.rules import Ruleset
 
-_FORMAT = 1
+# 2: keyword literals joined the database (see `keyword_patterns`).
+_FORMAT = 2
 _HS_VERSION = getattr(hs, "__version__", "unknown")
 
 
-def _compile(patterns: list[bytes]) -> tuple[Any, list[int]]:
+def keyword_patterns(ruleset: Ruleset) -> list[bytes]:
+    """Every distinct rule keyword, in a stable order, as a Hyperscan literal pattern.
+
+    NOTE: keywords are found by the same Hyperscan pass as the rules (caseless, one report per
+    keyword per scan) instead of `bytes.lower()` on every chunk with a hit plus a substring
+    search per keyword: that cost 0.4 CPU-s per 400 MB of git history, as much as matching.
+    """
+    return sorted({k.encode() for r in ruleset.rules for k in r.keywords})
+
+
+def _literal(keyword: bytes) -> bytes:
+    return b"".join(b"\\x%02x" % c for c in keyword)
+
+
+def _compile(patterns: list[bytes], keywords: list[bytes] = ()) -> tuple[Any, list[int]]:  # type: ignore[assignment]
     """Compile all patterns; those Hyperscan rejects get the approximate PREFILTER mode, and the
-    few it cannot handle even then are returned as indexes to run with the Python engine."""
+    few it cannot handle even then are returned as indexes to run with the Python engine.
+    Keyword literals follow the rules, with ids from len(patterns) on."""
     flags = [0] * len(patterns)
     python_only: list[int] = []
+    kw_ids = list(range(len(patterns), len(patterns) + len(keywords)))
+    kw_exprs = [_literal(k) for k in keywords]
+    kw_flags = [hs.HS_FLAG_CASELESS | hs.HS_FLAG_SINGLEMATCH] * len(keywords)
     db = hs.Database(mode=hs.HS_MODE_BLOCK)
     try:
-        db.compile(expressions=patterns, ids=list(range(len(patterns))), elements=len(patterns), flags=flags)
+        db.compile(
+            expressions=patterns + kw_exprs, ids=list(range(len(patterns))) + kw_ids,
+            elements=len(patterns) + len(keywords), flags=flags + kw_flags,
+        )
         return db, python_only
     except hs.error:
         pass
@@ -48,11 +70,12 @@ def _compile(patterns: list[bytes]) -> tuple[Any, list[int]]:
         else:
             python_only.append(i)
     db = hs.Database(mode=hs.HS_MODE_BLOCK)
-    if keep:
+    if keep or keywords:
         db.compile(
-            expressions=[patterns[i] for i in keep], ids=keep, elements=len(keep), flags=[flags[i] for i in keep]
+            expressions=[patterns[i] for i in keep] + kw_exprs, ids=keep + kw_ids,
+            elements=len(keep) + len(keywords), flags=[flags[i] for i in keep] + kw_flags,
         )
-    return (db if keep else None), python_only
+    return (db if keep or keywords else None), python_only
 
 
 def _cache_path(ruleset_hash: str) -> Path:
@@ -73,7 +96,7 @@ def load_database(ruleset: Ruleset) -> tuple[Any, list[int]]:
         return db, python_only
     except (OSError, ValueError, hs.error):
         pass
-    db, python_only = _compile([r.pattern.encode() for r in ruleset.rules])
+    db, python_only = _compile([r.pattern.encode() for r in ruleset.rules], keyword_patterns(ruleset))
     blob = hs.dumpb(db) if db is not None else b""
     cache.write_atomic(path, ",".join(map(str, python_only)).encode() + b"\n" + blob)
     return db, python_only
@@ -107,12 +130,22 @@ class HyperscanMatcher:
     def __init__(self, ruleset: Ruleset) -> None:
         self.rules = CompiledRules(ruleset)
         self.db, self.python_only = load_database(ruleset)
+        n = len(ruleset.rules)
+        kw_id = {k: n + i for i, k in enumerate(keyword_patterns(ruleset))}
+        # per rule: the database ids of its keywords (empty: the rule has none)
+        self._rule_kw = [tuple(kw_id[k] for k in kws) for kws in self.rules.keywords]
+        self._n = n
 
     def find(self, data: bytes) -> list[RuleMatch]:
         ends: dict[int, list[int]] = {}
+        seen_kw: set[int] = set()
         if self.db is not None and data:
+            n = self._n
 
             def on_match(rule: int, _start: int, end: int, _flags: int, _ctx: Any) -> None:
+                if rule >= n:
+                    seen_kw.add(rule)
+                    return
                 lst = ends.get(rule)
                 if lst is None:
                     ends[rule] = [end]
@@ -120,22 +153,31 @@ class HyperscanMatcher:
                     lst.append(end)
 
             self.db.scan(data, match_event_handler=on_match)
-        return self._confirm_all(data, ends, self.python_only, list(ends))
+        return self._confirm_all(data, ends, self.python_only, list(ends), seen_kw if self.db is not None else None)
 
-    def _confirm_all(self, data: bytes, ends: dict[int, list[int]], python_rules: list[int], hit_rules: list[int]) -> list[RuleMatch]:
+    def _confirm_all(self, data: bytes, ends: dict[int, list[int]], python_rules: list[int], hit_rules: list[int], seen_kw: set[int] | None = None) -> list[RuleMatch]:
         out: list[RuleMatch] = []
         lowered: bytes | None = None
         for i in python_rules:
-            if lowered is None:
-                lowered = data.lower()
-            if self.rules.has_keyword(i, lowered):
-                out.extend((i, m) for m in self.rules.regex(i).finditer(data))
-        for rule in hit_rules:
-            if self.rules.keywords[rule]:
+            if seen_kw is not None and self.rules.keywords[i]:
+                if seen_kw.isdisjoint(self._rule_kw[i]):
+                    continue
+            else:
                 if lowered is None:
                     lowered = data.lower()
-                if not self.rules.has_keyword(rule, lowered):
+                if not self.rules.has_keyword(i, lowered):
                     continue
+            out.extend((i, m) for m in self.rules.regex(i).finditer(data))
+        for rule in hit_rules:
+            if self.rules.keywords[rule]:
+                if seen_kw is not None:
+                    if seen_kw.isdisjoint(self._rule_kw[rule]):
+                        continue
+                else:
+                    if lowered is None:
+                        lowered = data.lower()
+                    if not self.rules.has_keyword(rule, lowered):
+                        continue
             out.extend((rule, m) for m in self._confirm(rule, ends[rule], data))
         return out
 

@@ -34,6 +34,19 @@ class FileOptions:
     archives: bool = False  # look inside zip/tar/... files (sources/archives.py)
 
 
+def gitignore_spec(lines: Sequence[str]) -> pathspec.PathSpec:
+    """A gitignore matcher on pathspec's plain-regex backend.
+
+    NOTE: pathspec >= 1.0 picks a Hyperscan backend when hyperscan is installed; compiling a
+    database per .gitignore costs ~50 ms each (0.35 s of a 0.8 s scan of a 7.9k-file tree),
+    far more than matching a few thousand paths with `re` ever does.
+    """
+    try:
+        return pathspec.GitIgnoreSpec.from_lines(lines, backend="simple")
+    except TypeError:  # pathspec < 1.0: no backends, always plain `re`
+        return pathspec.GitIgnoreSpec.from_lines(lines)
+
+
 class _IgnoreStack:
     """Nested .gitignore files: each applies to paths below its own folder."""
 
@@ -41,7 +54,7 @@ class _IgnoreStack:
         self.root = root
         self.specs: list[tuple[str, pathspec.PathSpec]] = []
         if exclude:
-            self.specs.append(("", pathspec.GitIgnoreSpec.from_lines(exclude)))
+            self.specs.append(("", gitignore_spec(exclude)))
 
     def load(self, rel_dir: str, directory: str) -> None:
         try:
@@ -50,7 +63,7 @@ class _IgnoreStack:
         except OSError:
             return
         if lines:
-            self.specs.append((rel_dir, pathspec.GitIgnoreSpec.from_lines(lines)))
+            self.specs.append((rel_dir, gitignore_spec(lines)))
 
     def ignored(self, rel: str, is_dir: bool) -> bool:
         probe = rel + "/" if is_dir else rel

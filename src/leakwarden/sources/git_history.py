@@ -5,10 +5,12 @@ The flow, and why:
    the repository, in pack order, which keeps git's delta-base cache warm) or, for a range or a
    branch, `git rev-list --objects <revs>` piped into `cat-file --batch-check`. Each blob appears
    once, however many commits carry it. Blobs over the size cap are counted, not read.
-2. Read the blobs with `git cat-file --batch` in batches, skip binary ones (a NUL byte early on),
-   scan each with the Detector. Large histories fan the batches out to worker processes; each
-   worker keeps its own Detector and its own `cat-file --batch` process, so only object ids go
-   to workers and only findings come back. Memory stays flat: nothing is kept per clean blob.
+2. Read the blobs with `git cat-file --batch`, skip binary ones (a NUL byte early on), scan
+   each with the Detector. A whole-repository scan splits the pack order into one contiguous
+   slice per worker process (`stream_slice`): each worker lists the objects itself and feeds its
+   slice's ids to its own `cat-file --batch`, so git's delta-base cache stays warm, no blob bytes
+   cross processes, and only findings come back. A range scan sends batches of ids to workers.
+   Memory stays flat: nothing is kept per clean blob.
 3. Only for blobs with findings, one `git log -c --raw --find-object=...` pass finds the commits
    and paths that introduced them (merges included: `-c` lists a merge's path only when it
    differs from every parent, i.e. the merge itself introduced that content).
@@ -150,6 +152,8 @@ class BatchResult:
     scanned_bytes: int = 0
     blobs: int = 0
     binary: int = 0
+    too_large: int = 0
+    largest: int = 0
 
 
 def scan_batch(detector: Detector, reader: BlobReader, batch: list[BlobRef]) -> BatchResult:
@@ -226,6 +230,156 @@ def _batches(objects: Iterable[tuple[str, str, int, str]], max_size: int, listin
             batch, size = [], 0
     if batch:
         yield batch
+
+
+# --- 2b. every object: one pack-ordered stream per worker -----------------------------------
+
+
+def _feed_slice(lister: Any, sink: Any, lo: int, hi: int, max_size: int, res: BatchResult) -> None:
+    """Write the ids of the blobs whose cumulative byte position falls in [lo, hi) to `sink`."""
+    pos = 0
+    try:
+        for raw in lister.stdout:
+            kind, oid, n = raw.split()[:3]
+            if kind != b"blob":
+                continue
+            size = int(n)
+            if size == 0:
+                continue
+            if size > max_size:
+                if lo == 0:  # counted once, by the first slice
+                    res.too_large += 1
+                    res.largest = max(res.largest, size)
+                continue
+            if pos >= hi:
+                break
+            if pos >= lo:
+                sink.write(oid + b"\n")
+            pos += size
+    except (BrokenPipeError, ValueError, OSError):
+        pass
+    finally:
+        try:
+            sink.close()
+        except (BrokenPipeError, OSError):
+            pass
+
+
+def stream_slice(repo: str | None, detector: Detector, lo: int, hi: int, max_size: int) -> BatchResult:
+    """Scan the blobs whose cumulative size in pack order lies in [lo, hi).
+
+    NOTE: pack order (`--batch-all-objects --unordered`) keeps git's delta-base cache warm:
+    ~3 s to read all of sqlalchemy against ~17 s for the same blobs asked for in hash order.
+    Each worker lists the objects itself (0.3 s), asks its own `cat-file --batch` for one
+    contiguous slice of that order and scans it: no blob bytes travel between processes, git
+    unpacks each blob once, and trees and commits are never inflated.
+    """
+    git = Git(repo)
+    lister = git.popen(["cat-file", "--batch-all-objects", "--unordered", "--batch-check=%(objecttype) %(objectname) %(objectsize)"])
+    reader = git.popen(["cat-file", "--batch"], stdin=subprocess.PIPE)
+    _widen_pipe(reader.stdout)
+    res = BatchResult([])
+    feeder = threading.Thread(target=_feed_slice, args=(lister, reader.stdin, lo, hi, max_size, res), daemon=True)
+    feeder.start()
+    out = reader.stdout
+    assert out is not None
+    complete = False
+    try:
+        while True:
+            header = out.readline()
+            if not header:
+                complete = True
+                break
+            fields = header.split()
+            if len(fields) < 3 or fields[1] == b"missing":
+                continue
+            size = int(fields[2])
+            data = out.read(size)
+            out.read(1)
+            if is_binary(data[:8192]):
+                res.binary += 1
+                continue
+            res.blobs += 1
+            res.scanned_bytes += size
+            name = fields[0].decode()
+            found = detector.scan(Chunk(data, Origin("git", blob=name)))
+            if found:
+                res.findings.append((name, found))
+    finally:
+        if not complete:
+            reader.kill()
+        feeder.join()
+        stopped = lister.poll() is None
+        if stopped:  # the feeder stops reading once its slice is written
+            lister.kill()
+        errors = [finish_process(p) for p in (reader, lister)]
+    for proc, err, ok in ((reader, errors[0], True), (lister, errors[1], not stopped)):
+        if complete and ok and proc.returncode != 0:
+            raise SourceError(f"git could not read objects: {err.splitlines()[-1] if err else 'exit ' + str(proc.returncode)}")
+    return res
+
+
+def _worker_slice(repo: str | None, lo: int, hi: int, max_size: int) -> BatchResult:
+    assert _worker_detector is not None
+    return stream_slice(repo, _worker_detector, lo, hi, max_size)
+
+
+def _blob_bytes(git: Git, max_size: int) -> int:
+    """Total size of the blobs a full-history scan reads."""
+    proc = git.popen(["cat-file", "--batch-all-objects", "--unordered", "--batch-check=%(objecttype) %(objectsize)"])
+    assert proc.stdout is not None
+    total = 0
+    for raw in proc.stdout:
+        kind, _, n = raw.partition(b" ")
+        if kind == b"blob":
+            size = int(n)
+            if size <= max_size:
+                total += size
+    err = finish_process(proc)
+    if proc.returncode != 0:
+        raise SourceError(f"git could not list objects: {err.splitlines()[-1] if err else 'exit ' + str(proc.returncode)}")
+    return total
+
+
+def _scan_all_objects(git: Git, repo: str | None, detector: Detector, options: HistoryOptions, result: ScanResult) -> dict[str, list[Finding]]:
+    workers = options.jobs or (os.cpu_count() or 1)
+    parts: list[BatchResult] = []
+    total = _blob_bytes(git, options.max_blob_size) if workers > 1 else 0
+    if workers > 1 and total >= PARALLEL_MIN_BYTES:
+        import pickle
+        from concurrent.futures import ProcessPoolExecutor
+
+        from leakwarden.api import current_settings
+
+        blob = pickle.dumps(current_settings(detector))
+        try:
+            pool: ProcessPoolExecutor | None = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(blob,))
+        except (OSError, ValueError):
+            pool = None
+        if pool is not None:
+            # Contiguous slices of equal bytes; the last one runs to the end (objects added
+            # since the count are scanned too).
+            bounds = [total * k // workers for k in range(workers)] + [1 << 62]
+            with pool:
+                futures = [pool.submit(_worker_slice, repo, bounds[k], bounds[k + 1], options.max_blob_size) for k in range(workers)]
+                parts = [f.result() for f in futures]
+    if not parts:
+        parts = [stream_slice(repo, detector, 0, 1 << 62, options.max_blob_size)]
+    found: dict[str, list[Finding]] = {}
+    too_large = largest = 0
+    for r in parts:
+        result.stats.files += r.blobs
+        result.stats.bytes += r.scanned_bytes
+        result.stats.skipped += r.binary
+        too_large += r.too_large
+        largest = max(largest, r.largest)
+        for oid, fs in r.findings:
+            found.setdefault(oid, []).extend(fs)
+    if too_large:
+        result.errors.append(
+            ScanError("<git>", "too-large", f"skipped {too_large} blob(s) over the size limit of {options.max_blob_size / 1e6:.1f} MB (largest {largest / 1e6:.1f} MB)")
+        )
+    return found
 
 
 def _scan_blobs(git: Git, repo: str | None, detector: Detector, options: HistoryOptions, result: ScanResult) -> dict[str, list[Finding]]:
@@ -353,9 +507,9 @@ def group_findings(found: dict[str, list[Finding]], intro: dict[str, list[Introd
     """One Finding per secret at its earliest introduction; other occurrences in `details`."""
     import fnmatch
 
-    import pathspec
+    from leakwarden.sources.files import gitignore_spec
 
-    exclude = pathspec.GitIgnoreSpec.from_lines(options.exclude) if options.exclude else None
+    exclude = gitignore_spec(options.exclude) if options.exclude else None
     occurrences: dict[str, list[tuple[float, str, int, Finding, Introduction | None]]] = {}
     for oid, findings in found.items():
         intros: list[Introduction | None] = list(intro.get(oid, ())) or [None]
@@ -425,7 +579,10 @@ def scan_history(repo: str | None, detector: Detector, options: HistoryOptions, 
                 part = part.lstrip(".")
                 if part and not part.startswith("-"):
                     git.resolve(part)
-    found = _scan_blobs(git, repo, detector, options, result)
+    if options.revs:
+        found = _scan_blobs(git, repo, detector, options, result)
+    else:
+        found = _scan_all_objects(git, repo, detector, options, result)
     intro = attribute(git, set(found), options.revs)
     if not options.revs:
         # Rewritten history: a blob no ref reaches may still be named by the reflog.
