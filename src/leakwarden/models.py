@@ -130,7 +130,6 @@ class Chunk:
     base_line: int = 1
     base_offset: int = 0
     base_column: int = 1  # column of data[0] when a block starts mid-line
-    decoded_from: str | None = None
     depth: int = 0
     # Findings starting at or past this offset belong to the next, overlapping block.
     own_end: int | None = None

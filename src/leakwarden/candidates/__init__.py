@@ -129,7 +129,7 @@ class Detector:
         seen_secrets = {(f.rule_id, f.secret.reveal()) for f in found}
         out: list[Finding] = []
         for seg in self._segments.segments(data):
-            child = Chunk(seg.text, chunk.origin, depth=chunk.depth + 1, decoded_from=seg.kind)
+            child = Chunk(seg.text, chunk.origin, depth=chunk.depth + 1)
             for f in self.scan(child):
                 key = (f.rule_id, f.secret.reveal())
                 if key in seen_secrets:
