@@ -91,7 +91,7 @@ def score(labels: dict[str, list[dict]], found: set[tuple[str, int]]) -> dict:
 
 
 def group_of(t: str) -> str:
-    for group, types in PRIORITY.items():
+    for types in PRIORITY.values():
         if t in types:
             return f"priority:{t}"
     return t if t.startswith("generic:") else "other-rule-examples"

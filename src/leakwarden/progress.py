@@ -18,14 +18,22 @@ MIN_BYTES = 4 * 1024 * 1024
 class ScanProgress:
     """`advance()` after each unit of work; `close()` (or `with`) clears the line."""
 
-    def __init__(self, total_items: int, total_bytes: int, unit: str = "files", enabled: bool = True) -> None:
+    def __init__(self, total_items: int, total_bytes: int, unit: str = "files", enabled: bool = True, allowed: bool = False) -> None:
         self.enabled = enabled
         self._bar: Any = None
         self._task: Any = None
         self._last = 0.0
         self.items = self.bytes = self.findings = 0
-        if not enabled:
-            return
+        self.total_items, self.total_bytes, self.unit = total_items, total_bytes, unit
+        # `allowed`: may appear later, once `expect()` has announced enough work.
+        self._allowed = allowed and not enabled
+        if enabled:
+            self._start()
+
+    def _start(self) -> None:
+        self.enabled = True
+        self._allowed = False
+        unit = self.unit
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -46,8 +54,17 @@ class ScanProgress:
             console=console,
             transient=True,
         )
-        self._task = self._bar.add_task("scan", total=max(total_bytes, 1), items=0, total_items=total_items, findings=0)
+        self._task = self._bar.add_task("scan", total=max(self.total_bytes, 1), items=0, total_items=self.total_items, findings=0)
         self._bar.start()
+
+    def expect(self, items: int, nbytes: int) -> None:
+        """More work was found (a walk still listing files): grow the totals."""
+        self.total_items += items
+        self.total_bytes += nbytes
+        if self._allowed and self.total_bytes >= MIN_BYTES:
+            self._start()
+        elif self.enabled:
+            self._bar.update(self._task, total=max(self.total_bytes, 1), total_items=self.total_items)
 
     def advance(self, items: int = 0, nbytes: int = 0, findings: int | None = None) -> None:
         if not self.enabled:
@@ -88,4 +105,7 @@ def should_show(settings: Any, total_bytes: int) -> bool:
 
 
 def start(settings: Any, total_items: int, total_bytes: int, unit: str = "files") -> ScanProgress:
-    return ScanProgress(total_items, total_bytes, unit, enabled=should_show(settings, total_bytes))
+    """A bar for known totals, or (totals 0) one that appears once `expect()` reaches MIN_BYTES."""
+    if total_items or total_bytes:
+        return ScanProgress(total_items, total_bytes, unit, enabled=should_show(settings, total_bytes))
+    return ScanProgress(0, 0, unit, enabled=False, allowed=should_show(settings, MIN_BYTES))

@@ -421,7 +421,8 @@ def plan_fixes(paths: Sequence[Path], detector: Detector | None = None, respect_
     plan = FixPlan(root)
     known = read_env(root / ENV_FILE)
     options = FileOptions(respect_gitignore=respect_gitignore, exclude=settings.exclude_paths, max_file_size=settings.max_file_size)
-    for path, display, _size in iter_files([Path(p) for p in paths], options, plan.errors.append):
+    for name, display, _size in iter_files([Path(p) for p in paths], options, plan.errors.append):
+        path = Path(name)
         try:
             data = path.read_bytes()
         except OSError as exc:

@@ -79,8 +79,11 @@ class _IgnoreStack:
         return False
 
 
-def iter_files(paths: Sequence[Path], options: FileOptions, on_error: OnError) -> Iterator[tuple[Path, str, int]]:
-    """Yield (absolute path, display path, size) for every regular file to scan."""
+def iter_files(paths: Sequence[Path], options: FileOptions, on_error: OnError) -> Iterator[tuple[str, str, int]]:
+    """Yield (file system path, display path, size) for every regular file to scan.
+
+    Paths are plain strings: building a `Path` per file cost a third of the walk.
+    """
     for root in paths:
         try:
             st = root.stat() if options.follow_symlinks else root.lstat()
@@ -89,27 +92,31 @@ def iter_files(paths: Sequence[Path], options: FileOptions, on_error: OnError) -
         except OSError as exc:
             raise SourceError(f"{root}: {exc.strerror}") from None
         if stat.S_ISREG(st.st_mode) or (stat.S_ISLNK(st.st_mode) and root.is_file()):
-            yield root, str(root), root.stat().st_size
+            yield str(root), str(root), root.stat().st_size
             continue
         if not stat.S_ISDIR(st.st_mode):
             raise SourceError(f"{root}: not a file or folder")
         yield from _walk(root, options, on_error)
 
 
-def _walk(root: Path, options: FileOptions, on_error: OnError) -> Iterator[tuple[Path, str, int]]:
+def _name(entry: os.DirEntry[str]) -> str:
+    return entry.name
+
+
+def _walk(root: Path, options: FileOptions, on_error: OnError) -> Iterator[tuple[str, str, int]]:
     ignore = _IgnoreStack(root, options.exclude)
     prefix = "" if str(root) == "." else str(root).rstrip("/") + "/"
     stack: list[tuple[str, str]] = [(str(root), "")]
     seen_dirs: set[tuple[int, int]] = set()
     while stack:
         directory, rel_dir = stack.pop()
-        if options.respect_gitignore:
-            ignore.load(rel_dir, directory)
         try:
-            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+            entries = sorted(os.scandir(directory), key=_name)
         except OSError as exc:
             on_error(ScanError(prefix + rel_dir or str(root), "unreadable", f"cannot list folder: {exc.strerror}"))
             continue
+        if options.respect_gitignore and any(e.name == ".gitignore" for e in entries):
+            ignore.load(rel_dir, directory)
         subdirs = []
         for entry in entries:
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
@@ -137,11 +144,11 @@ def _walk(root: Path, options: FileOptions, on_error: OnError) -> Iterator[tuple
             except OSError as exc:
                 on_error(ScanError(prefix + rel, "unreadable", exc.strerror or str(exc)))
                 continue
-            yield Path(entry.path), prefix + rel, size
+            yield entry.path, prefix + rel, size
         stack.extend(reversed(subdirs))
 
 
-def file_chunks(path: Path, display: str, size: int, options: FileOptions, on_error: OnError) -> Iterator[Chunk]:
+def file_chunks(path: str | Path, display: str, size: int, options: FileOptions, on_error: OnError) -> Iterator[Chunk]:
     """Read one file as chunks; binary, oversized and unreadable files become ScanErrors."""
     if options.archives:
         from leakwarden.sources import archives
