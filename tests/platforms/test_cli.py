@@ -36,6 +36,26 @@ def test_install_github_and_gitlab_hooks(tmp_path: Path, api: FakeApi, monkeypat
     assert call.headers["private-token"] == "gl-owner-token" and call.json()["merge_requests_events"] is True
 
 
+def test_install_bitbucket_cloud_and_dc_hooks(tmp_path: Path, api: FakeApi, monkeypatch) -> None:
+    cfg = write_config(tmp_path, api, monkeypatch)
+    r = run_cli("monitor", "install", "bitbucket", "--workspace", "acme-ws", "--url", "https://hooks.example/hooks/bitbucket", "--config", str(cfg),
+                env={**ENV, "BITBUCKET_TOKEN": "bb-ws-token"})
+    assert r.returncode == 0, r.stderr.decode()
+    (call,) = api.calls("POST", "/workspaces/acme-ws/hooks")
+    body = call.json()
+    assert call.headers["authorization"] == "Bearer bb-ws-token"
+    assert body["events"] == ["repo:push", "pullrequest:created", "pullrequest:updated"] and body["secret"] == SECRET
+    assert body["url"] == "https://hooks.example/hooks/bitbucket" and body["active"] is True
+    r = run_cli("monitor", "install", "bitbucket-dc", "--project", "PLAT", "--url", "https://hooks.example/hooks/bitbucket-dc", "--config", str(cfg),
+                env={**ENV, "BITBUCKET_DC_TOKEN": "bbdc-admin-token"})
+    assert r.returncode == 0, r.stderr.decode()
+    (call,) = api.calls("POST", "/rest/api/latest/projects/PLAT/webhooks")
+    body = call.json()
+    assert call.headers["authorization"] == "Bearer bbdc-admin-token"
+    assert body["configuration"] == {"secret": SECRET} and "repo:refs_changed" in body["events"] and "pr:from_ref_updated" in body["events"]
+    assert b"bbdc-admin-token" not in r.stdout + r.stderr and SECRET.encode() not in r.stdout + r.stderr
+
+
 def test_install_without_a_token_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:
     cfg = write_config(tmp_path, None, monkeypatch)
     cfg.write_text(cfg.read_text().replace('token_env = "LW_TEST_API_TOKEN"\n', ""))

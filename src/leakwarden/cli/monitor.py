@@ -20,7 +20,7 @@ def monitor() -> None:
 
 @monitor.group()
 def install() -> None:
-    """Create organisation/group webhooks that point at `leakwarden serve`."""
+    """Create organisation/group/workspace/project webhooks that point at `leakwarden serve`."""
 
 
 def _platform(config_path: str, name: str) -> Any:
@@ -83,6 +83,48 @@ def install_gitlab(group: str, hook_url: str, config_path: str, api_url: str | N
     finally:
         client.close()
     click.echo(f"created GitLab webhook {hook.get('id')} on group {group} → {hook_url}")
+
+
+@install.command("bitbucket")
+@click.option("--workspace", required=True, help="The Bitbucket Cloud workspace.")
+@click.option("--url", "hook_url", required=True, help="Public URL of /hooks/bitbucket on your service.")
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--api-url", default=None, help="API base URL (default https://api.bitbucket.org/2.0).")
+def install_bitbucket(workspace: str, hook_url: str, config_path: str, api_url: str | None) -> None:
+    """Create a workspace webhook for pushes and pull requests (token: BITBUCKET_TOKEN, a
+    workspace access token or OAuth token with the `webhook` scope)."""
+    pc = _platform(config_path, "bitbucket")
+    client = _client(pc, api_url, {"authorization": f"Bearer {_token(pc, 'BITBUCKET_TOKEN')}"})
+    try:
+        hook = client.json("POST", f"/workspaces/{quote(workspace, safe='')}/hooks", json={
+            "description": "leakwarden secrets scan", "url": hook_url, "active": True, "secret": pc.webhook_secret,
+            "events": ["repo:push", "pullrequest:created", "pullrequest:updated"],
+        })
+    finally:
+        client.close()
+    click.echo(f"created Bitbucket webhook {hook.get('uuid')} on workspace {workspace} → {hook_url}")
+
+
+@install.command("bitbucket-dc")
+@click.option("--project", required=True, help="The Bitbucket Data Center project key.")
+@click.option("--url", "hook_url", required=True, help="Public URL of /hooks/bitbucket-dc on your service.")
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--api-url", default=None, help="Server base URL, e.g. https://bitbucket.example.com.")
+def install_bitbucket_dc(project: str, hook_url: str, config_path: str, api_url: str | None) -> None:
+    """Create a project webhook for pushes and pull requests (token: BITBUCKET_DC_TOKEN, an
+    HTTP access token with project admin permission)."""
+    pc = _platform(config_path, "bitbucket-dc")
+    if not (api_url or pc.api_url):
+        raise UsageError("Bitbucket Data Center needs its server URL: set api_url in [bitbucket-dc] or pass --api-url")
+    client = _client(pc, api_url, {"authorization": f"Bearer {_token(pc, 'BITBUCKET_DC_TOKEN')}"})
+    try:
+        hook = client.json("POST", f"/rest/api/latest/projects/{quote(project, safe='')}/webhooks", json={
+            "name": "leakwarden", "url": hook_url, "active": True, "configuration": {"secret": pc.webhook_secret},
+            "events": ["repo:refs_changed", "pr:opened", "pr:from_ref_updated"],
+        })
+    finally:
+        client.close()
+    click.echo(f"created Bitbucket Data Center webhook {hook.get('id')} on project {project} → {hook_url}")
 
 
 def _when(ts: float | None) -> str:
