@@ -29,6 +29,10 @@ class VerifyConfig:
     allow_private: bool = False
     base_urls: dict[str, str] = field(default_factory=dict)
     max_body: int = 256 * 1024
+    # An HTTP(S) proxy for every check (networks with a mandatory egress proxy). The proxy then
+    # resolves names, so the private-address pinning applies to literal IPs only; TLS to the
+    # provider stays end to end (CONNECT), so the proxy never sees the secret.
+    proxy: str = ""
 
     @property
     def fingerprint(self) -> str:
@@ -86,8 +90,10 @@ def parse_verify_config(table: dict[str, Any]) -> VerifyConfig:
             values[key] = tuple(v.lower() for v in value)
         elif key == "base_urls":
             values[key] = _parse_base_urls(value)
+        elif key == "proxy":
+            values[key] = parse_proxy(value)
         else:
-            known = sorted({"enabled", "only_valid", "allow_private", "allow_hosts", "base_urls", *_NUMBERS})
+            known = sorted({"enabled", "only_valid", "allow_private", "allow_hosts", "base_urls", "proxy", *_NUMBERS})
             raise _fail(key, f"unknown setting (known: {', '.join(known)})")
     return VerifyConfig(**values)
 
@@ -111,3 +117,20 @@ def _parse_base_urls(value: Any) -> dict[str, str]:
             raise _fail(f"base_urls.{host}", "expected http(s)://host[:port][/prefix] without query or credentials")
         out[str(host).lower()] = base.rstrip("/")
     return out
+
+
+def parse_proxy(value: Any) -> str:
+    """`http://host:port` or `https://host:port`, optionally with `user:password@`."""
+    import httpx
+
+    if not isinstance(value, str):
+        raise _fail("proxy", "expected a URL string such as http://proxy.internal:3128")
+    if not value:
+        return ""
+    try:
+        url = httpx.URL(value)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise _fail("proxy", f"not a URL: {exc}") from None
+    if url.scheme not in ("http", "https") or not url.host or url.path not in ("", "/") or url.query or url.fragment:
+        raise _fail("proxy", "expected http(s)://host:port (SOCKS is not supported)")
+    return value

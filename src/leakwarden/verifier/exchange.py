@@ -200,11 +200,13 @@ def _location_host(location: str | None) -> str:
 
 
 def new_client(config: VerifyConfig) -> httpx.AsyncClient:
-    """TLS verification always on; no redirects; no proxies, netrc or env-provided credentials."""
+    """TLS verification always on; no redirects; no netrc or env-provided credentials or proxies
+    (a proxy only when `[verify] proxy` names one)."""
     return httpx.AsyncClient(
         verify=True,
         follow_redirects=False,
         trust_env=False,
+        proxy=config.proxy or None,
         timeout=config.timeout,
         limits=httpx.Limits(max_connections=config.per_host, max_keepalive_connections=config.per_host),
     )

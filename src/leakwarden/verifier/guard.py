@@ -98,6 +98,8 @@ async def pin_address(target: Target, config: VerifyConfig) -> str:
     host = target.url.host
     port = target.url.port or (443 if target.url.scheme == "https" else 80)
     addresses = _literal(host)
+    if config.proxy and not addresses:
+        return host  # the proxy resolves the name (local DNS often cannot, behind one)
     if not addresses:
         loop = asyncio.get_running_loop()
         try:
