@@ -94,13 +94,18 @@ class Blobs:
         return digest
 
 
-def _oci_manifest(image: Image, blobs: Blobs, gzip_layers: bool) -> tuple[str, int]:
+def _oci_manifest(image: Image, blobs: Blobs, gzip_layers: bool, zstd_layers: bool = False) -> tuple[str, int]:
     tars = [layer.tar() for layer in image.layers]
     diff_ids = [sha(t) for t in tars]
     layer_descs = []
     for t in tars:
-        data = gzip.compress(t, mtime=0) if gzip_layers else t
-        layer_descs.append({"mediaType": OCI_LAYER_GZ if gzip_layers else OCI_LAYER, "digest": blobs.add(data), "size": len(data)})
+        if zstd_layers:
+            import zstandard
+
+            data, media = zstandard.ZstdCompressor(level=3).compress(t), OCI_LAYER + "+zstd"
+        else:
+            data, media = (gzip.compress(t, mtime=0), OCI_LAYER_GZ) if gzip_layers else (t, OCI_LAYER)
+        layer_descs.append({"mediaType": media, "digest": blobs.add(data), "size": len(data)})
     config = image.config(diff_ids)
     manifest = {
         "schemaVersion": 2,
@@ -112,12 +117,12 @@ def _oci_manifest(image: Image, blobs: Blobs, gzip_layers: bool) -> tuple[str, i
     return blobs.add(raw), len(raw)
 
 
-def oci_files(images: list[Image], *, multiarch: bool = False, gzip_layers: bool = True, ref: str = "app:1.0") -> dict[str, bytes]:
+def oci_files(images: list[Image], *, multiarch: bool = False, gzip_layers: bool = True, zstd_layers: bool = False, ref: str = "app:1.0") -> dict[str, bytes]:
     """The files of an OCI image layout: one image, several, or one multi-arch index."""
     blobs = Blobs()
     descs = []
     for img in images:
-        digest, size = _oci_manifest(img, blobs, gzip_layers)
+        digest, size = _oci_manifest(img, blobs, gzip_layers, zstd_layers)
         descs.append({"mediaType": OCI_MANIFEST, "digest": digest, "size": size, "platform": {"os": img.os, "architecture": img.arch}})
     if multiarch:
         inner = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descs}).encode()

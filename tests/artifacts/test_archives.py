@@ -63,6 +63,7 @@ def by_path(result):
         ("dist.tgz", lambda m: gzip.compress(tar_bytes(m))),
         ("dist.tar.bz2", lambda m: bz2.compress(tar_bytes(m))),
         ("dist.tar.xz", lambda m: lzma.compress(tar_bytes(m))),
+        ("dist.tar.zst", lambda m: zstd_compress(tar_bytes(m))),
     ],
 )
 def test_each_kind_finds_member_with_line(tmp_path, name, make):
@@ -141,6 +142,29 @@ def test_gzip_bomb_stops_while_streaming(tmp_path):
     assert any(e.kind == "limit" and "decompression bomb" in e.message for e in result.errors)
 
 
+def test_zstd_bomb_stops_while_streaming(tmp_path):
+    bomb = tmp_path / "big.log.zst"
+    bomb.write_bytes(zstd_compress(b"A" * (40 << 20)))
+    assert bomb.stat().st_size < 64 * 1024
+    result = scan_archives([bomb])
+    assert any(e.kind == "limit" and "decompression bomb" in e.message for e in result.errors)
+
+
+def test_corrupt_zstd_frame_is_reported(tmp_path):
+    bad = tmp_path / "bad.tar.zst"
+    data = bytearray(zstd_compress(tar_bytes({"a.txt": b"a=1\n" * 5000})))
+    data[len(data) // 2 :] = bytes(len(data) - len(data) // 2)
+    bad.write_bytes(bytes(data))
+    result = scan_archives([bad])
+    assert [e.kind for e in result.errors] == ["corrupt"]
+
+
+def zstd_compress(data: bytes) -> bytes:
+    import zstandard
+
+    return zstandard.ZstdCompressor(level=3).compress(data)
+
+
 def zlib_gzip_zeros(n: int) -> bytes:
     buf = io.BytesIO()
     with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=9) as gz:
@@ -207,7 +231,7 @@ def test_path_traversal_names_are_reported_and_never_used(tmp_path):
     assert sanitize_member_name("a/\x1b[31mb") == ("a/?[31mb", False)
 
 
-@pytest.mark.parametrize("kind", ["zip", "tar.gz", "tar", "xz"])
+@pytest.mark.parametrize("kind", ["zip", "tar.gz", "tar", "xz", "tar.zst"])
 def test_truncated_archives_give_a_clear_message(tmp_path, kind):
     members = {"a.txt": b"a=" + CIRCLE.encode() + b"\n", "b.txt": b"b\n" * 40_000}
     data = {
@@ -215,6 +239,7 @@ def test_truncated_archives_give_a_clear_message(tmp_path, kind):
         "tar.gz": gzip.compress(tar_bytes(members)),
         "tar": tar_bytes(members),
         "xz": lzma.compress(tar_bytes(members)),
+        "tar.zst": zstd_compress(tar_bytes(members)),
     }[kind]
     target = tmp_path / f"cut.{kind}"
     target.write_bytes(data[: len(data) // 2])

@@ -72,6 +72,14 @@ def test_oci_layout_folder(tmp_path):
     assert env.location.layer == digests[1]
 
 
+def test_oci_layout_with_zstd_layers(tmp_path):
+    target = write_dir(tmp_path / "layout", oci_files([secret_image()], zstd_layers=True))
+    assert any(b"tar+zstd" in data for name, data in oci_files([secret_image()], zstd_layers=True).items() if name.startswith("blobs/"))
+    result = scan_image(str(target), use_cache=False)
+    assert not [e for e in result.errors if e.kind in ("unsupported", "corrupt")]
+    _check_secret_image(result, "layout")
+
+
 def test_config_only_secrets(tmp_path):
     img = Image(
         layers=[Layer({"etc/hostname": b"box\n"}, "/bin/sh -c #(nop) ADD file:1 in /")],

@@ -52,7 +52,7 @@ def _settings_and_limits(start: Path | None, rule_opts: dict[str, Any], max_file
 def archive(files: tuple[Path, ...], fmt: str, output: Path | None, show_secrets: bool, exit_zero: bool, quiet: bool,
             max_file_size: str | None, max_archive_depth: int | None, max_archive_members: int | None, max_archive_bytes: str | None,
             max_ratio: float | None, **rule_opts: Any) -> None:
-    """Scan archives (zip, jar/war/ear, whl, egg, nupkg, apk, tar, tar.gz/bz2/xz, gem, npm .tgz), nested ones too.
+    """Scan archives (zip, jar/war/ear, whl, egg, nupkg, apk, tar, tar.gz/bz2/xz/zst, gem, npm .tgz), nested ones too.
 
     Nothing is extracted to disk. Locations read `release.zip!/lib/app.jar!/config.properties:12`.
     """

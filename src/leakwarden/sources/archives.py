@@ -31,7 +31,7 @@ from leakwarden.sources import OnError, chunks_from_stream, is_binary
 ARCHIVE_EXTENSIONS = (
     ".zip", ".jar", ".war", ".ear", ".aar", ".whl", ".egg", ".nupkg", ".apk", ".xpi", ".vsix",
     ".tar", ".tgz", ".tar.gz", ".tbz", ".tbz2", ".tar.bz2", ".txz", ".tar.xz", ".gem", ".crate",
-    ".gz", ".bz2", ".xz",
+    ".gz", ".bz2", ".xz", ".zst", ".tzst", ".tar.zst",
 )
 # Member types that are never text: skip them without reading (nested archives are still opened).
 _BINARY_MEMBER_EXT = frozenset(
@@ -211,6 +211,58 @@ def describe_error(exc: BaseException) -> str:
 DAMAGE_ERRORS = (EOFError, tarfile.TarError, zipfile.BadZipFile, zlib.error, lzma.LZMAError, OSError, NotImplementedError, ValueError, RuntimeError, IndexError)
 
 
+def zstd_available() -> bool:
+    try:
+        import zstandard  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class _ZstdReader:
+    """zstd frames as a readable stream; its errors become ValueError (reported as corrupt).
+
+    The decoder's window is capped (128 MiB, zstd's default limit), so a frame cannot demand
+    unbounded memory; output is bounded by the walker's budget like every other codec. The
+    decoder ends quietly on a cut frame, so the output is checked against the size the first
+    frame declares (and must not be empty).
+    """
+
+    def __init__(self, fh: Any) -> None:
+        import zstandard
+
+        self._error = zstandard.ZstdError
+        self._fh = fh
+        self._reader: Any = None
+        self._declared = -1
+        self._out = 0
+
+    def _open(self) -> None:
+        import zstandard
+
+        head = self._fh.read(18)  # the longest frame header
+        try:
+            size = zstandard.get_frame_parameters(head).content_size
+        except self._error as exc:
+            raise ValueError(f"zstd: {exc}") from None
+        self._declared = size if size not in (0, zstandard.CONTENTSIZE_UNKNOWN, zstandard.CONTENTSIZE_ERROR) else -1
+        dctx = zstandard.ZstdDecompressor(max_window_size=1 << 27)
+        source: Any = Prefixed(head, self._fh)  # file-like: read() is all the decoder calls
+        self._reader = dctx.stream_reader(source, read_across_frames=True)
+
+    def read(self, n: int = -1) -> bytes:
+        if self._reader is None:
+            self._open()
+        try:
+            data = self._reader.read(n)
+        except self._error as exc:
+            raise ValueError(f"zstd: {exc}") from None
+        self._out += len(data)
+        if not data and n != 0 and (self._out == 0 or self._out < self._declared):
+            raise EOFError("zstd: compressed data is truncated")
+        return bytes(data)
+
+
 class ArchiveWalker:
     """Recursive walk over archive content, yielding text members as chunks.
 
@@ -260,11 +312,11 @@ class ArchiveWalker:
                 yield from self._zip(head, stream, display, depth, origin_for, seekable)
             elif kind == "tar":
                 yield from self.tar(Prefixed(head, stream), display, depth, origin_for)
-            elif kind == "zstd":
-                self.on_error(ScanError(display, "unsupported", "zstd-compressed content is not supported; not scanned"))
+            elif kind == "zstd" and not zstd_available():
+                self.on_error(ScanError(display, "unsupported", "zstd-compressed content needs the `zstandard` package; not scanned"))
             else:
                 inner = self.decompress(kind, Prefixed(head, stream), display)
-                plain = name[: -len(os.path.splitext(name)[1])] if name.lower().endswith((".gz", ".bz2", ".xz")) else name
+                plain = name[: -len(os.path.splitext(name)[1])] if name.lower().endswith((".gz", ".bz2", ".xz", ".zst")) else name
                 yield from self.content(inner, display, depth + 1, origin_for, name=plain)
         except StreamLimitError as exc:
             self.on_error(ScanError(display, "limit", str(exc)))
@@ -278,6 +330,8 @@ class ArchiveWalker:
             raw = gzip.GzipFile(fileobj=counting)
         elif kind == "bzip2":
             raw = bz2.BZ2File(counting)
+        elif kind == "zstd":
+            raw = _ZstdReader(counting)
         else:
             raw = lzma.LZMAFile(counting)
         return _Guarded(raw, lambda: counting.count, self.budget, display)

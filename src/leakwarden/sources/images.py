@@ -31,6 +31,7 @@ from leakwarden.sources.archives import (
     WalkLimitError,
     describe_error,
     sniff,
+    zstd_available,
 )
 
 INDEX_TYPES = frozenset({
@@ -394,11 +395,11 @@ def layer_chunks(walker: ArchiveWalker, manifest: ImageManifest, layer: LayerRef
             head = fh.read(1024)
             kind = sniff(head)
             stream: Readable = Prefixed(head, fh)
-            if kind in ("gzip", "bzip2", "xz"):
-                stream = walker.decompress(kind, stream, label)
-            elif kind == "zstd":
-                on_error(ScanError(label, "unsupported", "zstd-compressed layer; not supported, not scanned"))
+            if kind == "zstd" and not zstd_available():
+                on_error(ScanError(label, "unsupported", "zstd-compressed layer needs the `zstandard` package; not scanned"))
                 return
+            if kind in ("gzip", "bzip2", "xz", "zstd"):
+                stream = walker.decompress(kind, stream, label)
             elif kind != "tar" and head.strip(b"\x00"):
                 on_error(ScanError(label, "corrupt", "layer is not a tar archive; not scanned"))
                 return
