@@ -35,8 +35,6 @@ def _run(locations: list[tuple[str, str]], run_engine: str, max_file_size: str |
 
     if rule_opts.get("store_secrets"):
         raise UsageError("org scans never bring secret values back from workers: --store-secrets is not available")
-    if rule_opts.get("verify_secrets") or rule_opts.get("only_valid"):
-        raise UsageError("org scans never bring secret values back from workers, so they cannot be verified here")
     settings = build_settings(None, engine=matcher, **rule_opts)
     settings = settings.merged(max_file_size=parse_size(max_file_size) if max_file_size else None)
     detector = api.build_detector(settings)
