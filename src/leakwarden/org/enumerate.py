@@ -321,7 +321,22 @@ def bitbucket(api: ApiClient, workspace: str) -> Iterator[RepoRef]:
             )
 
 
-def bitbucket_dc(api: ApiClient, project: str) -> Iterator[RepoRef]:
+def _dc_size(api: ApiClient, project_key: str, slug: str) -> int | None:
+    """A Bitbucket DC repository's size in bytes: the listing has none, so ask the server's
+    `projects/{key}/repos/{slug}/sizes` resource (served from the context root, beside the REST
+    API, answering `{"repository": bytes, "attachments": bytes}`). None when the server does not
+    say: an unknown size never filters a repository out."""
+    try:
+        body = api.json(api.get(api.url(f"projects/{quote(project_key, safe='')}/repos/{quote(slug, safe='')}/sizes")))
+    except NotFound:
+        return None
+    size = body.get("repository") if isinstance(body, dict) else None
+    return size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None
+
+
+def bitbucket_dc(api: ApiClient, project: str, sizes: bool = False) -> Iterator[RepoRef]:
+    """A project's repositories; with `sizes`, one more request per repository for its size
+    (made only when a size limit is asked for)."""
     def next_url(resp: httpx.Response, body: Any, url: str) -> str | None:
         if not isinstance(body, dict) or body.get("isLastPage", True):
             return None
@@ -333,10 +348,12 @@ def bitbucket_dc(api: ApiClient, project: str) -> Iterator[RepoRef]:
     for body in _pages(api, api.url(f"rest/api/1.0/projects/{quote(project, safe='')}/repos"), {"limit": 100, "start": 0}, next_url):
         for r in _list_of(body, "values", api):
             proj = r.get("project") if isinstance(r.get("project"), dict) else {}
+            key = str((proj or {}).get("key", project))
             yield RepoRef(
-                name=f"{(proj or {}).get('key', project)}/{r.get('slug')}",
+                name=f"{key}/{r.get('slug')}",
                 clone_url=_clone_link(r, ("http", "https"), api),
                 platform="bitbucket-dc",
+                size=_dc_size(api, key, str(r.get("slug"))) if sizes and r.get("slug") else None,
                 fork="origin" in r,
                 archived=bool(r.get("archived")),
             )
@@ -405,7 +422,7 @@ def enumerate_repos(
         elif platform == "bitbucket":
             found = bitbucket(api, name)
         else:
-            found = bitbucket_dc(api, name)
+            found = bitbucket_dc(api, name, sizes=repo_filter.max_size is not None)
         out: dict[str, RepoRef] = {}
         for r in found:
             if r.clone_url not in out and repo_filter.keep(r):
