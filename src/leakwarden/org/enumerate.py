@@ -79,8 +79,10 @@ class RepoFilter:
 def parse_target(target: str) -> tuple[str, str]:
     """`github:acme` → ("github", "acme")."""
     platform, sep, name = target.partition(":")
+    if platform == "github-app" and sep:
+        return platform, name.strip("/")  # the account is optional: every installation
     if not sep or platform not in PLATFORMS or not name.strip("/"):
-        raise UsageError(f"not an org target: {target!r} (use github:ORG, gitlab:GROUP, bitbucket:WORKSPACE or bitbucket-dc:PROJECT)")
+        raise UsageError(f"not an org target: {target!r} (use github:ORG, github-app:[ACCOUNT], gitlab:GROUP, bitbucket:WORKSPACE or bitbucket-dc:PROJECT)")
     return platform, name.strip("/")
 
 
@@ -167,10 +169,13 @@ class ApiClient:
         self.sleep(seconds)
 
     def get(self, url: str, params: Mapping[str, Any] | None = None) -> httpx.Response:
+        return self.request("GET", url, params)
+
+    def request(self, method: str, url: str, params: Mapping[str, Any] | None = None) -> httpx.Response:
         url = self.check_origin(url)
         for attempt in range(_MAX_RETRIES + 1):
             try:
-                resp = self._client.get(url, params=params)
+                resp = self._client.request(method, url, params=params)
             except httpx.HTTPError as exc:
                 if attempt == _MAX_RETRIES:
                     raise SourceError(f"cannot reach {self.base.host}: {exc.__class__.__name__}") from None
@@ -413,6 +418,10 @@ def enumerate_repos(
     `bitbucket-dc:PROJ`) that passes the filter, in the platform's order, without repeats."""
     platform, name = parse_target(target)
     repo_filter = repo_filter or RepoFilter()
+    if platform == "github-app":
+        from leakwarden.org.github_app import app_repos
+
+        return _keep(app_repos(name, os.environ if env is None else env, config, **client_kwargs), repo_filter)
     api = make_client(platform, env, config, **client_kwargs)
     try:
         if platform == "github":
@@ -423,10 +432,14 @@ def enumerate_repos(
             found = bitbucket(api, name)
         else:
             found = bitbucket_dc(api, name, sizes=repo_filter.max_size is not None)
-        out: dict[str, RepoRef] = {}
-        for r in found:
-            if r.clone_url not in out and repo_filter.keep(r):
-                out[r.clone_url] = r
-        return list(out.values())
+        return _keep(found, repo_filter)
     finally:
         api.close()
+
+
+def _keep(found: Iterator[RepoRef], repo_filter: RepoFilter) -> list[RepoRef]:
+    out: dict[str, RepoRef] = {}
+    for r in found:
+        if r.clone_url not in out and repo_filter.keep(r):
+            out[r.clone_url] = r
+    return list(out.values())

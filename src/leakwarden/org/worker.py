@@ -173,7 +173,13 @@ def git_env(task: RepoTask) -> dict[str, str]:
     if platform and task.url.startswith(("https://", "http://")):
         from leakwarden.org.enumerate import token_for
 
-        token = token_for(platform, os.environ)
+        if platform.startswith("github-app:"):
+            from leakwarden.org.github_app import installation_token
+
+            token: str | None = installation_token(int(platform.removeprefix("github-app:")))
+            platform = "github"
+        else:
+            token = token_for(platform, os.environ)
         if token:
             import httpx
 
