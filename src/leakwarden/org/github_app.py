@@ -24,7 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from leakwarden.errors import SourceError, UsageError
-from leakwarden.org.enumerate import ApiClient, RepoRef, _by_link, _http_url, _list_of, _pages, base_url_for
+from leakwarden.org.enumerate import (
+    ApiClient,
+    RepoRef,
+    _by_link,
+    _http_url,
+    _list_of,
+    _pages,
+    base_url_for,
+)
 
 APP_ID_ENV = "LEAKWARDEN_GITHUB_APP_ID"
 KEY_FILE_ENV = "LEAKWARDEN_GITHUB_APP_KEY_FILE"
