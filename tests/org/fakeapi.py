@@ -1,7 +1,8 @@
 """A real HTTP server on 127.0.0.1 that imitates a code platform's REST API.
 
-Tests give it a handler `(method, path, query, headers) -> (status, headers, json body)` and
-read back every request it saw (with its headers, to check tokens go where they should).
+Tests give it a handler `(path, query, headers) -> (status, headers, json body)` and read back
+every request it saw (with its headers, to check tokens go where they should). POST requests
+reach the same handler with the pseudo-header `:method` set to "POST".
 """
 
 from __future__ import annotations
@@ -23,10 +24,18 @@ class FakeApi:
         api = self
 
         class _H(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                self.do_GET(":POST")
+
+            def do_GET(self, method: str = "") -> None:  # noqa: N802
                 parts = urlsplit(self.path)
                 query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
                 headers = {k.lower(): v for k, v in self.headers.items()}
+                if method:
+                    headers[":method"] = "POST"
                 api.requests.append((parts.path, query, headers))
                 status, extra, body = api.handler(parts.path, query, headers)
                 data = json.dumps(body).encode() if not isinstance(body, bytes) else body

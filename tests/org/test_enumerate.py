@@ -160,6 +160,36 @@ def test_bitbucket_data_center_pages_with_next_page_start():
         assert [q["start"] for _, q, _ in api.requests] == ["0", "2", "4"]
 
 
+def test_bitbucket_data_center_size_limit_asks_each_repository_its_size():
+    sizes = {"r0": 10_000, "r1": 5 * 1024 * 1024, "r2": None, "r3": "big"}  # r2: no sizes resource
+
+    def handler(path, query, headers):
+        assert headers["authorization"] == "Bearer dc-token"
+        if path == "/rest/api/1.0/projects/SEC/repos":
+            values = [{"slug": s, "project": {"key": "SEC"}, "links": {"clone": [{"name": "http", "href": f"https://bb.example/scm/sec/{s}.git"}]}} for s in sizes]
+            return 200, {}, {"values": values, "isLastPage": True}
+        slug = path.removeprefix("/projects/SEC/repos/").removesuffix("/sizes")
+        if sizes.get(slug) is None:
+            return 404, {}, {"errors": [{"message": "not found"}]}
+        if slug == "r1":  # a spent quota: the client waits, then asks again
+            handler.calls = getattr(handler, "calls", 0) + 1
+            if handler.calls == 1:
+                return 429, {"Retry-After": "7"}, {}
+        return 200, {}, {"repository": sizes[slug], "attachments": 3}
+
+    clock = FakeClock()
+    with FakeApi(handler) as api:
+        env = {"LEAKWARDEN_BITBUCKET_DC_URL": api.url, "BITBUCKET_DC_TOKEN": "dc-token"}
+        found = enumerate_repos("bitbucket-dc:SEC", env=env, repo_filter=RepoFilter(max_size=1024 * 1024), clock=clock.time, sleep=clock.sleep)
+        # r1 is over the limit; r2 and r3 have no usable size, so they are kept (never filtered blind).
+        assert [(r.name, r.size) for r in found] == [("SEC/r0", 10_000), ("SEC/r2", None), ("SEC/r3", None)]
+        assert clock.sleeps == [7.0]
+        n = len(api.requests)
+        # Without a size limit no size is asked for.
+        enumerate_repos("bitbucket-dc:SEC", env=env)
+        assert [p for p, _, _ in api.requests[n:]] == ["/rest/api/1.0/projects/SEC/repos"]
+
+
 def test_targets_and_missing_server_urls_are_usage_errors():
     for bad in ("acme", "svn:acme", "github:", "github:/"):
         with pytest.raises(UsageError):

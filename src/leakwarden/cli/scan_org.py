@@ -35,8 +35,6 @@ def _run(locations: list[tuple[str, str]], run_engine: str, max_file_size: str |
 
     if rule_opts.get("store_secrets"):
         raise UsageError("org scans never bring secret values back from workers: --store-secrets is not available")
-    if rule_opts.get("verify_secrets") or rule_opts.get("only_valid"):
-        raise UsageError("org scans never bring secret values back from workers, so they cannot be verified here")
     settings = build_settings(None, engine=matcher, **rule_opts)
     settings = settings.merged(max_file_size=parse_size(max_file_size) if max_file_size else None)
     detector = api.build_detector(settings)
@@ -62,9 +60,11 @@ def _run(locations: list[tuple[str, str]], run_engine: str, max_file_size: str |
 @report_options
 @rule_options
 def org(target: str, include_subgroups: bool, no_forks: bool, no_archived: bool, max_size: str | None, run_engine: str, max_file_size: str | None, max_occurrences: int, retries: int, matcher: str | None, fmt: str, output: Path | None, show_secrets: bool, exit_zero: bool, quiet: bool, **rule_opts: Any) -> None:
-    """Scan every repository of an org: github:ORG (or a user), gitlab:GROUP, bitbucket:WORKSPACE,
+    """Scan every repository of an org: github:ORG (or a user), github-app:[ACCOUNT] (every
+    repository a GitHub App's installations can read), gitlab:GROUP, bitbucket:WORKSPACE,
     bitbucket-dc:PROJECT. Tokens come from the environment (GITHUB_TOKEN, GITLAB_TOKEN,
-    BITBUCKET_TOKEN, BITBUCKET_DC_TOKEN; see docs/org-scans.md), never from the command line.
+    BITBUCKET_TOKEN, BITBUCKET_DC_TOKEN; for an App LEAKWARDEN_GITHUB_APP_ID and
+    LEAKWARDEN_GITHUB_APP_KEY_FILE; see docs/org-scans.md), never from the command line.
     With --store, repositories whose branches and tags did not move since the last scan are
     skipped, and an interrupted scan resumes where it stopped."""
     from leakwarden.config import load_settings, parse_size

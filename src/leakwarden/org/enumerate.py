@@ -79,8 +79,10 @@ class RepoFilter:
 def parse_target(target: str) -> tuple[str, str]:
     """`github:acme` → ("github", "acme")."""
     platform, sep, name = target.partition(":")
+    if platform == "github-app" and sep:
+        return platform, name.strip("/")  # the account is optional: every installation
     if not sep or platform not in PLATFORMS or not name.strip("/"):
-        raise UsageError(f"not an org target: {target!r} (use github:ORG, gitlab:GROUP, bitbucket:WORKSPACE or bitbucket-dc:PROJECT)")
+        raise UsageError(f"not an org target: {target!r} (use github:ORG, github-app:[ACCOUNT], gitlab:GROUP, bitbucket:WORKSPACE or bitbucket-dc:PROJECT)")
     return platform, name.strip("/")
 
 
@@ -167,10 +169,13 @@ class ApiClient:
         self.sleep(seconds)
 
     def get(self, url: str, params: Mapping[str, Any] | None = None) -> httpx.Response:
+        return self.request("GET", url, params)
+
+    def request(self, method: str, url: str, params: Mapping[str, Any] | None = None) -> httpx.Response:
         url = self.check_origin(url)
         for attempt in range(_MAX_RETRIES + 1):
             try:
-                resp = self._client.get(url, params=params)
+                resp = self._client.request(method, url, params=params)
             except httpx.HTTPError as exc:
                 if attempt == _MAX_RETRIES:
                     raise SourceError(f"cannot reach {self.base.host}: {exc.__class__.__name__}") from None
@@ -321,7 +326,22 @@ def bitbucket(api: ApiClient, workspace: str) -> Iterator[RepoRef]:
             )
 
 
-def bitbucket_dc(api: ApiClient, project: str) -> Iterator[RepoRef]:
+def _dc_size(api: ApiClient, project_key: str, slug: str) -> int | None:
+    """A Bitbucket DC repository's size in bytes: the listing has none, so ask the server's
+    `projects/{key}/repos/{slug}/sizes` resource (served from the context root, beside the REST
+    API, answering `{"repository": bytes, "attachments": bytes}`). None when the server does not
+    say: an unknown size never filters a repository out."""
+    try:
+        body = api.json(api.get(api.url(f"projects/{quote(project_key, safe='')}/repos/{quote(slug, safe='')}/sizes")))
+    except NotFound:
+        return None
+    size = body.get("repository") if isinstance(body, dict) else None
+    return size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None
+
+
+def bitbucket_dc(api: ApiClient, project: str, sizes: bool = False) -> Iterator[RepoRef]:
+    """A project's repositories; with `sizes`, one more request per repository for its size
+    (made only when a size limit is asked for)."""
     def next_url(resp: httpx.Response, body: Any, url: str) -> str | None:
         if not isinstance(body, dict) or body.get("isLastPage", True):
             return None
@@ -333,10 +353,12 @@ def bitbucket_dc(api: ApiClient, project: str) -> Iterator[RepoRef]:
     for body in _pages(api, api.url(f"rest/api/1.0/projects/{quote(project, safe='')}/repos"), {"limit": 100, "start": 0}, next_url):
         for r in _list_of(body, "values", api):
             proj = r.get("project") if isinstance(r.get("project"), dict) else {}
+            key = str((proj or {}).get("key", project))
             yield RepoRef(
-                name=f"{(proj or {}).get('key', project)}/{r.get('slug')}",
+                name=f"{key}/{r.get('slug')}",
                 clone_url=_clone_link(r, ("http", "https"), api),
                 platform="bitbucket-dc",
+                size=_dc_size(api, key, str(r.get("slug"))) if sizes and r.get("slug") else None,
                 fork="origin" in r,
                 archived=bool(r.get("archived")),
             )
@@ -396,6 +418,10 @@ def enumerate_repos(
     `bitbucket-dc:PROJ`) that passes the filter, in the platform's order, without repeats."""
     platform, name = parse_target(target)
     repo_filter = repo_filter or RepoFilter()
+    if platform == "github-app":
+        from leakwarden.org.github_app import app_repos
+
+        return _keep(app_repos(name, os.environ if env is None else env, config, **client_kwargs), repo_filter)
     api = make_client(platform, env, config, **client_kwargs)
     try:
         if platform == "github":
@@ -405,11 +431,15 @@ def enumerate_repos(
         elif platform == "bitbucket":
             found = bitbucket(api, name)
         else:
-            found = bitbucket_dc(api, name)
-        out: dict[str, RepoRef] = {}
-        for r in found:
-            if r.clone_url not in out and repo_filter.keep(r):
-                out[r.clone_url] = r
-        return list(out.values())
+            found = bitbucket_dc(api, name, sizes=repo_filter.max_size is not None)
+        return _keep(found, repo_filter)
     finally:
         api.close()
+
+
+def _keep(found: Iterator[RepoRef], repo_filter: RepoFilter) -> list[RepoRef]:
+    out: dict[str, RepoRef] = {}
+    for r in found:
+        if r.clone_url not in out and repo_filter.keep(r):
+            out[r.clone_url] = r
+    return list(out.values())

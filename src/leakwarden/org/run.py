@@ -62,12 +62,13 @@ def expand(item: dict[str, Any], repository: str) -> Finding:
         provider=item["provider"],
         severity=Severity(item["severity"]),
         confidence=Confidence(item["confidence"]),
-        secret=MaskedSecret(item["masked"]),
+        secret=Secret(item["secret"]) if "secret" in item else MaskedSecret(item["masked"]),
         location=Location(**loc, extra=extra),
         line=item.get("line") or "",
         details=dict(item.get("details") or {}),
         decoded=item.get("decoded"),
         stored_fingerprint=item["fingerprint"],
+        related={k: Secret(v) for k, v in (item.get("related_values") or {}).items()},
     )
 
 
@@ -129,14 +130,21 @@ def run_org_scan(
     task_fn: Any = None,
 ) -> tuple[ScanResult, OrgSummary]:
     """Scan every repository in `locations` ((URL or path, platform) pairs) on `engine` (an
-    engine spec such as `local:4` / `dask://host:8786`, or an Engine) and record each in `store`."""
+    engine spec such as `local:4` / `dask://host:8786`, or an Engine) and record each in `store`.
+
+    With verification on (`settings.verify`), workers send secret values back and the driver
+    checks each repository's findings as its result arrives, before recording it, through one
+    `VerifySession` (shared limits, per-provider rate limiting, each secret checked once)."""
     from leakwarden import __version__
     from leakwarden.org.engines import open_engine
     from leakwarden.progress import ScanProgress, should_show
     from leakwarden.triage.ignore import read_ignore_file
 
     started = time.perf_counter()
-    setup = make_setup(settings, detector, occurrence_cap)
+    from leakwarden.verifier import is_enabled
+
+    checker = DriverChecks(settings, detector.ruleset) if is_enabled(settings) else None
+    setup = make_setup(settings, detector, occurrence_cap, reveal=checker is not None)
     db = None
     known: dict[str, set[str]] = {}
     if store is not None:
@@ -159,7 +167,7 @@ def run_org_scan(
     bar = ScanProgress(len(tasks), 1, unit="repositories", enabled=should_show(settings, 1 << 30))
     try:
         for res in eng.map_repos(tasks):
-            findings = _absorb(res, summary, result, db, setup.ruleset_hash, __version__, ignored, floor)
+            findings = _absorb(res, summary, result, db, setup.ruleset_hash, __version__, ignored, floor, checker)
             bar.advance(items=1, nbytes=res.bytes, findings=summary.findings)
             del findings
     finally:
@@ -168,13 +176,37 @@ def run_org_scan(
             eng.close()
         if db is not None:
             db.close()
+        if checker is not None:
+            checker.close()
     result.findings.sort(key=lambda f: (f.location.extra.get("repository", ""), f.location.path or "", f.location.commit or "", f.location.start_line, f.rule_id))
     result.stats.seconds = summary.seconds = time.perf_counter() - started
     result.stats.bytes = summary.bytes
     return result, summary
 
 
-def _absorb(res: RepoResult, summary: OrgSummary, result: ScanResult, db: Any, ruleset_hash: str, version: str, ignored: set[str], floor: int) -> list[Finding]:
+class DriverChecks:
+    """Validity checks on the driver: one event loop and one `VerifySession` for the whole run."""
+
+    def __init__(self, settings: Any, ruleset: Any) -> None:
+        import asyncio
+
+        from leakwarden.verifier import VerifySession
+
+        self.loop = asyncio.new_event_loop()
+        self.session = VerifySession(settings, ruleset)
+        self.loop.run_until_complete(self.session.__aenter__())
+
+    def check(self, findings: list[Finding]) -> list[Finding]:
+        return self.loop.run_until_complete(self.session.verify(findings))
+
+    def close(self) -> None:
+        try:
+            self.loop.run_until_complete(self.session.__aexit__(None, None, None))
+        finally:
+            self.loop.close()
+
+
+def _absorb(res: RepoResult, summary: OrgSummary, result: ScanResult, db: Any, ruleset_hash: str, version: str, ignored: set[str], floor: int, checker: DriverChecks | None = None) -> list[Finding]:
     if res.status == "failed":
         summary.failed += 1
         summary.failures.append((res.repo, res.error))
@@ -184,6 +216,8 @@ def _absorb(res: RepoResult, summary: OrgSummary, result: ScanResult, db: Any, r
         summary.unchanged += 1
         return []
     findings = [f for f in (expand(item, res.repo) for item in res.findings) if f.fingerprint not in ignored and f.confidence.rank >= floor]
+    if checker is not None:
+        findings = checker.check(findings)
     if db is not None:
         rec = db.record_scan(findings, repository=res.repo, source="git", tool_version=version, ruleset_hash=ruleset_hash)
         db.mark_repo_scanned(res.repo, res.head, ruleset_hash, rec.scan_id, len(findings), res.bytes)

@@ -45,10 +45,13 @@ class WorkerSetup:
     exclude: tuple[str, ...] = ()
     # (ruleset hash, bytes from matcher.hyperscan.serialise) for each database the matcher uses
     databases: tuple[tuple[str, bytes], ...] = ()
+    # Send secret values back to the driver, which checks their validity (`--verify`) and never
+    # stores them unless asked. Off by default: then values never leave the worker.
+    reveal: bool = False
 
     @property
     def key(self) -> str:
-        return hashlib.sha256(pickle.dumps((self.ruleset_hash, self.engine, self.decode, self.max_blob_size, self.occurrence_cap, self.exclude))).hexdigest()
+        return hashlib.sha256(pickle.dumps((self.ruleset_hash, self.engine, self.decode, self.max_blob_size, self.occurrence_cap, self.exclude, self.reveal))).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +76,7 @@ class RepoResult:
     worker: str = ""
 
 
-def make_setup(settings: Any, detector: Any, occurrence_cap: int = 10) -> WorkerSetup:
+def make_setup(settings: Any, detector: Any, occurrence_cap: int = 10, reveal: bool = False) -> WorkerSetup:
     """The driver's detector, packed for workers (Hyperscan databases as serialised bytes)."""
     databases: list[tuple[str, bytes]] = []
     if detector.matcher.engine == "hyperscan":
@@ -90,6 +93,7 @@ def make_setup(settings: Any, detector: Any, occurrence_cap: int = 10) -> Worker
         occurrence_cap=occurrence_cap,
         exclude=tuple(settings.exclude_paths),
         databases=tuple(databases),
+        reveal=reveal,
     )
 
 
@@ -105,7 +109,7 @@ def _matcher_rulesets(matcher: Any) -> list[Any]:
 
 # --- per-process state ------------------------------------------------------------------------
 
-_detectors: dict[str, tuple[Any, Any]] = {}
+_detectors: dict[str, tuple[Any, Any, bool]] = {}
 _scan_lock = threading.Lock()
 
 
@@ -136,7 +140,7 @@ def init_worker(setup: WorkerSetup) -> None:
     detector = Detector(ruleset, select_matcher(ruleset, engine), decode=setup.decode)
     # One scanning thread per worker process: parallelism comes from running many workers.
     options = HistoryOptions(max_blob_size=setup.max_blob_size, occurrence_cap=setup.occurrence_cap, jobs=1, exclude=setup.exclude)
-    _detectors[setup.key] = (detector, options)
+    _detectors[setup.key] = (detector, options, setup.reveal)
 
 
 def worker_name() -> str:
@@ -169,7 +173,13 @@ def git_env(task: RepoTask) -> dict[str, str]:
     if platform and task.url.startswith(("https://", "http://")):
         from leakwarden.org.enumerate import token_for
 
-        token = token_for(platform, os.environ)
+        if platform.startswith("github-app:"):
+            from leakwarden.org.github_app import installation_token
+
+            token: str | None = installation_token(int(platform.removeprefix("github-app:")))
+            platform = "github"
+        else:
+            token = token_for(platform, os.environ)
         if token:
             import httpx
 
@@ -260,7 +270,7 @@ def scan_repo(task: RepoTask, setup_key: str | None = None) -> RepoResult:
     return result
 
 
-def _scan(task: RepoTask, detector: Any, options: Any) -> RepoResult:
+def _scan(task: RepoTask, detector: Any, options: Any, reveal: bool = False) -> RepoResult:
     from leakwarden.models import ScanResult
     from leakwarden.sources.git_history import scan_history
 
@@ -281,7 +291,7 @@ def _scan(task: RepoTask, detector: Any, options: Any) -> RepoResult:
             task.repo,
             "scanned",
             head=head,
-            findings=[compact(f) for f in result.findings],
+            findings=[compact(f, reveal) for f in result.findings],
             blobs=result.stats.files,
             bytes=result.stats.bytes,
             warnings=[e.message for e in result.errors],
@@ -293,14 +303,15 @@ def _scan(task: RepoTask, detector: Any, options: Any) -> RepoResult:
 # --- compact findings ------------------------------------------------------------------------
 
 
-def compact(f: Finding) -> dict[str, Any]:
-    """A finding as a small dict with no secret value: fingerprint, location, masked value."""
+def compact(f: Finding, reveal: bool = False) -> dict[str, Any]:
+    """A finding as a small dict with no secret value: fingerprint, location, masked value
+    (with `reveal`, also the value and related values, for the driver's validity checks)."""
     loc = f.location
     extra = {k: v for k, v in loc.extra.items() if k not in ("repository_uri", "repository")}
     details = dict(f.details)
     if f.related:
         details["related"] = {k: v.redacted for k, v in f.related.items()}
-    return {
+    out: dict[str, Any] = {
         "fingerprint": f.fingerprint,
         "rule_id": f.rule_id,
         "rule_name": f.rule_name,
@@ -317,3 +328,7 @@ def compact(f: Finding) -> dict[str, Any]:
             "commit": loc.commit, "blob": loc.blob, "layer": loc.layer, "extra": extra,
         },
     }
+    if reveal:
+        out["secret"] = f.secret.reveal()
+        out["related_values"] = {k: v.reveal() for k, v in f.related.items()}
+    return out

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from leakwarden.verifier.config import VerifyConfig
     from leakwarden.verifier.exchange import Exchange
 
-__all__ = ["check_secret", "is_enabled", "verify_findings", "verify_findings_async"]
+__all__ = ["VerifySession", "check_secret", "is_enabled", "verify_findings", "verify_findings_async"]
 
 
 def is_enabled(settings: Settings) -> bool:
@@ -71,51 +71,81 @@ async def _run_check(rule: Rule, secret: str, related: Mapping[str, str], exchan
     return _not_checked("no validity check is defined for this kind of secret")
 
 
-async def verify_findings_async(findings: Sequence[Finding], settings: Settings, ruleset: Ruleset | None = None) -> list[Finding]:
-    """Async form of `verify_findings` for callers that already run an event loop."""
-    import asyncio
+class VerifySession:
+    """Checks that share one HTTP exchange (limits, per-provider rate limiting) and one result
+    cache across several batches of findings: an org scan verifies each repository's findings
+    as they arrive, and a secret seen in many repositories is checked once."""
 
-    from leakwarden.verifier.cache import ResultCache, check_key
-    from leakwarden.verifier.exchange import Exchange
+    def __init__(self, settings: Settings, ruleset: Ruleset | None = None) -> None:
+        from leakwarden.verifier.cache import ResultCache
 
-    config = _config(settings)  # a bad [verify] table is an error even when nothing was found
-    if not findings:
-        return []
-    if ruleset is None:
-        from leakwarden.rules import load_ruleset
+        self.config = _config(settings)  # a bad [verify] table is an error even when nothing was found
+        self.settings, self.ruleset = settings, ruleset
+        self.cache = ResultCache(self.config.cache_ttl)
+        self._seen: dict[str, Validity] = {}
+        self._exchange: Exchange | None = None
 
-        ruleset = load_ruleset(settings.extra_rules, settings.disable_rules, settings.only_rules)
-    cache = ResultCache(config.cache_ttl)
-    groups: dict[str, tuple[Rule | None, Finding]] = {}
-    keys: list[str] = []
-    for f in findings:
-        related = {k: v.reveal() for k, v in f.related.items()}
-        key = check_key(f.rule_id, f.secret.reveal(), related, config.fingerprint)
-        keys.append(key)
-        if key not in groups:
-            groups[key] = (ruleset.by_id.get(f.rule_id), f)
+    async def __aenter__(self) -> VerifySession:
+        from leakwarden.verifier.exchange import Exchange
 
-    results: dict[str, Validity] = {}
-    async with Exchange(config) as exchange:
+        self._exchange = await Exchange(self.config).__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._exchange is not None:
+            await self._exchange.__aexit__(*exc)
+            self._exchange = None
+
+    async def verify(self, findings: Sequence[Finding]) -> list[Finding]:
+        """`findings` with `validity` set (and only the live ones with `only_valid`)."""
+        import asyncio
+
+        from leakwarden.verifier.cache import check_key
+
+        if not findings:
+            return []
+        if self.ruleset is None:
+            from leakwarden.rules import load_ruleset
+
+            s = self.settings
+            self.ruleset = load_ruleset(s.extra_rules, s.disable_rules, s.only_rules)
+        ruleset, config, exchange = self.ruleset, self.config, self._exchange
+        groups: dict[str, tuple[Rule | None, Finding]] = {}
+        keys: list[str] = []
+        for f in findings:
+            related = {k: v.reveal() for k, v in f.related.items()}
+            key = check_key(f.rule_id, f.secret.reveal(), related, config.fingerprint)
+            keys.append(key)
+            if key not in groups and key not in self._seen:
+                groups[key] = (ruleset.by_id.get(f.rule_id), f)
 
         async def one(key: str, rule: Rule | None, f: Finding) -> None:
             if rule is None:
-                results[key] = _not_checked(f"rule {f.rule_id} is not loaded")
+                self._seen[key] = _not_checked(f"rule {f.rule_id} is not loaded")
                 return
-            cached = cache.get(key)
+            cached = self.cache.get(key)
             if cached is not None:
-                results[key] = cached
+                self._seen[key] = cached
                 return
             related = {k: v.reveal() for k, v in f.related.items()}
             value = await _run_check(rule, f.secret.reveal(), related, exchange)
-            cache.put(key, value)
-            results[key] = value
+            self.cache.put(key, value)
+            self._seen[key] = value
 
         await asyncio.gather(*(one(k, rule, f) for k, (rule, f) in groups.items()))
-    out = [f.with_validity(results[k]) for f, k in zip(findings, keys, strict=True)]
-    if config.only_valid:
-        out = [f for f in out if f.validity.state is ValidityState.VALID]
-    return out
+        out = [f.with_validity(self._seen[k]) for f, k in zip(findings, keys, strict=True)]
+        if config.only_valid:
+            out = [f for f in out if f.validity.state is ValidityState.VALID]
+        return out
+
+
+async def verify_findings_async(findings: Sequence[Finding], settings: Settings, ruleset: Ruleset | None = None) -> list[Finding]:
+    """Async form of `verify_findings` for callers that already run an event loop."""
+    session = VerifySession(settings, ruleset)
+    if not findings:
+        return []
+    async with session:
+        return await session.verify(findings)
 
 
 def verify_findings(findings: Sequence[Finding], settings: Settings, ruleset: Ruleset | None = None) -> list[Finding]:
