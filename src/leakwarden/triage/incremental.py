@@ -19,11 +19,19 @@ applied when the blob was first scanned.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from leakwarden.config import Settings
-from leakwarden.models import Confidence, Finding, Location, ScanResult, Secret, Severity
+from leakwarden.models import (
+    Confidence,
+    Finding,
+    Location,
+    ScanResult,
+    Secret,
+    Severity,
+    Validity,
+    ValidityState,
+)
 
 
 class StoredSecret(Secret):
@@ -34,17 +42,6 @@ class StoredSecret(Secret):
     @property
     def redacted(self) -> str:
         return self._value
-
-
-@dataclass(frozen=True, slots=True)
-class StoredFinding(Finding):
-    """A finding reported from the store: its fingerprint is the stored one."""
-
-    stored_fingerprint: str = field(default="", kw_only=True)
-
-    @property
-    def fingerprint(self) -> str:
-        return self.stored_fingerprint
 
 
 def repository_key(repo: str | Path | None) -> str:
@@ -58,8 +55,10 @@ def repository_key(repo: str | Path | None) -> str:
     return normalize_remote(uri) if uri else "local:" + str(Path(git.git_dir).resolve())
 
 
-def stored_findings(rows: Sequence[tuple[object, object]], repository: str) -> list[Finding]:
+def stored_findings(rows: Sequence[tuple[object, object]], ruleset: object) -> list[Finding]:
     """Findings rebuilt from (Incident, Occurrence) rows of `Store.open_in_blobs`."""
+    from leakwarden.store.findings import StoredFinding
+
     out: list[Finding] = []
     for inc, occ in rows:
         loc = Location(
@@ -73,13 +72,14 @@ def stored_findings(rows: Sequence[tuple[object, object]], repository: str) -> l
             blob=occ.blob,  # type: ignore[attr-defined]
             extra={"repository": occ.repository} if occ.repository else {},  # type: ignore[attr-defined]
         )
+        rule = ruleset.by_id.get(inc.rule_id)  # type: ignore[attr-defined]
         out.append(
             StoredFinding(
                 rule_id=inc.rule_id,  # type: ignore[attr-defined]
                 rule_name=inc.rule_name,  # type: ignore[attr-defined]
                 provider=inc.provider,  # type: ignore[attr-defined]
                 severity=Severity(inc.severity),  # type: ignore[attr-defined]
-                confidence=Confidence.HIGH,
+                confidence=rule.confidence if rule is not None else Confidence.MEDIUM,
                 secret=StoredSecret(inc.secret_redacted),  # type: ignore[attr-defined]
                 location=loc,
                 details={
@@ -88,6 +88,7 @@ def stored_findings(rows: Sequence[tuple[object, object]], repository: str) -> l
                     "first_seen": inc.first_seen,  # type: ignore[attr-defined]
                     "occurrence_count": inc.occurrences,  # type: ignore[attr-defined]
                 },
+                validity=Validity(ValidityState(inc.validity)),  # type: ignore[attr-defined]
                 stored_fingerprint=inc.fingerprint,  # type: ignore[attr-defined]
             )
         )
@@ -125,7 +126,7 @@ def scan_git_incremental(repo: str | Path | None, revs: Sequence[str], settings:
         rows = store.open_in_blobs(seen.skipped) if seen.skipped and not new_only else []
     if rows:
         fresh = {f.fingerprint for f in result.findings}
-        old = [f for f in stored_findings(rows, "") if f.fingerprint not in fresh]
+        old = [f for f in stored_findings(rows, ruleset) if f.fingerprint not in fresh]
         result.findings.extend(apply_triage(old, settings, roots, result))
         result.findings.sort(key=lambda f: (f.location.path or "", f.location.commit or "", f.location.start_line, f.location.start_column, f.rule_id))
     return result
