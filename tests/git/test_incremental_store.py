@@ -189,3 +189,15 @@ def test_concurrent_scans_into_one_store_lose_nothing(tmp_path):
     for r in repos:  # both re-scans read nothing and report all eight
         result = scan_git(r.path, settings=Settings(store=db, jobs=1))
         assert blobs_read(result) == 0 and len(result.findings) == 8
+
+
+def test_blobs_read_under_an_exclude_are_read_again_without_it(repo, tmp_path):
+    """Findings dropped before the store (excludes, ignore file, confidence floor) must not be
+    lost for good: blobs read under such settings are marked under a different key."""
+    db = str(tmp_path / "s.db")
+    excluded = scan_git(repo.path, settings=Settings(store=db, jobs=1, exclude_paths=("config.toml",)))
+    assert excluded.findings == []
+    assert blobs_read(scan_git(repo.path, settings=Settings(store=db, jobs=1, exclude_paths=("config.toml",)))) == 0
+    plain = scan_git(repo.path, settings=Settings(store=db, jobs=1))
+    assert blobs_read(plain) == len(blob_ids(repo))
+    assert [f.secret.reveal() for f in plain.findings] == [T1]

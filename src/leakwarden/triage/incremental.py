@@ -55,6 +55,21 @@ def repository_key(repo: str | Path | None) -> str:
     return normalize_remote(uri) if uri else "local:" + str(Path(git.git_dir).resolve())
 
 
+def scan_key(ruleset_hash: str, settings: Settings, roots: Sequence[Path]) -> str:
+    """The hash blobs are marked under: the ruleset hash, or, when settings drop findings
+    before they reach the store (path excludes, a confidence floor, ignore-file entries), a hash
+    of those too, so a blob read under them is read again once they change."""
+    import hashlib
+
+    from leakwarden.api import ignored_fingerprints
+
+    ignored = sorted(ignored_fingerprints(settings, roots))
+    if not settings.exclude_paths and settings.min_confidence == "low" and not ignored:
+        return ruleset_hash
+    text = "\0".join([ruleset_hash, settings.min_confidence, *sorted(settings.exclude_paths), "", *ignored])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def stored_findings(rows: Sequence[tuple[object, object]], ruleset: object) -> list[Finding]:
     """Findings rebuilt from (Incident, Occurrence) rows of `Store.open_in_blobs`."""
     from leakwarden.store.findings import StoredFinding
@@ -109,8 +124,9 @@ def scan_git_incremental(repo: str | Path | None, revs: Sequence[str], settings:
     roots = [Path(repo)] if repo is not None else []
     result = ScanResult()
     started = time.perf_counter()
+    marked_as = scan_key(ruleset.hash, settings, roots)
     with open_store(settings.store) as store:
-        known = frozenset(store.scanned_blob_ids(key, ruleset.hash))
+        known = frozenset(store.scanned_blob_ids(key, marked_as))
     options = HistoryOptions(
         revs=tuple(revs), max_blob_size=settings.max_file_size, occurrence_cap=occurrence_cap,
         jobs=settings.jobs, exclude=settings.exclude_paths, skip_blobs=known,
@@ -122,7 +138,7 @@ def scan_git_incremental(repo: str | Path | None, revs: Sequence[str], settings:
     result = finish(result, settings, roots, ruleset)
     with open_store(settings.store) as store:
         # Marked only after their findings are recorded: an interrupted run re-reads them.
-        store.mark_scanned(key, seen.read, ruleset.hash)
+        store.mark_scanned(key, seen.read, marked_as)
         rows = store.open_in_blobs(seen.skipped) if seen.skipped and not new_only else []
     if rows:
         fresh = {f.fingerprint for f in result.findings}
