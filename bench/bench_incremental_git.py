@@ -10,6 +10,13 @@ blobs are old versions), then:
 4. for comparison, `api.scan_git` re-scanning the whole history without the store.
 
     python bench/bench_incremental_git.py [--commits 400] [--files 200] [--per-commit 12] [--kb 8]
+
+With --repo PATH it measures the wired path instead, on a real history: `api.scan_git` with a
+store (what `leakwarden scan git --store DB` runs): first scan, unchanged re-scan, and re-scan
+after one new commit (made in a throwaway clone under /tmp; the source repository is never
+written). Wall and CPU time (user+sys, this process and its children) are printed.
+
+    python bench/bench_incremental_git.py --repo /path/to/repo.git [--jobs 2]
 """
 
 from __future__ import annotations
@@ -89,6 +96,49 @@ def incremental(git: Git, store, detector, repo_id: str, ruleset_hash: str) -> t
     return len(refs), len(batch), len(findings), time.perf_counter() - started, lookup
 
 
+def _cpu() -> float:
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def real_repo(source: str, jobs: int, store_target: str | None) -> None:
+    """First scan, unchanged re-scan, re-scan after one commit, through `api.scan_git`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = Path(tmp) / "repo.git"
+        # --shared: the clone borrows the source's objects (nothing copied, nothing written there)
+        subprocess.run(["git", "clone", "-q", "--bare", "--shared", source, str(repo)], check=True)
+        settings = Settings(store=store_target or os.path.join(tmp, "bench.db"), jobs=jobs)
+        detector = build_detector(settings)
+
+        def run(label: str, **kw: object) -> float:
+            w0, c0 = time.perf_counter(), _cpu()
+            res = scan_git(repo, settings=settings, detector=detector, **kw)
+            wall, cpu = time.perf_counter() - w0, _cpu() - c0
+            old = sum(1 for f in res.findings if f.details.get("previously_seen"))
+            print(f"{label:26s} wall {wall:7.2f}s  cpu {cpu:7.2f}s  blobs read {res.stats.files + res.stats.skipped:7d}"
+                  f"  already scanned {res.stats.already_scanned:7d}  {res.stats.bytes / 1e6:7.1f} MB"
+                  f"  findings {len(res.findings)} ({old} from the store)")
+            return wall
+
+        first = run("first scan (store empty)")
+        again = run("unchanged re-scan")
+        print(f"  = {100 * again / first:.1f}% of the first scan")
+        env = {**os.environ, "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "b@example.com", "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "b@example.com"}
+        work = Path(tmp) / "work"
+        subprocess.run(["git", "clone", "-q", "--shared", str(repo), str(work)], check=True)
+        rnd = random.Random(7)
+        token = "cio" + "".join(rnd.choice(ALNUM) for _ in range(32))
+        (work / "bench_new.py").write_text(f'TOKEN = "{token}"\nprint("new file")\n')
+        subprocess.run(["git", "-C", str(work), "add", "bench_new.py"], check=True, env=env)
+        subprocess.run(["git", "-C", str(work), "commit", "-qm", "bench commit"], check=True, env=env)
+        subprocess.run(["git", "-C", str(work), "push", "-q", str(repo), "HEAD:refs/heads/bench"], check=True, env=env)
+        newer = run("after one new commit")
+        print(f"  = {100 * newer / first:.1f}% of the first scan")
+        run("unchanged, --new-only", new_only=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--commits", type=int, default=400)
@@ -97,7 +147,12 @@ def main() -> None:
     ap.add_argument("--kb", type=int, default=8)
     ap.add_argument("--new-commits", type=int, default=10)
     ap.add_argument("--store", default=None, help="store path or postgresql:// URL (default: a temp SQLite file)")
+    ap.add_argument("--repo", default=None, help="measure `api.scan_git --store` on this real repository instead")
+    ap.add_argument("--jobs", type=int, default=0)
     args = ap.parse_args()
+    if args.repo:
+        real_repo(args.repo, args.jobs, args.store)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         repo = Path(tmp) / "repo.git"
         subprocess.run(["git", "init", "-q", "--bare", str(repo)], check=True)

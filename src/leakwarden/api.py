@@ -79,14 +79,15 @@ def finish(result: ScanResult, settings: Settings, roots: Iterable[Path] = (), r
     then check validity (only with `--verify` / `[verify] enabled`: no scan touches the network
     otherwise), record in the store and drop baselined findings when asked (triage.post_scan)."""
     roots = list(roots)
-    ignored: set[str] = set()
-    for p in _ignore_paths(settings, roots):
-        ignored.update(read_ignore_file(p))
+    ignored = ignored_fingerprints(settings, roots)
     floor = Confidence(settings.min_confidence).rank
+    kept = [f for f in result.findings if f.confidence.rank >= floor]
     result.findings = sorted(
-        (f for f in result.findings if f.confidence.rank >= floor and f.fingerprint not in ignored),
+        (f for f in kept if f.fingerprint not in ignored),
         key=lambda f: (f.location.path or "", f.location.commit or "", f.location.start_line, f.location.start_column, f.rule_id),
     )
+    if len(kept) > len(result.findings):
+        result.stats.suppressed["ignore_file"] = result.stats.suppressed.get("ignore_file", 0) + len(kept) - len(result.findings)
     from leakwarden.verifier import is_enabled
 
     if is_enabled(settings):
@@ -96,8 +97,16 @@ def finish(result: ScanResult, settings: Settings, roots: Iterable[Path] = (), r
     if settings.store is not None or settings.baseline is not None:
         from leakwarden.triage.post_scan import after_scan
 
-        after_scan(result, settings, roots)
+        after_scan(result, settings, roots, ruleset.hash if ruleset is not None else "")
     return result
+
+
+def ignored_fingerprints(settings: Settings, roots: Iterable[Path]) -> set[str]:
+    """Fingerprints listed in the ignore file(s) that apply to a scan of `roots`."""
+    ignored: set[str] = set()
+    for p in _ignore_paths(settings, roots):
+        ignored.update(read_ignore_file(p))
+    return ignored
 
 
 def scan_paths(paths: Sequence[str | Path], settings: Settings | None = None, detector: Detector | None = None) -> ScanResult:
@@ -148,13 +157,19 @@ def scan_chunk_list(chunks: Iterable[Chunk], settings: Settings | None = None, d
     return finish(result, settings, ruleset=detector.ruleset)
 
 
-def scan_git(repo: str | Path | None = None, revs: Sequence[str] = (), settings: Settings | None = None, detector: Detector | None = None, occurrence_cap: int = 10) -> ScanResult:
+def scan_git(repo: str | Path | None = None, revs: Sequence[str] = (), settings: Settings | None = None, detector: Detector | None = None, occurrence_cap: int = 10, new_only: bool = False) -> ScanResult:
     """Scan git history: every unique blob once (all objects, or those `revs` bring), attributed
-    to the commits that introduced it. `repo` None means the repository git finds itself."""
+    to the commits that introduced it. `repo` None means the repository git finds itself.
+    With a store, only blobs it has not seen under these rules are read (triage.incremental);
+    open incidents in skipped blobs are reported from the store unless `new_only`."""
     from leakwarden.sources.git_history import HistoryOptions, scan_history
 
     settings = settings or Settings()
     detector = detector or build_detector(settings)
+    if settings.store is not None:
+        from leakwarden.triage.incremental import scan_git_incremental
+
+        return scan_git_incremental(repo, revs, settings, detector, occurrence_cap, new_only)
     result = ScanResult()
     started = time.perf_counter()
     options = HistoryOptions(revs=tuple(revs), max_blob_size=settings.max_file_size, occurrence_cap=occurrence_cap, jobs=settings.jobs, exclude=settings.exclude_paths)

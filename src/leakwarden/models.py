@@ -202,6 +202,10 @@ class ScanStats:
     bytes: int = 0
     skipped: int = 0
     seconds: float = 0.0
+    # Incremental scans: items not read because the store knew them (same rules).
+    already_scanned: int = 0
+    # Findings hidden by triage, by reason: "baseline", "ignore_file".
+    suppressed: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

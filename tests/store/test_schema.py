@@ -82,6 +82,9 @@ def test_version_1_store_migrates_and_keeps_its_data(store_target, tmp_path):
         st.assign(inc.id, "alice", "bob")  # a column added by the migration
         st.mark_scanned("r", ["x"], "h")  # a table added by the migration
         assert st.filter_unscanned("r", ["x", "y"], "h") == ["y"]
+        # version 4: columns and ruleset hash on occurrences; old rows get "unknown" (0, '')
+        (occ,) = st.get_incident(inc.id).occurrences
+        assert (occ.line, occ.start_column, occ.end_column, occ.ruleset_hash) == (3, 0, 0, "")
     with open_store(store_target) as st:  # opening again is a no-op
         assert st.schema_version() == SCHEMA_VERSION
     fresh = str(tmp_path / "fresh.db") if "://" not in store_target else None

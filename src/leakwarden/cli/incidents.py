@@ -103,7 +103,7 @@ def show(incident_id: int, store_target: str | None, reveal: bool, fmt: str) -> 
         where = o.path or f"<{o.kind}>"
         extra = "".join(f" {k} {v}" for k, v in (("commit", o.commit), ("layer", o.layer)) if v)
         gone = "" if o.present else "  (not in the latest scan)"
-        click.echo(f"    {o.repository or '(local)'}: {where}:{o.line}{extra}{gone}")
+        click.echo(f"    {o.repository or '(local)'}: {where}:{o.line}{f':{o.start_column}' if o.start_column else ''}{extra}{gone}")
     if d.validity_history:
         click.echo("  validity checks:")
         for at, state, reason in d.validity_history:

@@ -48,6 +48,8 @@ def render(result: ScanResult, ctx: ReportContext, out: IO[str]) -> None:
             extra_count = f.details.get("occurrence_count", 0) - 1 - min(len(others), 3)
             if extra_count > 0:
                 console.print(f"             [dim]… and {extra_count} more occurrence(s) (see the JSON report)[/dim]")
+            if f.details.get("previously_seen"):
+                console.print(f"             [dim]previously seen (incident {f.details.get('incident_id')}, first seen {escape(str(f.details.get('first_seen', '')))}; blob not re-read)[/dim]")
             if f.decoded:
                 console.print(f"             [dim]found after decoding: {escape(f.decoded)}[/dim]")
             if f.validity.state is not ValidityState.NOT_CHECKED:
@@ -87,3 +89,21 @@ def render(result: ScanResult, ctx: ReportContext, out: IO[str]) -> None:
         summary += "; secrets " + ", ".join(f"{len(checked[s])} {s}" for s in ("valid", "invalid", "unknown") if s in checked)
     style = "bold red" if n else "bold green"
     console.print(f"[{style}]{summary}[/]")
+    hidden = suppressed_line(result)
+    if hidden:
+        console.print(f"[dim]{escape(hidden)}[/dim]")
+
+
+def suppressed_line(result: ScanResult) -> str:
+    """E.g. "3 findings hidden by the baseline, 1 by .leakwardenignore; 120 blobs already scanned"."""
+    parts = []
+    labels = (("baseline", "the baseline"), ("ignore_file", "the ignore file (.leakwardenignore)"))
+    for key, label in labels:
+        n = result.stats.suppressed.get(key, 0)
+        if n:
+            parts.append(f"{n} by {label}" if parts else f"{n} finding{'s' if n != 1 else ''} hidden by {label}")
+    line = ", ".join(parts)
+    if result.stats.already_scanned:
+        n = result.stats.already_scanned
+        line += ("; " if line else "") + f"{n} blob{'s' if n != 1 else ''} already scanned (not re-read)"
+    return line

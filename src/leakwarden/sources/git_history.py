@@ -26,7 +26,7 @@ import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -54,6 +54,16 @@ class HistoryOptions:
     occurrence_cap: int = 10
     jobs: int = 0
     exclude: tuple[str, ...] = ()
+    # Blob ids known to be scanned already (incremental scans through the store): not read.
+    skip_blobs: frozenset[str] = frozenset()
+
+
+@dataclass(slots=True)
+class BlobsRead:
+    """What `scan_history` read: blob ids read (binary ones included) and listed ones skipped."""
+
+    read: set[str] = field(default_factory=set)
+    skipped: set[str] = field(default_factory=set)
 
 
 BlobRef = tuple[str, int, str]  # (object id, size, path hint or "")
@@ -154,6 +164,8 @@ class BatchResult:
     binary: int = 0
     too_large: int = 0
     largest: int = 0
+    read: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
 
 
 def scan_batch(detector: Detector, reader: BlobReader, batch: list[BlobRef]) -> BatchResult:
@@ -163,6 +175,7 @@ def scan_batch(detector: Detector, reader: BlobReader, batch: list[BlobRef]) -> 
     for oid, data in reader.read([oid for oid, _, _ in batch]):
         if data is None:
             continue
+        res.read.append(oid)
         if is_binary(data[:8192]):
             res.binary += 1
             continue
@@ -210,13 +223,17 @@ class _Listing:
     too_large: int = 0
     largest: int = 0
     total: int = 0
+    skipped: set[str] = field(default_factory=set)
 
 
-def _batches(objects: Iterable[tuple[str, str, int, str]], max_size: int, listing: _Listing) -> Iterator[list[BlobRef]]:
+def _batches(objects: Iterable[tuple[str, str, int, str]], max_size: int, listing: _Listing, skip: frozenset[str] = frozenset()) -> Iterator[list[BlobRef]]:
     batch: list[BlobRef] = []
     size = 0
     for kind, oid, n, path in objects:
         if kind != "blob" or n == 0:
+            continue
+        if oid in skip:
+            listing.skipped.add(oid)
             continue
         if n > max_size:
             listing.too_large += 1
@@ -235,8 +252,9 @@ def _batches(objects: Iterable[tuple[str, str, int, str]], max_size: int, listin
 # --- 2b. every object: one pack-ordered stream per worker -----------------------------------
 
 
-def _feed_slice(lister: Any, sink: Any, lo: int, hi: int, max_size: int, res: BatchResult) -> None:
-    """Write the ids of the blobs whose cumulative byte position falls in [lo, hi) to `sink`."""
+def _feed_slice(lister: Any, sink: Any, lo: int, hi: int, max_size: int, res: BatchResult, skip: frozenset[bytes] = frozenset()) -> None:
+    """Write the ids of the blobs whose cumulative byte position falls in [lo, hi) to `sink`
+    (positions count only blobs not in `skip`, as `_blob_bytes` does)."""
     pos = 0
     try:
         for raw in lister.stdout:
@@ -251,7 +269,13 @@ def _feed_slice(lister: Any, sink: Any, lo: int, hi: int, max_size: int, res: Ba
                     res.too_large += 1
                     res.largest = max(res.largest, size)
                 continue
+            if oid in skip:
+                if lo == 0:
+                    res.skipped.append(oid.decode())
+                continue
             if pos >= hi:
+                if lo == 0 and skip:
+                    continue  # the first slice lists on, to report every skipped id
                 break
             if pos >= lo:
                 sink.write(oid + b"\n")
@@ -265,7 +289,7 @@ def _feed_slice(lister: Any, sink: Any, lo: int, hi: int, max_size: int, res: Ba
             pass
 
 
-def stream_slice(repo: str | None, detector: Detector, lo: int, hi: int, max_size: int) -> BatchResult:
+def stream_slice(repo: str | None, detector: Detector, lo: int, hi: int, max_size: int, skip: frozenset[str] = frozenset()) -> BatchResult:
     """Scan the blobs whose cumulative size in pack order lies in [lo, hi).
 
     NOTE: pack order (`--batch-all-objects --unordered`) keeps git's delta-base cache warm:
@@ -279,7 +303,8 @@ def stream_slice(repo: str | None, detector: Detector, lo: int, hi: int, max_siz
     reader = git.popen(["cat-file", "--batch"], stdin=subprocess.PIPE)
     _widen_pipe(reader.stdout)
     res = BatchResult([])
-    feeder = threading.Thread(target=_feed_slice, args=(lister, reader.stdin, lo, hi, max_size, res), daemon=True)
+    skip_b = frozenset(s.encode() for s in skip)
+    feeder = threading.Thread(target=_feed_slice, args=(lister, reader.stdin, lo, hi, max_size, res, skip_b), daemon=True)
     feeder.start()
     out = reader.stdout
     assert out is not None
@@ -296,12 +321,13 @@ def stream_slice(repo: str | None, detector: Detector, lo: int, hi: int, max_siz
             size = int(fields[2])
             data = out.read(size)
             out.read(1)
+            name = fields[0].decode()
+            res.read.append(name)
             if is_binary(data[:8192]):
                 res.binary += 1
                 continue
             res.blobs += 1
             res.scanned_bytes += size
-            name = fields[0].decode()
             found = detector.scan(Chunk(data, Origin("git", blob=name)))
             if found:
                 res.findings.append((name, found))
@@ -319,21 +345,22 @@ def stream_slice(repo: str | None, detector: Detector, lo: int, hi: int, max_siz
     return res
 
 
-def _worker_slice(repo: str | None, lo: int, hi: int, max_size: int) -> BatchResult:
+def _worker_slice(repo: str | None, lo: int, hi: int, max_size: int, skip: frozenset[str] = frozenset()) -> BatchResult:
     assert _worker_detector is not None
-    return stream_slice(repo, _worker_detector, lo, hi, max_size)
+    return stream_slice(repo, _worker_detector, lo, hi, max_size, skip)
 
 
-def _blob_bytes(git: Git, max_size: int) -> int:
-    """Total size of the blobs a full-history scan reads."""
-    proc = git.popen(["cat-file", "--batch-all-objects", "--unordered", "--batch-check=%(objecttype) %(objectsize)"])
+def _blob_bytes(git: Git, max_size: int, skip: frozenset[str] = frozenset()) -> int:
+    """Total size of the blobs a full-history scan reads (those in `skip` left out)."""
+    proc = git.popen(["cat-file", "--batch-all-objects", "--unordered", "--batch-check=%(objecttype) %(objectsize) %(objectname)"])
     assert proc.stdout is not None
     total = 0
     for raw in proc.stdout:
-        kind, _, n = raw.partition(b" ")
+        kind, _, rest = raw.partition(b" ")
         if kind == b"blob":
+            n, _, oid = rest.partition(b" ")
             size = int(n)
-            if size <= max_size:
+            if size <= max_size and (not skip or oid.rstrip().decode() not in skip):
                 total += size
     err = finish_process(proc)
     if proc.returncode != 0:
@@ -341,10 +368,11 @@ def _blob_bytes(git: Git, max_size: int) -> int:
     return total
 
 
-def _scan_all_objects(git: Git, repo: str | None, detector: Detector, options: HistoryOptions, result: ScanResult) -> dict[str, list[Finding]]:
+def _scan_all_objects(git: Git, repo: str | None, detector: Detector, options: HistoryOptions, result: ScanResult, seen: BlobsRead) -> dict[str, list[Finding]]:
     workers = options.jobs or (os.cpu_count() or 1)
     parts: list[BatchResult] = []
-    total = _blob_bytes(git, options.max_blob_size) if workers > 1 else 0
+    skip = options.skip_blobs
+    total = _blob_bytes(git, options.max_blob_size, skip) if workers > 1 else 0
     if workers > 1 and total >= PARALLEL_MIN_BYTES:
         import pickle
         from concurrent.futures import ProcessPoolExecutor
@@ -361,10 +389,10 @@ def _scan_all_objects(git: Git, repo: str | None, detector: Detector, options: H
             # since the count are scanned too).
             bounds = [total * k // workers for k in range(workers)] + [1 << 62]
             with pool:
-                futures = [pool.submit(_worker_slice, repo, bounds[k], bounds[k + 1], options.max_blob_size) for k in range(workers)]
+                futures = [pool.submit(_worker_slice, repo, bounds[k], bounds[k + 1], options.max_blob_size, skip) for k in range(workers)]
                 parts = [f.result() for f in futures]
     if not parts:
-        parts = [stream_slice(repo, detector, 0, 1 << 62, options.max_blob_size)]
+        parts = [stream_slice(repo, detector, 0, 1 << 62, options.max_blob_size, skip)]
     found: dict[str, list[Finding]] = {}
     too_large = largest = 0
     for r in parts:
@@ -373,6 +401,8 @@ def _scan_all_objects(git: Git, repo: str | None, detector: Detector, options: H
         result.stats.skipped += r.binary
         too_large += r.too_large
         largest = max(largest, r.largest)
+        seen.read.update(r.read)
+        seen.skipped.update(r.skipped)
         for oid, fs in r.findings:
             found.setdefault(oid, []).extend(fs)
     if too_large:
@@ -382,15 +412,16 @@ def _scan_all_objects(git: Git, repo: str | None, detector: Detector, options: H
     return found
 
 
-def _scan_blobs(git: Git, repo: str | None, detector: Detector, options: HistoryOptions, result: ScanResult) -> dict[str, list[Finding]]:
+def _scan_blobs(git: Git, repo: str | None, detector: Detector, options: HistoryOptions, result: ScanResult, seen: BlobsRead) -> dict[str, list[Finding]]:
     listing = _Listing()
-    batches = _batches(list_blobs(git, options.revs), options.max_blob_size, listing)
+    batches = _batches(list_blobs(git, options.revs), options.max_blob_size, listing, options.skip_blobs)
     found: dict[str, list[Finding]] = {}
 
     def absorb(r: BatchResult) -> None:
         result.stats.files += r.blobs
         result.stats.bytes += r.scanned_bytes
         result.stats.skipped += r.binary
+        seen.read.update(r.read)
         for oid, fs in r.findings:
             found.setdefault(oid, []).extend(fs)
 
@@ -413,6 +444,7 @@ def _scan_blobs(git: Git, repo: str | None, detector: Detector, options: History
                 absorb(scan_batch(detector, reader, b))
         finally:
             reader.close()
+    seen.skipped.update(listing.skipped)
     if listing.too_large:
         result.errors.append(
             ScanError("<git>", "too-large", f"skipped {listing.too_large} blob(s) over the size limit of {options.max_blob_size / 1e6:.1f} MB (largest {listing.largest / 1e6:.1f} MB)")
@@ -567,8 +599,10 @@ def _locate(f: Finding, where: Introduction | None, repository_uri: str | None, 
 # --- entry point ------------------------------------------------------------------------------
 
 
-def scan_history(repo: str | None, detector: Detector, options: HistoryOptions, result: ScanResult) -> None:
-    """Scan the history of `repo` (None: the repository git finds from the environment)."""
+def scan_history(repo: str | None, detector: Detector, options: HistoryOptions, result: ScanResult) -> BlobsRead:
+    """Scan the history of `repo` (None: the repository git finds from the environment).
+    Returns the blob ids read and those skipped because `options.skip_blobs` named them."""
+    seen = BlobsRead()
     git = Git(repo)
     if options.revs:
         for rev in options.revs:
@@ -580,9 +614,9 @@ def scan_history(repo: str | None, detector: Detector, options: HistoryOptions, 
                 if part and not part.startswith("-"):
                     git.resolve(part)
     if options.revs:
-        found = _scan_blobs(git, repo, detector, options, result)
+        found = _scan_blobs(git, repo, detector, options, result, seen)
     else:
-        found = _scan_all_objects(git, repo, detector, options, result)
+        found = _scan_all_objects(git, repo, detector, options, result, seen)
     intro = attribute(git, set(found), options.revs)
     if not options.revs:
         # Rewritten history: a blob no ref reaches may still be named by the reflog.
@@ -594,3 +628,4 @@ def scan_history(repo: str | None, detector: Detector, options: HistoryOptions, 
         for oid, where in from_reflog.items():
             intro[oid] = [Introduction(w.commit, w.path, reflog_only=True) for w in where]
     result.findings.extend(group_findings(found, intro, detector, options, git.repository_uri()))
+    return seen

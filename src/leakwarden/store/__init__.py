@@ -66,6 +66,9 @@ class Occurrence:
     present: bool
     first_seen: str
     last_seen: str
+    start_column: int = 0
+    end_column: int = 0
+    ruleset_hash: str = ""
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,16 @@ _INCIDENT_COLS = (
     "i.id, i.fingerprint, i.rule_id, i.rule_name, i.provider, i.severity, i.secret_redacted, i.status, "
     "i.assignee, i.validity, i.first_seen, i.last_seen, i.updated_at, i.secret_sealed IS NOT NULL"
 )
+
+
+_OCC_COLS = (
+    "id, incident_id, repository, kind, path, commit_id, blob_id, layer, line, present, first_seen, last_seen,"
+    " start_column, end_column, ruleset_hash"
+)
+
+
+def _occurrence(r: Sequence[Any]) -> Occurrence:
+    return Occurrence(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], int(r[8]), bool(r[9]), r[10], r[11], int(r[12]), int(r[13]), r[14])
 
 
 class Store:
@@ -219,7 +232,7 @@ class Store:
                         (now, now, f.rule_name, f.severity.value, sealed, incident_id),
                     )
                 seen_incidents.add(incident_id)
-                if self._record_occurrence(f, incident_id, repository, scan_id, now):
+                if self._record_occurrence(f, incident_id, repository, scan_id, now, ruleset_hash):
                     new_occ += 1
                     if status == "resolved":
                         reopened += 1
@@ -237,7 +250,7 @@ class Store:
                 )
         return ScanRecord(scan_id, new_inc, upd_inc, new_occ, reopened)
 
-    def _record_occurrence(self, f: Finding, incident_id: int, repository: str, scan_id: int, now: str) -> bool:
+    def _record_occurrence(self, f: Finding, incident_id: int, repository: str, scan_id: int, now: str, ruleset_hash: str = "") -> bool:
         import hashlib
 
         from leakwarden.triage.identity import finding_repository
@@ -245,17 +258,20 @@ class Store:
         repository = finding_repository(f, repository)
         loc = f.location
         key = hashlib.sha256(f"{f.occurrence_fingerprint}\x00{repository}".encode()).hexdigest()
+        line, col, end_col = max(loc.start_line, 0), max(loc.start_column, 0), max(loc.end_column, 0)
         rows = self.db.execute(
             "INSERT INTO occurrences (incident_id, key, repository, kind, path, commit_id, blob_id, layer, line, present,"
-            " first_seen, last_seen, first_scan_id, last_scan_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)"
+            " first_seen, last_seen, first_scan_id, last_scan_id, start_column, end_column, ruleset_hash)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (key) DO NOTHING RETURNING id",
-            (incident_id, key, repository, loc.kind, loc.path, loc.commit, loc.blob, loc.layer, max(loc.start_line, 0), now, now, scan_id, scan_id),
+            (incident_id, key, repository, loc.kind, loc.path, loc.commit, loc.blob, loc.layer, line, now, now, scan_id, scan_id, col, end_col, ruleset_hash),
         )
         if rows:
             return True
         self.db.execute(
-            "UPDATE occurrences SET last_seen = ?, last_scan_id = ?, present = 1, line = ? WHERE key = ?",
-            (now, scan_id, max(loc.start_line, 0), key),
+            "UPDATE occurrences SET last_seen = ?, last_scan_id = ?, present = 1, line = ?, start_column = ?, end_column = ?,"
+            " ruleset_hash = ? WHERE key = ?",
+            (now, scan_id, line, col, end_col, ruleset_hash, key),
         )
         return False
 
@@ -300,10 +316,9 @@ class Store:
             raise StoreError(f"no incident {incident_id}")
         inc = self._with_counts(self._incident(rows[0]))
         occ = [
-            Occurrence(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], int(r[8]), bool(r[9]), r[10], r[11])
+            _occurrence(r)
             for r in self.db.execute(
-                "SELECT id, incident_id, repository, kind, path, commit_id, blob_id, layer, line, present, first_seen, last_seen"
-                " FROM occurrences WHERE incident_id = ? ORDER BY repository, kind, path, commit_id, id",
+                f"SELECT {_OCC_COLS} FROM occurrences WHERE incident_id = ? ORDER BY repository, kind, path, commit_id, id",
                 (incident_id,),
             )
         ]
@@ -345,13 +360,10 @@ class Store:
             self.db.execute("UPDATE incidents SET updated_at = ? WHERE id = ?", (now, incident_id))
 
     def occurrences(self, incident_ids: Sequence[int] | None = None) -> list[Occurrence]:
-        rows = self.db.execute(
-            "SELECT id, incident_id, repository, kind, path, commit_id, blob_id, layer, line, present, first_seen, last_seen"
-            " FROM occurrences ORDER BY incident_id, repository, kind, path, commit_id, id"
-        )
+        rows = self.db.execute(f"SELECT {_OCC_COLS} FROM occurrences ORDER BY incident_id, repository, kind, path, commit_id, id")
         wanted = set(incident_ids) if incident_ids is not None else None
         return [
-            Occurrence(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], int(r[8]), bool(r[9]), r[10], r[11])
+            _occurrence(r)
             for r in rows
             if wanted is None or r[1] in wanted
         ]
@@ -374,6 +386,35 @@ class Store:
             )
             done.update(r[0] for r in rows)
         return [b for b in ordered if b not in done]
+
+    def scanned_blob_ids(self, repo_id: str, ruleset_hash: str) -> set[str]:
+        """Every blob id already scanned in this repository under these rules (one query)."""
+        rows = self.db.execute("SELECT blob_id FROM scanned_blobs WHERE repository = ? AND ruleset_hash = ?", (repo_id, ruleset_hash))
+        return {r[0] for r in rows}
+
+    def open_in_blobs(self, blob_ids: Iterable[str], kind: str = "git") -> list[tuple[Incident, Occurrence]]:
+        """Open incidents with an occurrence of `kind` in one of these blobs: what a re-scan that
+        skipped those blobs still has to report. One (incident, occurrence) per incident, the
+        earliest sighting first."""
+        ids = sorted(set(blob_ids))
+        best: dict[int, Occurrence] = {}
+        for i in range(0, len(ids), _IN_BATCH):
+            clause, values = self.db.in_list("o.blob_id", ids[i : i + _IN_BATCH])
+            rows = self.db.execute(
+                f"SELECT {', '.join('o.' + c.strip() for c in _OCC_COLS.split(','))} FROM occurrences o"
+                f" JOIN incidents i ON i.id = o.incident_id WHERE i.status = 'open' AND o.kind = ? AND {clause}",
+                (kind, *values),
+            )
+            for r in rows:
+                occ = _occurrence(r)
+                old = best.get(occ.incident_id)
+                if old is None or (occ.first_seen, occ.id) < (old.first_seen, old.id):
+                    best[occ.incident_id] = occ
+        out = []
+        for incident_id in sorted(best):
+            rows = self.db.execute(f"SELECT {_INCIDENT_COLS} FROM incidents i WHERE i.id = ?", (incident_id,))
+            out.append((self._incident(rows[0]), best[incident_id]))
+        return out
 
     def mark_scanned(self, repo_id: str, blob_ids: Iterable[str], ruleset_hash: str) -> None:
         """Remember blobs as scanned. Call after their findings were recorded, in the same run."""

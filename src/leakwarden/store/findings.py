@@ -54,7 +54,8 @@ def result_from_store(
         value = secrets.get(inc.id) or inc.secret_redacted
         rule = ruleset.by_id.get(inc.rule_id) if ruleset is not None else None
         loc = Location(
-            kind=occ.kind, path=occ.path, start_line=occ.line, end_line=occ.line, start_column=1, end_column=1,
+            kind=occ.kind, path=occ.path, start_line=occ.line, end_line=occ.line,
+            start_column=occ.start_column or 1, end_column=occ.end_column or occ.start_column or 1,
             commit=occ.commit, blob=occ.blob, layer=occ.layer, extra={"repository": occ.repository} if occ.repository else {},
         )
         result.findings.append(

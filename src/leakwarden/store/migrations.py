@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from importlib import resources
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Version 1, as first shipped: no assignee, validity history, incremental blobs or bypass log.
 V1_SCHEMA = """
@@ -70,6 +70,14 @@ CREATE TABLE repo_scans (
     bytes INTEGER NOT NULL CHECK (bytes >= 0), scanned_at TEXT NOT NULL,
     PRIMARY KEY (repository, head, ruleset_hash)
 ) STRICT;
+""",
+    # Columns of each sighting and the rules that found it; a blob index for incremental
+    # git re-scans, which report known incidents by the blobs they skip.
+    4: """
+ALTER TABLE occurrences ADD COLUMN start_column INTEGER NOT NULL DEFAULT 0 CHECK (start_column >= 0);
+ALTER TABLE occurrences ADD COLUMN end_column INTEGER NOT NULL DEFAULT 0 CHECK (end_column >= 0);
+ALTER TABLE occurrences ADD COLUMN ruleset_hash TEXT NOT NULL DEFAULT '';
+CREATE INDEX occurrences_blob ON occurrences (blob_id);
 """,
 }
 

@@ -1,4 +1,4 @@
--- leakwarden findings store: the current schema (version 3), used to create a new store.
+-- leakwarden findings store: the current schema (version 4), used to create a new store.
 -- Older stores are brought here step by step by migrations.py. The same text runs on
 -- PostgreSQL after the few type translations in migrations.py (STRICT is SQLite-only).
 -- Secrets never appear in clear: incidents keep a hash and a redacted preview, plus an
@@ -51,10 +51,14 @@ CREATE TABLE occurrences (
     first_seen    TEXT NOT NULL,                      -- ISO-8601 UTC time of the first sighting
     last_seen     TEXT NOT NULL,                      -- ISO-8601 UTC time of the latest sighting
     first_scan_id INTEGER NOT NULL REFERENCES scans (id), -- scan that first saw it
-    last_scan_id  INTEGER NOT NULL REFERENCES scans (id)  -- scan that last saw it
+    last_scan_id  INTEGER NOT NULL REFERENCES scans (id), -- scan that last saw it
+    start_column  INTEGER NOT NULL DEFAULT 0 CHECK (start_column >= 0), -- column of the latest sighting, 1-based; 0 = unknown (added in version 4)
+    end_column    INTEGER NOT NULL DEFAULT 0 CHECK (end_column >= 0),   -- column just past the secret; 0 = unknown (added in version 4)
+    ruleset_hash  TEXT NOT NULL DEFAULT ''            -- rules of the latest scan that saw it; '' if unknown (added in version 4)
 ) STRICT;
 CREATE INDEX occurrences_incident ON occurrences (incident_id);
 CREATE INDEX occurrences_repo_kind ON occurrences (repository, kind);
+CREATE INDEX occurrences_blob ON occurrences (blob_id);
 
 CREATE TABLE notes (
     id          INTEGER PRIMARY KEY,                  -- note number

@@ -1,0 +1,43 @@
+"""The report says how many findings the baseline and the ignore file hid (text and JSON)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from leakwarden.api import build_detector, scan_paths
+from leakwarden.config import Settings
+from leakwarden.models import secret_fingerprint
+from leakwarden.reporters import ReportContext, get_reporter
+from leakwarden.triage import baseline
+
+A = "cioc4sohdmM0Lm7exG3lCMqXXQ8agOMTNwn"
+B = "cioR7mYq2WbZk9Lp4Xv8Tn3Hs6Jd1Fg5Ce0"
+C = "cioUu3Kx8Pq1Lm6Zr9Wt2Yb5Nc7Vd4Hs0Gj"
+
+
+def render(result, fmt: str) -> str:
+    out = io.StringIO()
+    get_reporter(fmt)(result, ReportContext(ruleset=build_detector(Settings()).ruleset), out)
+    return out.getvalue()
+
+
+def test_counts_by_baseline_and_ignore_file(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.py").write_text(f'a = "{A}"\nb = "{B}"\n')
+    (src / "c.py").write_text(f'c = "{C}"\n')
+    everything = scan_paths([src]).findings
+    assert len(everything) == 3
+    base = tmp_path / "base.json"
+    baseline.write(base, baseline.from_findings([f for f in everything if f.secret.reveal() in (A, B)], ""))
+    ignore = tmp_path / "ignore"
+    ignore.write_text(f"{secret_fingerprint('crates-io-api-token', C)}  # fixture\n")
+    result = scan_paths([src], Settings(baseline=base, ignore_file=ignore))
+    assert result.findings == []
+    assert result.stats.suppressed == {"baseline": 2, "ignore_file": 1}
+    assert "2 findings hidden by the baseline, 1 by the ignore file" in render(result, "text")
+    assert json.loads(render(result, "json"))["stats"]["suppressed"] == {"baseline": 2, "ignore_file": 1}
+    clean = scan_paths([src])
+    assert "hidden" not in render(clean, "text")
+    assert json.loads(render(clean, "json"))["stats"]["suppressed"] == {"baseline": 0, "ignore_file": 0}
