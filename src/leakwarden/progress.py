@@ -61,7 +61,7 @@ class ScanProgress:
         """More work was found (a walk still listing files): grow the totals."""
         self.total_items += items
         self.total_bytes += nbytes
-        if self._allowed and self.total_bytes >= MIN_BYTES:
+        if self._allowed and (self.total_bytes >= MIN_BYTES or os.environ.get("LEAKWARDEN_PROGRESS_ALWAYS")):
             self._start()
         elif self.enabled:
             self._bar.update(self._task, total=max(self.total_bytes, 1), total_items=self.total_items)
