@@ -112,13 +112,15 @@ def is_identifier_like(value: str) -> bool:
     """Code, not a value: dotted names, calls, snake/kebab/camel/CONSTANT identifiers (also
     `_private_names` and type names with digits like `PKCS7PrivateKeyTypes`), `a || b` / `a && b`
     expressions (`clientSecret=o.clientSecret||null` in minified JS), HTML-escaped text
-    (`token&quot;`)."""
-    value = value.rstrip(":;,.").lstrip("?:-+=")  # shell ${X:?NAME}, ${X:-NAME} operands
+    (`token&quot;`), Ruby/C++/PHP scoped constants (`ActionController::InvalidAuthenticityToken`) and
+    Ruby instance variables (`@user.auth_token`)."""
+    value = value.rstrip(":;,.?!").lstrip("?:-+=!")  # shell ${X:?NAME}, ${X:-NAME} operands; !negation, predicate?
     if "&quot" in value or "&amp;" in value or "&#" in value:
         return True
     if _rx(
         r"[()\[\]]|\|\||&&|^\w+\.\w+(?:\.\w+)*$|^_*[a-z][a-z0-9]*(?:_[a-z0-9]+)+$|^[a-z]+(?:-[a-z]+)+$|^[a-z]+(?:[A-Z][a-z]+)+$"
         r"|^_*[A-Z][A-Z0-9]*(?:[_-][A-Z0-9]+)+$|^(?:[A-Z]+[0-9]*[A-Z]*[a-z]+){2,}[A-Z]*[a-z]*$|^urn:"
+        r"|^(?:::)?[A-Z]\w*::[A-Za-z_]|^@{1,2}[A-Za-z_]\w*(?:\.\w+)*$"
     ).search(value):
         return True
     return bool(_rx(r"^[A-Za-z_]+$").match(value) and len(value) < 24)
@@ -133,6 +135,9 @@ def is_path_or_url_without_credentials(value: str) -> bool:
         return True
     from urllib.parse import unquote
 
+    # a relative path to a named file (config/database.yml, keys/app.key): where a secret is kept
+    if _rx(r"^[\w\-]+(?:/[\w.\-#{}]+)+\.[a-z]{2,5}$").match(value):
+        return True
     return bool(_rx(r"^[a-z0-9_.\-]+(?:/[a-z0-9_.\-]+){2,}$|aws4_request$").search(unquote(value)))
 
 
