@@ -46,7 +46,10 @@ def timed(cmd: list[str]) -> tuple[float, float]:
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    subprocess.run(cmd, capture_output=True)
+    import os
+
+    env = {**os.environ, "PYTHONPATH": str(HERE.parent / "src")}
+    subprocess.run(cmd, capture_output=True, env=env)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -57,7 +60,7 @@ def run_leakwarden(name: str, gitdir: str, fresh: bool) -> tuple[list[dict], str
     t = ""
     if fresh or not out.exists():
         wall, cpu = timed([sys.executable, "-m", "leakwarden", "scan", "git", gitdir, "-f", "jsonl", "--show-secrets",
-                           "--exit-zero", "-o", str(out)])
+                           "--exit-zero", "-o", str(out)])  # PYTHONPATH: this checkout's leakwarden, not an installed one
         t = f"{wall:.0f} s wall, {cpu:.0f} s CPU"
     rows = [json.loads(ln) for ln in out.read_text().splitlines() if ln.strip()]
     return [r for r in rows if "rule_id" in r], t
