@@ -8,7 +8,8 @@ import pytest
 
 from leakwarden.candidates import filters as F
 
-REAL = ["Tr0ub4dor&3xQz", "Hq8sK2vN5xP7rT4wZ1yB", "Zq7Kx2Lm9Pw4Rt8Vn3Bc", "N3vq8ZpL2kRt"]
+REAL = ["Tr0ub4dor&3xQz", "Hq8sK2vN5xP7rT4wZ1yB", "Zq7Kx2Lm9Pw4Rt8Vn3Bc", "N3vq8ZpL2kRt",
+        "S3nPqN9PPVLjPeMeSzteeUeIaexejJ", "ADN5RpVI2XQWhX1ssrKrxqVqmCplppjs"]  # mixed-case random: not CamelCase words
 
 CASES: dict[str, tuple[list[str], list[str]]] = {
     "template-variable": (
