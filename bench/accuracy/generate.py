@@ -124,6 +124,8 @@ def placements_for(t: str, v: str, r: random.Random) -> list[tuple[str, str]]:
         (".json", json.dumps({"cells": [{"cell_type": "code", "source": [f"os.environ['{envname}'] = \"{v}\"\n"]}]})),  # notebook cell
         (".yaml", f"apiVersion: v1\nkind: Secret\ndata:\n  {envname.lower()}: {base64.b64encode(v.encode()).decode()}"),  # base64 blob
         (".py", f"{envname.lower()} = (\n    \"{v}\"\n)"),  # keyword on the line above the value
+        (".py", f"{envname.lower()} = (\n    \"{v[:half]}\"\n    \"{v[half:]}\"\n)"),  # implicit concatenation over lines
+        (".go", f"var {envname.title().replace('_', '')} = \"{v[:half]}\" +\n\t\"{v[half:]}\""),  # `+` at line end
     ]
     if t == "atlassian-api-token-legacy":
         out = [

@@ -90,3 +90,34 @@ def test_concat_decoder_needs_an_operator() -> None:
     assert decode_concat(b'x = "ab" + "cd"') == b'x = "abcd"'
     assert decode_concat(b"print('a', 'b')") is None
     assert decode_concat(b"path.split('.')") is None
+
+
+def test_string_continued_over_several_lines_is_joined() -> None:
+    third = len(CIRCLE) // 3
+    a, b, c = CIRCLE[:third], CIRCLE[third : 2 * third], CIRCLE[2 * third :]
+    cases = (
+        f'circle_token = (\n    "{a}"\n    "{b}"\n    "{c}"\n)\n',  # Python, implicit
+        f'const circleToken = "{a}" +\n  "{b}" +\n  "{c}";\n',  # JS / Java / Go, + at line end
+        f'String circleToken = "{a}"\n    + "{b}"\n    + "{c}";\n',  # Java, + at line start
+        f"circle_token = '{a}' + '{b}' +\n  '{c}'\n",  # one-line and multi-line joins mixed
+    )
+    for text in cases:
+        found = [f for f in scan_text(text) if f.rule_id == "circleci-personal-token"]
+        assert [f.secret.reveal() for f in found] == [CIRCLE], text
+        assert found[0].decoded == "concat_ml"
+
+
+def test_multiline_concat_needs_an_operator_or_indentation_and_is_bounded() -> None:
+    from leakwarden.candidates.decoders import decode_concat_ml
+
+    assert decode_concat_ml(b'x = ("ab"\n     "cd")') == b'x = ("abcd")'
+    assert decode_concat_ml(b'"ab" +\n"cd"') == b'"abcd"'
+    assert decode_concat_ml(b'"a","ab"\n"cd","x"') is None  # quoted CSV rows stay apart
+    assert decode_concat_ml(b"'ab'\n  \"cd\"") is None  # different quotes are not one literal
+    half = len(CIRCLE) // 2
+    # a continuation chain longer than the cap is not joined past it (9 pieces, 8 lines joined)
+    pieces = ["x" * 4] * 7 + [CIRCLE[:half], CIRCLE[half:]]
+    text = "circle_token = (\n" + "\n".join(f'    "{p}"' for p in pieces) + "\n)\n"
+    assert not [f for f in scan_text(text) if f.rule_id == "circleci-personal-token"]
+    # hostile input: many continued lines complete (each line is read a bounded number of times)
+    scan_text('x = ("a" +\n' + '  "a" +\n' * 20000 + '  "b")\n')

@@ -8,7 +8,8 @@ import pytest
 
 from leakwarden.candidates import filters as F
 
-REAL = ["Tr0ub4dor&3xQz", "Hq8sK2vN5xP7rT4wZ1yB", "Zq7Kx2Lm9Pw4Rt8Vn3Bc", "N3vq8ZpL2kRt"]
+REAL = ["Tr0ub4dor&3xQz", "Hq8sK2vN5xP7rT4wZ1yB", "Zq7Kx2Lm9Pw4Rt8Vn3Bc", "N3vq8ZpL2kRt",
+        "S3nPqN9PPVLjPeMeSzteeUeIaexejJ", "ADN5RpVI2XQWhX1ssrKrxqVqmCplppjs"]  # mixed-case random: not CamelCase words
 
 CASES: dict[str, tuple[list[str], list[str]]] = {
     "template-variable": (
@@ -34,7 +35,7 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "fake": (
         ["AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "sk_test_4eC39HqLyjWDarjtT1zdp7dc", "fake-token-9Xk2", "dummyKey8Hq2",
-         "mock_token_Zq7Kx2", "not_a_real_secret", "this-is-for-testing-only", "mF_9.B5f-4.1JqM"],
+         "mock_token_Zq7Kx2", "not_a_real_secret", "this-is-for-testing-only", "mF_9.B5f-4.1JqM", "2YotnFZFEjr1zCsicMWpAA", "ad180jjd733klru7"],
         REAL,
     ),
     "documented-example": (
@@ -45,9 +46,14 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     "hex-digest": (["d41d8cd98f00b204e9800998ecf8427e", "da39a3ee5e6b4b0d3255bfef95601890afd80709", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"],
                    REAL + ["d41d8cd98f00b204e9800998ecf8427"]),
     "uuid": (["550e8400-e29b-41d4-a716-446655440000", "6F9619FF-8B86-D011-B42D-00C04FC964FF"], REAL + ["550e8400e29b41d4a716446655440000"]),
-    "identifier": (["settings.SECRET_KEY", "get_token(request)", "db_password_field", "userPassword", "API_KEY_NAME", "PasswordHasher", "urn:ietf:params", "ORIGINAL-TOKEN", "currently_looking:", "access_token&quot", "?CIRCLECI_TOKEN"], REAL),
+    "identifier": (["settings.SECRET_KEY", "get_token(request)", "db_password_field", "userPassword", "API_KEY_NAME", "PasswordHasher", "urn:ietf:params", "ORIGINAL-TOKEN", "currently_looking:", "access_token&quot", "?CIRCLECI_TOKEN",
+                    "_default_path_loader_key", "PKCS7PrivateKeyTypes", "o.clientSecret||null", "user.token&&user.token.value",
+                    "ActionController::InvalidAuthenticityToken", "ROTP::Base32.random_base32", "@original_verifier", "@user.auth_token",
+                    "!!options.withCredentials", "Rails.env.test?", "environment_specified?"], REAL),
     "path": (["/etc/app/secret.key", "./keys/id_rsa", "~/.ssh/id_ed25519", "C:\\keys\\app.pfx", "https://vault.acme.io/v1/secret",
-              "access_key/20140101/myregion/myservice/aws4_request", "20210827%2Fus-west-2%2Fs3%2Faws4_request", "latest/api/token"], REAL + ["https://u:p4ss@h"]),
+              "access_key/20140101/myregion/myservice/aws4_request", "20210827%2Fus-west-2%2Fs3%2Faws4_request", "latest/api/token",
+              "webpack://SwaggerUICore/./src/core/components/auth/basic-auth.jsx", "s3://acme-backups/db/dump.sql",
+              "config/database.yml", "config/custom_key_path.key", "my_credentials/#{Rails.env}.yml.enc"], REAL + ["https://u:p4ss@h"]),
     "integrity": (["sha512-2F1Wf8rMq0Yk8hVt5bUa9x3Zy4Pq7sJ6nC1d0eRbL2o=", "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
                    "h1:qZ8s7vXq2wG6r9p3kK1m5Yt0Lc4Nb8Hj2Ds6Fa9Ue0Q=", "sha1-Zq7Kx2Lm9Pw4Rt8Vn3Bc="], REAL),
     "password-hash": (["pbkdf2_sha256$600000$salt$hash", "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW",

@@ -45,7 +45,16 @@ _PCT = rb"%(?:[46][1-9A-Fa-f]|[57][0-9Aa]|3[0-9AaDd]|2[BbFf]|40)"
 _ESC = rb"\\[\"'/]|\\u00[0-9A-Fa-f]{2}"
 # a string literal split and joined with + (or PHP's " . "): "ATATT3x" + "FfGF0..."
 _CONCAT = rb"\"[ \t]*\+[ \t]*\"|'[ \t]*\+[ \t]*'|\"[ \t]+\.[ \t]+\"|'[ \t]+\.[ \t]+'"
-PATTERNS: dict[str, bytes] = {"base64": _B64, "percent": _PCT, "escape": _ESC, "concat": _CONCAT}
+# the same split across lines: `"abc" +` / `+ "def"` (JS, Java, Go, C#) or a literal followed by
+# an indented literal on the next line (Python's implicit concatenation inside parentheses, C).
+# NOTE: the operator-less form needs indentation so quoted CSV rows are not joined.
+_CONCAT_ML = (
+    rb"\"[ \t]*\+[ \t]*\r?\n[ \t]*\"|\"[ \t]*\r?\n[ \t]*\+[ \t]*\"|\"\r?\n[ \t]+\""
+    rb"|'[ \t]*\+[ \t]*\r?\n[ \t]*'|'[ \t]*\r?\n[ \t]*\+[ \t]*'|'\r?\n[ \t]+'"
+)
+PATTERNS: dict[str, bytes] = {"base64": _B64, "percent": _PCT, "escape": _ESC, "concat": _CONCAT, "concat_ml": _CONCAT_ML}
+MAX_CONCAT_LINES = 8  # lines joined into one literal at most
+MAX_CONCAT_BYTES = 4096
 _COMPILED = {name: re.compile(p) for name, p in PATTERNS.items()}
 _B64_RUN = re.compile(rb"[A-Za-z0-9+/_\-]{16,}={0,2}")
 _ESC_RE = re.compile(rb"\\(u[0-9A-Fa-f]{4}|x[0-9A-Fa-f]{2}|[\"'/\\nrtbf])")
@@ -113,11 +122,21 @@ def decode_concat(line: bytes) -> bytes | None:
     return out if out != line else None
 
 
+_ML_JOIN_RE = re.compile(rb"(\"|')(?:[ \t]*\+[ \t]*\r?\n[ \t]*|[ \t]*\r?\n[ \t]*\+[ \t]*|\r?\n[ \t]+)\1")
+
+
+def decode_concat_ml(lines: bytes) -> bytes | None:
+    """Join string literals continued over several lines (and any joined on one line)."""
+    out = _JOIN_RE.sub(b"", _ML_JOIN_RE.sub(b"", lines))
+    return out if out != lines else None
+
+
 DECODERS: dict[str, Callable[[bytes], bytes | None]] = {
     "base64": decode_base64,
     "percent": decode_percent,
     "escape": decode_escapes,
     "concat": decode_concat,
+    "concat_ml": decode_concat_ml,
 }
 
 
@@ -174,7 +193,22 @@ class SegmentFinder:
         count = 0
         done_lines: set[tuple[str, int]] = set()
         b64_search = _B64_RUN.search
-        for start, kind, end in self._spans(data):
+        spans = self._spans(data)
+        ml_done = -1  # continued literals already joined up to here
+        for i, (start, kind, end) in enumerate(spans):
+            if kind == "concat_ml":
+                if start < ml_done:
+                    continue
+                ls, le = _concat_region(data, spans, i)
+                ml_done = le
+                decoded = decode_concat_ml(data[ls:le])
+                if decoded is not None:
+                    yield Decoded(kind, decoded.replace(b"\n", b" "), start, le)
+                    count += 1
+                    budget -= len(decoded)
+                if budget < 0 or count >= MAX_SEGMENTS_PER_CHUNK:
+                    return
+                continue
             if kind == "base64":
                 run = b64_search(data, start, end)
                 if run is None:
@@ -208,6 +242,24 @@ class SegmentFinder:
             if budget < 0 or count >= MAX_SEGMENTS_PER_CHUNK:
                 return
             yield Decoded(kind, data[ls:seg_start] + decoded.replace(b"\n", b" ") + data[seg_end:le], seg_start, seg_end)
+
+
+def _concat_region(data: bytes, spans: list[tuple[int, str, int]], i: int) -> tuple[int, int]:
+    """Lines joined by the continuation at spans[i] and the ones chained after it (the next
+    continuation starts on the line this one ends on), capped in lines and bytes."""
+    start, _, end = spans[i]
+    ls, le = _line_bounds(data, start, end)
+    lines = 2
+    for s2, k2, e2 in spans[i + 1 :]:
+        if s2 >= le or lines >= MAX_CONCAT_LINES:
+            break
+        if k2 != "concat_ml" or s2 < end:
+            continue
+        _, le2 = _line_bounds(data, s2, e2)
+        if le2 - ls > MAX_CONCAT_BYTES:
+            break
+        end, le, lines = e2, le2, lines + 1
+    return ls, le
 
 
 def _line_bounds(data: bytes, start: int, end: int) -> tuple[int, int]:

@@ -109,27 +109,35 @@ def is_uuid(value: str) -> bool:
 
 
 def is_identifier_like(value: str) -> bool:
-    """Code, not a value: dotted names, calls, snake/kebab/camel/CONSTANT identifiers, HTML-escaped
-    text (`token&quot;`)."""
-    value = value.rstrip(":;,.").lstrip("?:-+=")  # shell ${X:?NAME}, ${X:-NAME} operands
+    """Code, not a value: dotted names, calls, snake/kebab/camel/CONSTANT identifiers (also
+    `_private_names` and type names with digits like `PKCS7PrivateKeyTypes`), `a || b` / `a && b`
+    expressions (`clientSecret=o.clientSecret||null` in minified JS), HTML-escaped text
+    (`token&quot;`), Ruby/C++/PHP scoped constants (`ActionController::InvalidAuthenticityToken`) and
+    Ruby instance variables (`@user.auth_token`)."""
+    value = value.rstrip(":;,.?!").lstrip("?:-+=!")  # shell ${X:?NAME}, ${X:-NAME} operands; !negation, predicate?
     if "&quot" in value or "&amp;" in value or "&#" in value:
         return True
     if _rx(
-        r"[()\[\]]|^\w+\.\w+(?:\.\w+)*$|^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$|^[a-z]+(?:-[a-z]+)+$|^[a-z]+(?:[A-Z][a-z]+)+$"
-        r"|^_*[A-Z][A-Z0-9]*(?:[_-][A-Z0-9]+)+$|^(?:[A-Z]+[a-z]+){2,}[A-Z]*[a-z]*$|^urn:"
+        r"[()\[\]]|\|\||&&|^\w+\.\w+(?:\.\w+)*$|^_*[a-z][a-z0-9]*(?:_[a-z0-9]+)+$|^[a-z]+(?:-[a-z]+)+$|^[a-z]+(?:[A-Z][a-z]+)+$"
+        r"|^_*[A-Z][A-Z0-9]*(?:[_-][A-Z0-9]+)+$|^(?:[A-Z]+[a-z]+){2,}[A-Z]*[a-z]*$|^[A-Z]{2,}[0-9]+(?:[A-Z][a-z]{2,}){2,}$|^urn:"
+        r"|^(?:::)?[A-Z]\w*::[A-Za-z_]|^@{1,2}[A-Za-z_]\w*(?:\.\w+)*$"
     ).search(value):
         return True
     return bool(_rx(r"^[A-Za-z_]+$").match(value) and len(value) < 24)
 
 
 def is_path_or_url_without_credentials(value: str) -> bool:
-    """A file path or a URL with no user-info part: configuration, not a credential. Also
+    """A file path or a URL (any scheme: https, webpack, s3...) with no user-info part: an address,
+    not a credential (credentials in URLs have their own rules). Also
     lowercase multi-segment paths such as SigV4 credential scopes (key/20240101/region/s3/aws4_request),
     percent-encoded or not."""
-    if _rx(r"^(?:/|\./|\.\./|~/|[A-Za-z]:\\)|^https?://[^@\s]*$").match(value):
+    if _rx(r"^(?:/|\./|\.\./|~/|[A-Za-z]:\\)|^[a-z][a-z0-9+.\-]{1,20}://[^@\s]*$").match(value):
         return True
     from urllib.parse import unquote
 
+    # a relative path to a named file (config/database.yml, keys/app.key): where a secret is kept
+    if _rx(r"^[\w\-]+(?:/[\w.\-#{}]+)+\.[a-z]{2,5}$").match(value):
+        return True
     return bool(_rx(r"^[a-z0-9_.\-]+(?:/[a-z0-9_.\-]+){2,}$|aws4_request$").search(unquote(value)))
 
 
@@ -163,6 +171,9 @@ _DOCUMENTED_EXAMPLES = frozenset({
     "xoxb-not-a-real-token-this-will-not-work",
     "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
     "mF_9.B5f-4.1JqM",  # RFC 6750's bearer token
+    "2YotnFZFEjr1zCsicMWpAA",  # RFC 6749 section 4.1.4: example access and refresh tokens
+    "tGzv3JOkF0XG5Qx2TlKWIA",
+    "ad180jjd733klru7",  # RFC 5849 section 3.5.1: example oauth_token
     "QWxhZGRpbjpvcGVuIHNlc2FtZQ==",  # RFC 7617 / 2617 Basic examples
     "YWxhZGRpbjpvcGVuc2VzYW1l",
 })
