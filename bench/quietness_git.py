@@ -126,7 +126,7 @@ def main() -> None:
         details.append(f"  {name:10} gitleaks only: {len(only_theirs)} distinct secrets ({sum(gl_rules.values())} reports) by rule: "
                        + ", ".join(f"{k} {v}" for k, v in sorted(gl_rules.items(), key=lambda kv: -kv[1])))
     per = lambda n, mb: n / mb * 100 if mb else 0.0  # noqa: E731
-    print(f"| repo | blob MB | leakwarden | per 100 MB | gitleaks | per 100 MB | leakwarden time | gitleaks time |")
+    print("| repo | blob MB | leakwarden | per 100 MB | gitleaks | per 100 MB | leakwarden time | gitleaks time |")
     print("|---|---:|---:|---:|---:|---:|---|---|")
     for name, mb, lw, gl, t1, t2 in rows:
         print(f"| {name} | {mb:.0f} | {lw} | {per(lw, mb):.2f} | {gl} | {per(gl, mb):.2f} | {t1 or 'cached'} | {t2 or 'cached'} |")
