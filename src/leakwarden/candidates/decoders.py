@@ -48,9 +48,13 @@ _CONCAT = rb"\"[ \t]*\+[ \t]*\"|'[ \t]*\+[ \t]*'|\"[ \t]+\.[ \t]+\"|'[ \t]+\.[ \
 # the same split across lines: `"abc" +` / `+ "def"` (JS, Java, Go, C#) or a literal followed by
 # an indented literal on the next line (Python's implicit concatenation inside parentheses, C).
 # NOTE: the operator-less form needs indentation so quoted CSV rows are not joined.
+# NOTE: only a continuation that splits a run of non-blank characters (no space on either side
+# of the join) is worth joining: a secret split over lines is cut mid-token, while the common
+# case in code, prose split at a space (`"could not find "` / `"the column"`), is not. Joining
+# every continuation cost half of the history scan time on sqlalchemy.
 _CONCAT_ML = (
-    rb"\"[ \t]*\+[ \t]*\r?\n[ \t]*\"|\"[ \t]*\r?\n[ \t]*\+[ \t]*\"|\"\r?\n[ \t]+\""
-    rb"|'[ \t]*\+[ \t]*\r?\n[ \t]*'|'[ \t]*\r?\n[ \t]*\+[ \t]*'|'\r?\n[ \t]+'"
+    rb"[^\s\"']\"[ \t]*\+[ \t]*\r?\n[ \t]*\"[^\s\"']|[^\s\"']\"[ \t]*\r?\n[ \t]*\+[ \t]*\"[^\s\"']|[^\s\"']\"\r?\n[ \t]+\"[^\s\"']"
+    rb"|[^\s\"']'[ \t]*\+[ \t]*\r?\n[ \t]*'[^\s\"']|[^\s\"']'[ \t]*\r?\n[ \t]*\+[ \t]*'[^\s\"']|[^\s\"']'\r?\n[ \t]+'[^\s\"']"
 )
 PATTERNS: dict[str, bytes] = {"base64": _B64, "percent": _PCT, "escape": _ESC, "concat": _CONCAT, "concat_ml": _CONCAT_ML}
 MAX_CONCAT_LINES = 8  # lines joined into one literal at most
