@@ -157,11 +157,13 @@ def scan_chunk_list(chunks: Iterable[Chunk], settings: Settings | None = None, d
     return finish(result, settings, ruleset=detector.ruleset)
 
 
-def scan_git(repo: str | Path | None = None, revs: Sequence[str] = (), settings: Settings | None = None, detector: Detector | None = None, occurrence_cap: int = 10, new_only: bool = False) -> ScanResult:
+def scan_git(repo: str | Path | None = None, revs: Sequence[str] = (), settings: Settings | None = None, detector: Detector | None = None, occurrence_cap: int = 10, new_only: bool = False, whole_blobs: bool = False) -> ScanResult:
     """Scan git history: every unique blob once (all objects, or those `revs` bring), attributed
     to the commits that introduced it. `repo` None means the repository git finds itself.
     With a store, only blobs it has not seen under these rules are read (triage.incremental);
-    open incidents in skipped blobs are reported from the store unless `new_only`."""
+    open incidents in skipped blobs are reported from the store unless `new_only`. A full scan
+    matches only what each pack delta changes and follows found secrets down the delta chains;
+    `whole_blobs` matches every version in full instead."""
     from leakwarden.sources.git_history import HistoryOptions, scan_history
 
     settings = settings or Settings()
@@ -172,7 +174,7 @@ def scan_git(repo: str | Path | None = None, revs: Sequence[str] = (), settings:
         return scan_git_incremental(repo, revs, settings, detector, occurrence_cap, new_only)
     result = ScanResult()
     started = time.perf_counter()
-    options = HistoryOptions(revs=tuple(revs), max_blob_size=settings.max_file_size, occurrence_cap=occurrence_cap, jobs=settings.jobs, exclude=settings.exclude_paths)
+    options = HistoryOptions(revs=tuple(revs), max_blob_size=settings.max_file_size, occurrence_cap=occurrence_cap, jobs=settings.jobs, exclude=settings.exclude_paths, whole_blobs=whole_blobs)
     scan_history(str(repo) if repo is not None else None, detector, options, result)
     result.stats.seconds = time.perf_counter() - started
     return finish(result, settings, [Path(repo)] if repo is not None else [], detector.ruleset)

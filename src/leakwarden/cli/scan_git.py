@@ -20,10 +20,11 @@ from leakwarden.cli.options import build_settings, emit_report, report_options, 
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Ignore findings at paths matching this gitignore-style pattern (repeatable).")
 @click.option("--jobs", "-j", type=int, default=None, help="Worker processes (default: CPU count).")
 @click.option("--max-occurrences", type=click.IntRange(0), default=10, show_default=True, help="Other places a secret occurs to list with each finding.")
+@click.option("--whole-blobs", is_flag=True, help="Match every blob version in full instead of only what each pack delta changes (slower; the same findings, for comparison).")
 @click.option("--new-only", is_flag=True, help="With --store: report only secrets in blobs this scan read, not the open incidents the store already knows in older blobs.")
 @report_options
 @rule_options
-def git(repo: Path | None, rev_range: str | None, since_commit: str | None, branch: str | None, max_file_size: str | None, exclude: tuple[str, ...], jobs: int | None, max_occurrences: int, new_only: bool, fmt: str, output: Path | None, show_secrets: bool, exit_zero: bool, quiet: bool, **rule_opts: Any) -> None:
+def git(repo: Path | None, rev_range: str | None, since_commit: str | None, branch: str | None, max_file_size: str | None, exclude: tuple[str, ...], jobs: int | None, max_occurrences: int, whole_blobs: bool, new_only: bool, fmt: str, output: Path | None, show_secrets: bool, exit_zero: bool, quiet: bool, **rule_opts: Any) -> None:
     """Scan git history: every blob in the repository once (all refs, deleted files, rewritten
     history), attributed to the commits that introduced it. Without --range/--since-commit/
     --branch every object in the repository is read, including ones no ref reaches any more.
@@ -53,7 +54,7 @@ def git(repo: Path | None, rev_range: str | None, since_commit: str | None, bran
     detector = api.build_detector(settings)
     if new_only and settings.store is None:
         raise UsageError("--new-only needs --store (the store knows what was scanned before)")
-    result = api.scan_git(repo, revs, settings, detector, occurrence_cap=max_occurrences, new_only=new_only)
+    result = api.scan_git(repo, revs, settings, detector, occurrence_cap=max_occurrences, new_only=new_only, whole_blobs=whole_blobs)
     emit_report(result, detector.ruleset, fmt=fmt, output=output, show_secrets=show_secrets, exit_zero=exit_zero, quiet=quiet, source="git")
 
 

@@ -56,6 +56,8 @@ class HistoryOptions:
     exclude: tuple[str, ...] = ()
     # Blob ids known to be scanned already (incremental scans through the store): not read.
     skip_blobs: frozenset[str] = frozenset()
+    # Match every blob version in full instead of only what each pack delta changes.
+    whole_blobs: bool = False
 
 
 @dataclass(slots=True)
@@ -368,7 +370,79 @@ def _blob_bytes(git: Git, max_size: int, skip: frozenset[str] = frozenset()) -> 
     return total
 
 
+def _worker_delta_slice(repo: str | None, k: int, workers: int, max_size: int) -> Any:
+    from leakwarden.sources.git_delta_scan import delta_slice
+
+    assert _worker_detector is not None
+    return delta_slice(repo, _worker_detector, k, workers, max_size)
+
+
+def _scan_by_deltas(git: Git, repo: str | None, detector: Detector, options: HistoryOptions, result: ScanResult, seen: BlobsRead) -> dict[str, list[Finding]] | None:
+    """Every object, deltas matched by what they change (see `git_delta_scan`); None when the
+    packs cannot be read directly (the caller then matches whole blobs)."""
+    from leakwarden.sources.git_delta_scan import (
+        DeltaSliceResult,
+        delta_slice,
+        objects_dir,
+        propagate,
+    )
+    from leakwarden.sources.git_packs import PackError, pack_paths
+
+    objects = objects_dir(git)
+    if objects is None:
+        return None
+    workers = options.jobs or (os.cpu_count() or 1)
+    packed = sum(os.path.getsize(p) for p in pack_paths(objects))
+    # Packs hold compressed deltas: a few MB of pack is already a long history.
+    if packed < PARALLEL_MIN_BYTES // 8:
+        workers = 1
+    parts: list[DeltaSliceResult] = []
+    try:
+        if workers > 1:
+            import pickle
+            from concurrent.futures import ProcessPoolExecutor
+
+            from leakwarden.api import current_settings
+
+            blob = pickle.dumps(current_settings(detector))
+            try:
+                pool: ProcessPoolExecutor | None = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(blob,))
+            except (OSError, ValueError):
+                pool = None
+            if pool is not None:
+                with pool:
+                    futures = [pool.submit(_worker_delta_slice, repo, k, workers, options.max_blob_size) for k in range(workers)]
+                    parts = [f.result() for f in futures]
+        if not parts:
+            parts = [delta_slice(repo, detector, 0, 1, options.max_blob_size)]
+    except PackError:
+        return None
+    found: dict[str, list[Finding]] = {}
+    too_large = largest = 0
+    for r in parts:
+        result.stats.files += r.blobs
+        result.stats.bytes += r.scanned_bytes
+        result.stats.skipped += r.binary
+        too_large += r.too_large
+        largest = max(largest, r.largest)
+        seen.read.update(r.read)
+        for oid, fs in r.findings:
+            if oid not in found:  # a blob in two packs is scanned by each slice holding it
+                found[oid] = fs
+    _, reread = propagate(git, detector, parts, found)
+    seen.read.update(reread)
+    if too_large:
+        result.errors.append(
+            ScanError("<git>", "too-large", f"skipped {too_large} blob(s) over the size limit of {options.max_blob_size / 1e6:.1f} MB (largest {largest / 1e6:.1f} MB)")
+        )
+    return found
+
+
 def _scan_all_objects(git: Git, repo: str | None, detector: Detector, options: HistoryOptions, result: ScanResult, seen: BlobsRead) -> dict[str, list[Finding]]:
+    if not options.whole_blobs and not options.skip_blobs:
+        by_deltas = _scan_by_deltas(git, repo, detector, options, result, seen)
+        if by_deltas is not None:
+            return by_deltas
     workers = options.jobs or (os.cpu_count() or 1)
     parts: list[BatchResult] = []
     skip = options.skip_blobs
