@@ -297,13 +297,12 @@ def propagate(git: Git, detector: Detector, parts: list[DeltaSliceResult], found
     from leakwarden.sources.git_history import BlobReader
 
     unscanned: set[bytes] = {bytes.fromhex(o) for p in parts for o in p.unscanned}
-    edges = [(bytes(e[i : i + 20]), bytes(e[i + 20 : i + 40])) for e in (p.edges for p in parts) for i in range(0, len(e), 40)]
     needles: dict[bytes, set[bytes]] = {bytes.fromhex(o): n for p in parts for o, n in p.needles.items()}
     matched = 0
     read: set[str] = set()
     min_lines = context_lines(detector)
     # 1. versions copied from a base that was never matched: scan them whole.
-    orphans = [c for c, b in edges if b in unscanned]
+    orphans = [c for c, b in _edges(parts) if b in unscanned] if unscanned else []
     if orphans:
         reader = BlobReader(git)
         try:
@@ -330,7 +329,7 @@ def propagate(git: Git, detector: Detector, parts: list[DeltaSliceResult], found
     grew = True
     while grew:
         grew = False
-        for child, base in edges:
+        for child, base in _edges(parts):
             if (base in hot or base in below) and child not in below:
                 below[child] = base
                 grew = True
@@ -365,6 +364,14 @@ def propagate(git: Git, detector: Detector, parts: list[DeltaSliceResult], found
     finally:
         reader.close()
     return matched, read
+
+
+def _edges(parts: list[DeltaSliceResult]) -> Iterator[tuple[bytes, bytes]]:
+    """(version, base) ids of the partly matched versions, in pack order."""
+    for p in parts:
+        e = p.edges
+        for i in range(0, len(e), 40):
+            yield bytes(e[i : i + 20]), bytes(e[i + 20 : i + 40])
 
 
 def _bases_first(below: dict[bytes, bytes]) -> list[bytes]:

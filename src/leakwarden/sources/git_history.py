@@ -5,12 +5,17 @@ The flow, and why:
    the repository, in pack order, which keeps git's delta-base cache warm) or, for a range or a
    branch, `git rev-list --objects <revs>` piped into `cat-file --batch-check`. Each blob appears
    once, however many commits carry it. Blobs over the size cap are counted, not read.
-2. Read the blobs with `git cat-file --batch`, skip binary ones (a NUL byte early on), scan
-   each with the Detector. A whole-repository scan splits the pack order into one contiguous
-   slice per worker process (`stream_slice`): each worker lists the objects itself and feeds its
-   slice's ids to its own `cat-file --batch`, so git's delta-base cache stays warm, no blob bytes
-   cross processes, and only findings come back. A range scan sends batches of ids to workers.
-   Memory stays flat: nothing is kept per clean blob.
+2. A whole-repository scan reads the pack files' delta instructions (`git_delta_scan`): blobs
+   stored whole are matched in full, each delta only where it changes its base (plus context),
+   and found secrets are followed down the delta chains. Each worker process takes stripes of
+   the packs and feeds their blob ids, in pack order, to its own `git cat-file --batch`, so
+   git's delta-base cache stays warm and no blob bytes cross processes. When the packs cannot
+   be read directly (alternates, a hook's quarantine, an incremental scan, `--whole-blobs`),
+   every blob is matched whole: `stream_slice` gives each worker a contiguous slice of
+   `git cat-file --batch-all-objects --unordered` (pack order). A range scan lists blobs with
+   `git rev-list --objects` and sends batches of ids to workers. Binary blobs (a NUL byte
+   early on) are skipped. Memory stays flat: nothing is kept per clean blob (the delta scan
+   keeps 40 bytes per partly matched version, for step 2's follow-up).
 3. Only for blobs with findings, one `git log -c --raw --find-object=...` pass finds the commits
    and paths that introduced them (merges included: `-c` lists a merge's path only when it
    differs from every parent, i.e. the merge itself introduced that content).
