@@ -278,3 +278,19 @@ def test_cli_whole_blobs_flag_gives_the_same_report(long_history):
         reports.append([{k: v for k, v in f.items()} for f in doc["findings"]])
     assert reports[0] == reports[1] and reports[0][0]["secret"] == T1
     assert os.path.isdir(repo.path / ".git")
+
+
+def test_reverse_index_file_gives_the_same_pack_order(long_history, monkeypatch):
+    repo, _ = long_history
+    repo.git("-c", "pack.writeReverseIndex=true", "repack", "-a", "-d", "-q")
+    objects = objects_dir(Git(repo.path))
+    assert objects is not None
+    (pack,) = pack_paths(objects)
+    assert os.path.exists(pack[:-5] + ".rev")
+    from_rev = read_index(pack)
+    import leakwarden.sources.git_packs as git_packs
+
+    monkeypatch.setattr(git_packs, "_reverse_index", lambda *_: None)
+    sorted_here = read_index(pack)
+    assert list(from_rev.by_offset) == list(sorted_here.by_offset)
+    assert list(from_rev.position) == list(sorted_here.position)

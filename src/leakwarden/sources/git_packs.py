@@ -104,13 +104,36 @@ def read_index(pack: str) -> PackIndex:
             if o & 0x80000000:
                 j = big_at + 8 * (o & 0x7FFFFFFF)
                 offsets[i] = struct.unpack(">Q", data[j : j + 8])[0]
-    keys = [(o << 32) | i for i, o in enumerate(offsets)]
-    keys.sort()
-    by_offset = array("Q", [k >> 32 for k in keys])
-    position = array("I", [k & 0xFFFFFFFF for k in keys])
+    position = _reverse_index(pack, n)
+    if position is not None:
+        by_offset = array("Q", (offsets[i] for i in position))
+    else:
+        keys = [(o << 32) | i for i, o in enumerate(offsets)]
+        keys.sort()
+        by_offset = array("Q", (k >> 32 for k in keys))
+        position = array("I", (k & 0xFFFFFFFF for k in keys))
+        del keys
+    if any(by_offset[k] >= by_offset[k + 1] for k in range(0, n - 1, max(1, n // 64))):
+        raise PackError(f"{idx}: reverse index out of order")
     if n and (by_offset[0] < 12 or by_offset[-1] >= pack_size - 20):
         raise PackError(f"{idx}: offsets do not fit {os.path.basename(pack)}")
     return PackIndex(pack, n, data[base : base + 20 * n], offsets, by_offset, position, fanout, pack_size)
+
+
+def _reverse_index(pack: str, n: int) -> array[int] | None:
+    """Index positions in pack order from the `.rev` file newer gits write, if there is one."""
+    try:
+        with open(pack[:-5] + ".rev", "rb") as fh:
+            raw = fh.read(12 + 4 * n)
+    except OSError:
+        return None
+    if raw[:8] != b"RIDX\x00\x00\x00\x01" or len(raw) != 12 + 4 * n:
+        return None
+    position = array("I")
+    position.frombytes(raw[12:])
+    if sys.byteorder == "little":
+        position.byteswap()
+    return position
 
 
 def delta_changes(delta: bytes, gap: int = MERGE_GAP) -> tuple[int, list[tuple[int, int]]]:
