@@ -90,4 +90,4 @@ def test_generated_text_gives_the_same_spans(finder: SegmentFinder, parts: list[
 def test_long_blank_runs_are_walked_back_whole(finder: SegmentFinder) -> None:
     # the walk back doubles its window: a 100 kB run costs its length, and the start is exact
     data = b'x = "a"' + b" " * 100_000 + b'+ "b"\n'
-    assert finder._spans(data) == [(6, "concat", len(data) - 1)]
+    assert finder._spans(data) == [(6, "concat", len(data) - 3)]  # closing quote of "a" to opening of "b"
