@@ -12,7 +12,9 @@ candidate segments, not to the bytes scanned; without Hyperscan the same pattern
 `re`, each a linear scan. Hyperscan runs without start-of-match tracking and with patterns shaped
 for its literal prefilter (see `_HS_EXPRESSIONS`); each match's start is recovered in Python by
 walking back from its end, which gives the same spans as leftmost start-of-match mode. Measured
-on 771 MB of git-history blobs: 2.09 -> ~1.0 CPU-s for this scan, same spans and findings.
+on 771 MB of git-history blobs (CPU-s): Hyperscan scan 2.13 -> 1.06, with the start recovery
+2.25 -> 1.31, whole Detector.scan 5.81 -> 4.60; same 137,904 spans and same findings. What is
+left is mostly base64 (~0.5 in every form tried: it wakes on quotes, `:` and `=`, ~3% of bytes).
 """
 
 from __future__ import annotations
