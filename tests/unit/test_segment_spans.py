@@ -91,3 +91,15 @@ def test_long_blank_runs_are_walked_back_whole(finder: SegmentFinder) -> None:
     # the walk back doubles its window: a 100 kB run costs its length, and the start is exact
     data = b'x = "a"' + b" " * 100_000 + b'+ "b"\n'
     assert finder._spans(data) == [(6, "concat", len(data) - 3)]  # closing quote of "a" to opening of "b"
+
+
+def test_span_count_is_capped_to_the_first_ones(finder: SegmentFinder) -> None:
+    from leakwarden.candidates.decoders import MAX_SEGMENTS_PER_CHUNK
+
+    cap = MAX_SEGMENTS_PER_CHUNK * 4
+    line = b'x = "a%41" +\n  "b"\n'  # a percent escape, then a `+` join that ends a line later
+    one = finder._spans(line)
+    assert [k for _, k, _ in one] == ["percent", "concat_ml"]
+    every = [(s + i * len(line), k, e + i * len(line)) for i in range(cap) for s, k, e in one]
+    # the kept spans are the first cap + 1 by end, though `+` joins are confirmed a byte early
+    assert finder._spans(line * cap) == sorted(sorted(every, key=lambda x: x[2])[: cap + 1])
