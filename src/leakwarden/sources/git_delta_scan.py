@@ -29,7 +29,7 @@ import subprocess
 import threading
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from leakwarden.candidates import Detector
 from leakwarden.errors import SourceError
@@ -50,6 +50,9 @@ MIN_LINES = 8  # floor; the rules in use usually ask for more (see `context_line
 FAR_MARGIN = 16384  # how far a margin may reach to take in MIN_LINES lines of long text
 WHOLE_FRACTION = 0.6  # regions covering more than this of a version: scan it whole
 MIN_NEEDLE = 8
+# Versions this small are matched whole: their widened regions would cover them anyway (and
+# their delta instructions need not be parsed: 7% of the pack walk on sqlalchemy).
+WHOLE_BELOW = 4096
 
 
 def objects_dir(git: Git) -> str | None:
@@ -113,13 +116,18 @@ def context_lines(detector: Detector) -> int:
 
 
 def scan_regions(detector: Detector, data: bytes, regions: list[tuple[int, int]], origin: Origin) -> list[Finding]:
-    """Scan line-aligned regions of a blob; findings keep the blob's own lines and offsets."""
+    """Scan line-aligned regions of a blob; findings keep the blob's own lines and offsets.
+
+    NOTE: line numbers are fixed up only for regions with findings: counting the lines before
+    every region cost 0.6 CPU-s per 2 GB of history."""
     found: list[Finding] = []
-    line, at = 1, 0
     for lo, hi in regions:
-        line += data.count(b"\n", at, lo)
-        at = lo
-        found.extend(detector.scan(Chunk(data[lo:hi], origin, base_line=line, base_offset=lo)))
+        fs = detector.scan(Chunk(data[lo:hi], origin, base_line=1, base_offset=lo))
+        if fs:
+            shift = data.count(b"\n", 0, lo)
+            if shift:
+                fs = [replace(f, location=replace(f.location, start_line=f.location.start_line + shift, end_line=f.location.end_line + shift)) for f in fs]
+            found.extend(fs)
     return found
 
 
@@ -179,7 +187,7 @@ def _slice_blobs(git: Git, objects: str, k: int, workers: int) -> Iterator[Packe
             if a >= b:
                 continue
             walker = walker or PackWalker(read_index(pack))
-            for blob in walker.blobs(a, b):
+            for blob in walker.blobs(a, b, WHOLE_BELOW):
                 if many:
                     if blob.oid in seen:
                         continue

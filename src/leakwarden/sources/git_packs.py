@@ -146,6 +146,24 @@ def delta_changes(delta: bytes, gap: int = MERGE_GAP) -> tuple[int, list[tuple[i
         raise PackError("truncated delta") from None
 
 
+def _target_size(delta: bytes) -> int:
+    """The target size from a delta's header (the second varint)."""
+    pos = 0
+    n = len(delta)
+    while pos < n and delta[pos] & 0x80:
+        pos += 1
+    pos += 1
+    value = shift = 0
+    while pos < n:
+        c = delta[pos]
+        pos += 1
+        value |= (c & 0x7F) << shift
+        shift += 7
+        if not c & 0x80:
+            break
+    return value
+
+
 def _delta_changes(delta: bytes, gap: int) -> tuple[int, list[tuple[int, int]]]:
     n = len(delta)
     pos = 0
@@ -313,8 +331,9 @@ class PackWalker:
             self.kinds[k] = kind
         return kind
 
-    def blobs(self, lo: int, hi: int) -> Iterator[PackedBlob]:
-        """Blobs whose pack offset lies in [lo, hi), in pack order."""
+    def blobs(self, lo: int, hi: int, whole_below: int = 0) -> Iterator[PackedBlob]:
+        """Blobs whose pack offset lies in [lo, hi), in pack order. Deltas of versions smaller
+        than `whole_below` are reported as whole blobs (their instructions are not parsed)."""
         index = self.index
         with open(index.pack, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
             start = bisect_left(index.by_offset, lo)
@@ -333,6 +352,10 @@ class PackWalker:
                         delta = zlib.decompress(mm[pos : index.end_of(k)])
                     except zlib.error as exc:
                         raise PackError(f"corrupt delta at {off}: {exc}") from exc
+                    target = _target_size(delta)
+                    if target < whole_below:
+                        yield PackedBlob(index.sha_at(k).hex(), target, None, None)
+                        continue
                     target, changes = delta_changes(delta)
                     kb = bisect_left(index.by_offset, base_off)
                     yield PackedBlob(index.sha_at(k).hex(), target, changes, index.sha_at(kb).hex())
