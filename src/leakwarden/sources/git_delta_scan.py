@@ -204,19 +204,74 @@ def _slice_blobs(git: Git, objects: str, k: int, workers: int) -> Iterator[Packe
                     yield PackedBlob(parts[1].decode(), int(parts[2]), None, None)
 
 
-def delta_slice(repo: str | None, detector: Detector, k: int, workers: int, max_size: int) -> DeltaSliceResult:
-    """Worker k of `workers`: scan the blobs of its slice of the packs, deltas by changed regions."""
-    from leakwarden.sources.git_history import _widen_pipe
+class _SliceScanner:
+    """What a worker does with each blob's content."""
 
+    def __init__(self, detector: Detector, res: DeltaSliceResult) -> None:
+        self.detector = detector
+        self.res = res
+        self.min_lines = context_lines(detector)
+
+    def scan(self, blob: PackedBlob, name: str, data: bytes) -> None:
+        res = self.res
+        res.read.append(name)
+        if is_binary(data[:8192]):
+            res.binary += 1
+            res.unscanned.add(name)
+            return
+        res.blobs += 1
+        res.scanned_bytes += len(data)
+        origin = Origin("git", blob=name)
+        regions = widen(data, blob.changes, self.min_lines) if blob.changes is not None and blob.base else None
+        if regions is None:
+            res.matched_bytes += len(data)
+            found = self.detector.scan(Chunk(data, origin))
+        else:
+            res.matched_bytes += sum(h - lo for lo, h in regions)
+            found = scan_regions(self.detector, data, regions, origin) if regions else []
+            assert blob.base is not None
+            res.edges += bytes.fromhex(name) + bytes.fromhex(blob.base)
+        if found:
+            res.findings.append((name, found))
+            needles = {x for x in (needle_of(data, f) for f in found) if x}
+            if needles:
+                res.needles[name] = needles
+
+
+def delta_slice(repo: str | None, detector: Detector, k: int, workers: int, max_size: int) -> DeltaSliceResult:
+    """Worker k of `workers`: scan the blobs of its stripes of the packs, deltas by changed
+    regions. Contents come from one `git cat-file --batch` fed the ids in pack order.
+
+    NOTE: applying the deltas in this process instead (dulwich's compiled `apply_delta` and a
+    128 MiB base cache) saved only 5% of the scan's CPU on sqlalchemy: not worth a dependency."""
     git = Git(repo)
     objects = objects_dir(git)
     if objects is None:
         raise PackError("pack files not readable directly")
     res = DeltaSliceResult()
+    _slice_through_git(git, objects, k, workers, max_size, _SliceScanner(detector, res))
+    return res
+
+
+def _skip(blob: PackedBlob, max_size: int, res: DeltaSliceResult) -> bool:
+    if blob.size == 0:
+        return True
+    if blob.size > max_size:
+        res.too_large += 1
+        res.largest = max(res.largest, blob.size)
+        res.unscanned.add(blob.oid)
+        return True
+    return False
+
+
+def _slice_through_git(git: Git, objects: str, k: int, workers: int, max_size: int, scanner: _SliceScanner) -> None:
+    """The worker's blobs read by one `git cat-file --batch`, fed their ids in pack order."""
+    from leakwarden.sources.git_history import _widen_pipe
+
+    res = scanner.res
     reader = git.popen(["cat-file", "--batch"], stdin=subprocess.PIPE)
     _widen_pipe(reader.stdout)
     queue: deque[PackedBlob] = deque()
-    min_lines = context_lines(detector)
     failure: list[BaseException] = []
 
     def feed() -> None:
@@ -224,12 +279,7 @@ def delta_slice(repo: str | None, detector: Detector, k: int, workers: int, max_
         assert sink is not None
         try:
             for blob in _slice_blobs(git, objects, k, workers):
-                if blob.size == 0:
-                    continue
-                if blob.size > max_size:
-                    res.too_large += 1
-                    res.largest = max(res.largest, blob.size)
-                    res.unscanned.add(blob.oid)
+                if _skip(blob, max_size, res):
                     continue
                 queue.append(blob)
                 sink.write(blob.oid.encode() + b"\n")
@@ -265,28 +315,7 @@ def delta_slice(repo: str | None, detector: Detector, k: int, workers: int, max_
             name = fields[0].decode()
             if name != blob.oid:
                 raise PackError("git returned objects out of order")
-            res.read.append(name)
-            if is_binary(data[:8192]):
-                res.binary += 1
-                res.unscanned.add(name)
-                continue
-            res.blobs += 1
-            res.scanned_bytes += size
-            origin = Origin("git", blob=name)
-            regions = widen(data, blob.changes, min_lines) if blob.changes is not None and blob.base else None
-            if regions is None:
-                res.matched_bytes += size
-                found = detector.scan(Chunk(data, origin))
-            else:
-                res.matched_bytes += sum(h - lo for lo, h in regions)
-                found = scan_regions(detector, data, regions, origin) if regions else []
-                assert blob.base is not None
-                res.edges += bytes.fromhex(name) + bytes.fromhex(blob.base)
-            if found:
-                res.findings.append((name, found))
-                needles = {x for x in (needle_of(data, f) for f in found) if x}
-                if needles:
-                    res.needles[name] = needles
+            scanner.scan(blob, name, data)
     finally:
         if not complete:
             reader.kill()
@@ -296,7 +325,6 @@ def delta_slice(repo: str | None, detector: Detector, k: int, workers: int, max_
         raise failure[0]
     if complete and reader.returncode != 0:
         raise SourceError(f"git could not read objects: {err.splitlines()[-1] if err else 'exit ' + str(reader.returncode)}")
-    return res
 
 
 def propagate(git: Git, detector: Detector, parts: list[DeltaSliceResult], found: dict[str, list[Finding]]) -> tuple[int, set[str]]:

@@ -146,6 +146,22 @@ def delta_changes(delta: bytes, gap: int = MERGE_GAP) -> tuple[int, list[tuple[i
         raise PackError("truncated delta") from None
 
 
+def _copy_source(delta: bytes, pos: int) -> tuple[int, int]:
+    """(source offset, size) of the copy opcode at `pos`."""
+    op = delta[pos]
+    p = pos + 1
+    src = size = 0
+    for i in range(4):
+        if op & (1 << i):
+            src |= delta[p] << (8 * i)
+            p += 1
+    for i in range(3):
+        if op & (0x10 << i):
+            size |= delta[p] << (8 * i)
+            p += 1
+    return src, size or 0x10000
+
+
 def _target_size(delta: bytes) -> int:
     """The target size from a delta's header (the second varint)."""
     pos = 0
@@ -182,32 +198,18 @@ def _delta_changes(delta: bytes, gap: int) -> tuple[int, list[tuple[int, int]]]:
     out: list[tuple[int, int]] = []
     lo = hi = -1
     at = 0
-    # Where the previous copy ended in the source; -1 after an insert (whose region already
-    # ends where the next copy starts). 0 at the start: a first copy from elsewhere is a seam.
-    src_end = 0
-    offset_bytes, skip = _OFFSET_BYTES, _COPY_BYTES
+    # NOTE: where two copies meet, the copied source almost always jumps (a deletion or a move:
+    # 99.8% on sqlalchemy), so every copy-after-copy is a seam and copy offsets need not be
+    # decoded, except the first (a cut start) and the last (a cut end). That halves the walk.
+    if pos < n and delta[pos] & 0x80 and _copy_source(delta, pos)[0] != 0:
+        lo = hi = 0  # the first copy skips the source's start: a seam at the start
+    last_copy = -1
+    prev_copy = False
+    offset_bytes = _OFFSET_BYTES
     while pos < n:
         op = delta[pos]
         if op & 0x80:
-            p = pos + 1
-            src = 0
-            # NOTE: the source offset only matters between two copies (a jump there is a
-            # deletion); most copies sit between inserts, so their offset bytes are skipped.
-            if src_end < 0 and pos + skip[op] < n and not delta[pos + skip[op]] & 0x80:
-                p += offset_bytes[op]
-            elif op & 0x0F:
-                if op & 0x01:
-                    src = delta[p]
-                    p += 1
-                if op & 0x02:
-                    src |= delta[p] << 8
-                    p += 1
-                if op & 0x04:
-                    src |= delta[p] << 16
-                    p += 1
-                if op & 0x08:
-                    src |= delta[p] << 24
-                    p += 1
+            p = pos + 1 + offset_bytes[op]
             size = 0
             if op & 0x70:
                 if op & 0x10:
@@ -221,7 +223,7 @@ def _delta_changes(delta: bytes, gap: int) -> tuple[int, list[tuple[int, int]]]:
                     p += 1
             if p > n:
                 raise PackError("truncated delta")
-            if src != src_end and src_end >= 0:  # copied text jumps (a deletion): a seam
+            if prev_copy:  # two copies meet: a seam
                 if hi >= 0 and at - hi <= gap:
                     if at > hi:
                         hi = at
@@ -229,9 +231,9 @@ def _delta_changes(delta: bytes, gap: int) -> tuple[int, list[tuple[int, int]]]:
                     if hi >= 0:
                         out.append((lo, hi))
                     lo = hi = at
-            size = size or 0x10000
-            src_end = src + size
-            at += size
+            prev_copy = True
+            last_copy = pos
+            at += size or 0x10000
             pos = p
         elif op:
             if hi >= 0 and at - hi <= gap:
@@ -242,18 +244,20 @@ def _delta_changes(delta: bytes, gap: int) -> tuple[int, list[tuple[int, int]]]:
                 lo, hi = at, at + op
             at += op
             pos += 1 + op
-            src_end = -1
+            prev_copy = False
         else:
             raise PackError("bad delta opcode 0")
     if pos != n or at != target:
         raise PackError("delta does not add up to its target size")
-    if src_end >= 0 and src_end != source:  # the source's end was cut off: a seam
-        if hi >= 0 and at - hi <= gap:
-            hi = at
-        else:
-            if hi >= 0:
-                out.append((lo, hi))
-            lo = hi = at
+    if prev_copy:
+        src, size = _copy_source(delta, last_copy)
+        if src + size != source:  # the source's end was cut off: a seam
+            if hi >= 0 and at - hi <= gap:
+                hi = at
+            else:
+                if hi >= 0:
+                    out.append((lo, hi))
+                lo = hi = at
     if hi >= 0:
         out.append((lo, hi))
     return target, out
