@@ -297,3 +297,23 @@ def test_reverse_index_file_gives_the_same_pack_order(long_history, monkeypatch)
     sorted_here = read_index(pack)
     assert list(from_rev.by_offset) == list(sorted_here.by_offset)
     assert list(from_rev.position) == list(sorted_here.position)
+
+
+def test_pack_vanishing_mid_walk_falls_back_to_whole_blobs(long_history, monkeypatch):
+    # A concurrent `git gc` can delete a pack while a worker walks it: the worker's error must
+    # not end the scan early with a partial result.
+    repo, added = long_history
+    import leakwarden.sources.git_packs as git_packs
+
+    real = git_packs.PackWalker.blobs
+
+    def vanishing(self, lo, hi, whole_below=0):
+        for i, blob in enumerate(real(self, lo, hi, whole_below)):
+            if i == 3:
+                raise FileNotFoundError(2, "No such file or directory", self.index.pack)
+            yield blob
+
+    monkeypatch.setattr(git_packs.PackWalker, "blobs", vanishing)
+    result = scan_git(repo.path, settings=Settings(jobs=1))
+    (f,) = result.findings
+    assert (f.secret.reveal(), f.location.commit, f.details["occurrence_count"]) == (T1, added, 26)

@@ -282,11 +282,12 @@ def _slice_through_git(git: Git, objects: str, k: int, workers: int, max_size: i
                 if _skip(blob, max_size, res):
                     continue
                 queue.append(blob)
-                sink.write(blob.oid.encode() + b"\n")
-        except (BrokenPipeError, ValueError, OSError):
-            pass
-        except BaseException as exc:  # noqa: BLE001 - a bad pack: reported to the caller, which falls back
-            failure.append(exc)
+                try:
+                    sink.write(blob.oid.encode() + b"\n")
+                except (BrokenPipeError, ValueError, OSError):
+                    return  # git stopped: the reader reports why
+        except BaseException as exc:  # noqa: BLE001 - a bad or vanished pack: the caller falls back
+            failure.append(exc if isinstance(exc, PackError) else PackError(f"reading packs: {exc}"))
         finally:
             try:
                 sink.close()

@@ -397,7 +397,10 @@ def _scan_by_deltas(git: Git, repo: str | None, detector: Detector, options: His
     if objects is None:
         return None
     workers = options.jobs or (os.cpu_count() or 1)
-    packed = sum(os.path.getsize(p) for p in pack_paths(objects))
+    try:
+        packed = sum(os.path.getsize(p) for p in pack_paths(objects))
+    except OSError:
+        return None
     # Packs hold compressed deltas: a few MB of pack is already a long history.
     if packed < PARALLEL_MIN_BYTES // 8:
         workers = 1

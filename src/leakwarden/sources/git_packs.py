@@ -376,8 +376,14 @@ def pack_paths(objects_dir: str) -> list[str]:
         names = [os.path.join(folder, n) for n in os.listdir(folder) if n.endswith(".pack")]
     except OSError:
         return []
-    found = [p for p in names if os.path.exists(p[:-5] + ".idx")]
-    return sorted(found, key=lambda p: (-os.path.getsize(p), p))
+    found: list[tuple[int, str]] = []
+    for p in names:
+        try:
+            if os.path.exists(p[:-5] + ".idx"):
+                found.append((os.path.getsize(p), p))
+        except OSError:  # removed meanwhile (a concurrent gc)
+            continue
+    return [p for _, p in sorted(found, key=lambda x: (-x[0], x[1]))]
 
 
 def loose_objects(objects_dir: str) -> list[str]:
