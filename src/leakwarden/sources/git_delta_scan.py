@@ -35,6 +35,7 @@ from leakwarden.candidates import Detector
 from leakwarden.errors import SourceError
 from leakwarden.models import Chunk, Finding, Origin
 from leakwarden.sources import is_binary
+from leakwarden.sources.git_history import BatchResult, BlobReader, _widen_pipe, read_batch
 from leakwarden.sources.git_packs import (
     PackedBlob,
     PackError,
@@ -151,18 +152,13 @@ def needle_of(data: bytes, f: Finding) -> bytes | None:
 
 
 @dataclass(slots=True)
-class DeltaSliceResult:
-    findings: list[tuple[str, list[Finding]]] = field(default_factory=list)
+class DeltaSliceResult(BatchResult):
+    """A worker's `BatchResult` plus what the follow-up (`propagate`) needs."""
+
     needles: dict[str, set[bytes]] = field(default_factory=dict)
     edges: bytearray = field(default_factory=bytearray)  # 20-byte child id + 20-byte base id
     unscanned: set[str] = field(default_factory=set)  # binary or too large: never matched
-    scanned_bytes: int = 0
     matched_bytes: int = 0
-    blobs: int = 0
-    binary: int = 0
-    too_large: int = 0
-    largest: int = 0
-    read: list[str] = field(default_factory=list)
 
 
 # Each worker takes every W-th of this many stripes per worker: packs put commits and trees
@@ -248,7 +244,7 @@ def delta_slice(repo: str | None, detector: Detector, k: int, workers: int, max_
     objects = objects_dir(git)
     if objects is None:
         raise PackError("pack files not readable directly")
-    res = DeltaSliceResult()
+    res = DeltaSliceResult([])
     _slice_through_git(git, objects, k, workers, max_size, _SliceScanner(detector, res))
     return res
 
@@ -266,8 +262,6 @@ def _skip(blob: PackedBlob, max_size: int, res: DeltaSliceResult) -> bool:
 
 def _slice_through_git(git: Git, objects: str, k: int, workers: int, max_size: int, scanner: _SliceScanner) -> None:
     """The worker's blobs read by one `git cat-file --batch`, fed their ids in pack order."""
-    from leakwarden.sources.git_history import _widen_pipe
-
     res = scanner.res
     reader = git.popen(["cat-file", "--batch"], stdin=subprocess.PIPE)
     _widen_pipe(reader.stdout)
@@ -300,23 +294,15 @@ def _slice_through_git(git: Git, objects: str, k: int, workers: int, max_size: i
     assert out is not None
     complete = False
     try:
-        while True:
-            header = out.readline()
-            if not header:
-                complete = True
-                break
-            fields = header.split()
+        for raw_name, data in read_batch(out):
             blob = queue.popleft()
-            if len(fields) < 3 or fields[1] == b"missing":
+            if data is None:
                 res.unscanned.add(blob.oid)
                 continue
-            size = int(fields[2])
-            data = out.read(size)
-            out.read(1)
-            name = fields[0].decode()
-            if name != blob.oid:
+            if raw_name.decode() != blob.oid:
                 raise PackError("git returned objects out of order")
-            scanner.scan(blob, name, data)
+            scanner.scan(blob, blob.oid, data)
+        complete = True
     finally:
         if not complete:
             reader.kill()
@@ -331,8 +317,6 @@ def _slice_through_git(git: Git, objects: str, k: int, workers: int, max_size: i
 def propagate(git: Git, detector: Detector, parts: list[DeltaSliceResult], found: dict[str, list[Finding]]) -> tuple[int, set[str]]:
     """Complete the partial scans: rescan versions whose base was never matched, then follow
     each blob's secrets down its delta edges. Adds to `found`; returns (bytes matched, ids read)."""
-    from leakwarden.sources.git_history import BlobReader
-
     unscanned: set[bytes] = {bytes.fromhex(o) for p in parts for o in p.unscanned}
     needles: dict[bytes, set[bytes]] = {bytes.fromhex(o): n for p in parts for o, n in p.needles.items()}
     matched = 0

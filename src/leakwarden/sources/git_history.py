@@ -121,6 +121,22 @@ def _widen_pipe(stream: Any) -> None:
         pass
 
 
+def read_batch(out: Any) -> Iterator[tuple[bytes, bytes | None]]:
+    """(object id, content or None when missing) for each object `git cat-file --batch` writes
+    to `out`, until it closes."""
+    while True:
+        header = out.readline()
+        if not header:
+            return
+        fields = header.split()
+        if len(fields) < 3 or fields[1] == b"missing":
+            yield (fields[0] if fields else b""), None
+            continue
+        data = out.read(int(fields[2]))
+        out.read(1)  # the newline after the content; reading it apart avoids copying the blob
+        yield fields[0], data
+
+
 class BlobReader:
     """A long-lived `git cat-file --batch`; a writer thread feeds ids so pipes never deadlock."""
 
@@ -317,18 +333,11 @@ def stream_slice(repo: str | None, detector: Detector, lo: int, hi: int, max_siz
     assert out is not None
     complete = False
     try:
-        while True:
-            header = out.readline()
-            if not header:
-                complete = True
-                break
-            fields = header.split()
-            if len(fields) < 3 or fields[1] == b"missing":
+        for raw_name, data in read_batch(out):
+            if data is None:
                 continue
-            size = int(fields[2])
-            data = out.read(size)
-            out.read(1)
-            name = fields[0].decode()
+            size = len(data)
+            name = raw_name.decode()
             res.read.append(name)
             if is_binary(data[:8192]):
                 res.binary += 1
@@ -338,6 +347,7 @@ def stream_slice(repo: str | None, detector: Detector, lo: int, hi: int, max_siz
             found = detector.scan(Chunk(data, Origin("git", blob=name)))
             if found:
                 res.findings.append((name, found))
+        complete = True
     finally:
         if not complete:
             reader.kill()
@@ -375,6 +385,38 @@ def _blob_bytes(git: Git, max_size: int, skip: frozenset[str] = frozenset()) -> 
     return total
 
 
+def _in_pool(detector: Detector, workers: int, calls: list[tuple[Any, tuple[Any, ...]]]) -> list[Any] | None:
+    """Run `calls` in a process pool whose workers build this detector; None when no pool
+    can start here (the caller then runs in this process)."""
+    import pickle
+    from concurrent.futures import ProcessPoolExecutor
+
+    from leakwarden.api import current_settings
+
+    blob = pickle.dumps(current_settings(detector))
+    try:
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(blob,))
+    except (OSError, ValueError):
+        return None
+    with pool:
+        futures = [pool.submit(fn, *args) for fn, args in calls]
+        return [f.result() for f in futures]
+
+
+def _count_parts(parts: list[Any], result: ScanResult, seen: BlobsRead, max_size: int) -> None:
+    """Add the workers' counts to the result; one error line for blobs over the size limit."""
+    too_large = largest = 0
+    for r in parts:
+        result.stats.files += r.blobs
+        result.stats.bytes += r.scanned_bytes
+        result.stats.skipped += r.binary
+        too_large += r.too_large
+        largest = max(largest, r.largest)
+        seen.read.update(r.read)
+    if too_large:
+        result.errors.append(ScanError("<git>", "too-large", f"skipped {too_large} blob(s) over the size limit of {max_size / 1e6:.1f} MB (largest {largest / 1e6:.1f} MB)"))
+
+
 def _worker_delta_slice(repo: str | None, k: int, workers: int, max_size: int) -> Any:
     from leakwarden.sources.git_delta_scan import delta_slice
 
@@ -407,42 +449,19 @@ def _scan_by_deltas(git: Git, repo: str | None, detector: Detector, options: His
     parts: list[DeltaSliceResult] = []
     try:
         if workers > 1:
-            import pickle
-            from concurrent.futures import ProcessPoolExecutor
-
-            from leakwarden.api import current_settings
-
-            blob = pickle.dumps(current_settings(detector))
-            try:
-                pool: ProcessPoolExecutor | None = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(blob,))
-            except (OSError, ValueError):
-                pool = None
-            if pool is not None:
-                with pool:
-                    futures = [pool.submit(_worker_delta_slice, repo, k, workers, options.max_blob_size) for k in range(workers)]
-                    parts = [f.result() for f in futures]
+            parts = _in_pool(detector, workers, [(_worker_delta_slice, (repo, k, workers, options.max_blob_size)) for k in range(workers)]) or []
         if not parts:
             parts = [delta_slice(repo, detector, 0, 1, options.max_blob_size)]
     except PackError:
         return None
+    _count_parts(parts, result, seen, options.max_blob_size)
     found: dict[str, list[Finding]] = {}
-    too_large = largest = 0
     for r in parts:
-        result.stats.files += r.blobs
-        result.stats.bytes += r.scanned_bytes
-        result.stats.skipped += r.binary
-        too_large += r.too_large
-        largest = max(largest, r.largest)
-        seen.read.update(r.read)
         for oid, fs in r.findings:
             if oid not in found:  # a blob in two packs is scanned by each slice holding it
                 found[oid] = fs
     _, reread = propagate(git, detector, parts, found)
     seen.read.update(reread)
-    if too_large:
-        result.errors.append(
-            ScanError("<git>", "too-large", f"skipped {too_large} blob(s) over the size limit of {options.max_blob_size / 1e6:.1f} MB (largest {largest / 1e6:.1f} MB)")
-        )
     return found
 
 
@@ -456,41 +475,18 @@ def _scan_all_objects(git: Git, repo: str | None, detector: Detector, options: H
     skip = options.skip_blobs
     total = _blob_bytes(git, options.max_blob_size, skip) if workers > 1 else 0
     if workers > 1 and total >= PARALLEL_MIN_BYTES:
-        import pickle
-        from concurrent.futures import ProcessPoolExecutor
-
-        from leakwarden.api import current_settings
-
-        blob = pickle.dumps(current_settings(detector))
-        try:
-            pool: ProcessPoolExecutor | None = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(blob,))
-        except (OSError, ValueError):
-            pool = None
-        if pool is not None:
-            # Contiguous slices of equal bytes; the last one runs to the end (objects added
-            # since the count are scanned too).
-            bounds = [total * k // workers for k in range(workers)] + [1 << 62]
-            with pool:
-                futures = [pool.submit(_worker_slice, repo, bounds[k], bounds[k + 1], options.max_blob_size, skip) for k in range(workers)]
-                parts = [f.result() for f in futures]
+        # Contiguous slices of equal bytes; the last one runs to the end (objects added
+        # since the count are scanned too).
+        bounds = [total * k // workers for k in range(workers)] + [1 << 62]
+        parts = _in_pool(detector, workers, [(_worker_slice, (repo, bounds[k], bounds[k + 1], options.max_blob_size, skip)) for k in range(workers)]) or []
     if not parts:
         parts = [stream_slice(repo, detector, 0, 1 << 62, options.max_blob_size, skip)]
+    _count_parts(parts, result, seen, options.max_blob_size)
     found: dict[str, list[Finding]] = {}
-    too_large = largest = 0
     for r in parts:
-        result.stats.files += r.blobs
-        result.stats.bytes += r.scanned_bytes
-        result.stats.skipped += r.binary
-        too_large += r.too_large
-        largest = max(largest, r.largest)
-        seen.read.update(r.read)
         seen.skipped.update(r.skipped)
         for oid, fs in r.findings:
             found.setdefault(oid, []).extend(fs)
-    if too_large:
-        result.errors.append(
-            ScanError("<git>", "too-large", f"skipped {too_large} blob(s) over the size limit of {options.max_blob_size / 1e6:.1f} MB (largest {largest / 1e6:.1f} MB)")
-        )
     return found
 
 

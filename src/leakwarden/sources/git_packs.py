@@ -162,29 +162,12 @@ def _copy_source(delta: bytes, pos: int) -> tuple[int, int]:
     return src, size or 0x10000
 
 
-def _target_size(delta: bytes) -> int:
-    """The target size from a delta's header (the second varint)."""
-    pos = 0
-    n = len(delta)
-    while pos < n and delta[pos] & 0x80:
-        pos += 1
-    pos += 1
-    value = shift = 0
-    while pos < n:
-        c = delta[pos]
-        pos += 1
-        value |= (c & 0x7F) << shift
-        shift += 7
-        if not c & 0x80:
-            break
-    return value
-
-
-def _delta_changes(delta: bytes, gap: int) -> tuple[int, list[tuple[int, int]]]:
+def _delta_header(delta: bytes) -> tuple[int, int, int]:
+    """(source size, target size, position of the first instruction) of a delta."""
     n = len(delta)
     pos = 0
     sizes = []
-    for _ in range(2):  # source size, target size
+    for _ in range(2):
         value = shift = 0
         while pos < n:
             c = delta[pos]
@@ -194,7 +177,16 @@ def _delta_changes(delta: bytes, gap: int) -> tuple[int, list[tuple[int, int]]]:
             if not c & 0x80:
                 break
         sizes.append(value)
-    source, target = sizes
+    return sizes[0], sizes[1], pos
+
+
+def _target_size(delta: bytes) -> int:
+    return _delta_header(delta)[1]
+
+
+def _delta_changes(delta: bytes, gap: int) -> tuple[int, list[tuple[int, int]]]:
+    n = len(delta)
+    source, target, pos = _delta_header(delta)
     out: list[tuple[int, int]] = []
     lo = hi = -1
     at = 0
@@ -249,17 +241,13 @@ def _delta_changes(delta: bytes, gap: int) -> tuple[int, list[tuple[int, int]]]:
             raise PackError("bad delta opcode 0")
     if pos != n or at != target:
         raise PackError("delta does not add up to its target size")
-    if prev_copy:
-        src, size = _copy_source(delta, last_copy)
-        if src + size != source:  # the source's end was cut off: a seam
-            if hi >= 0 and at - hi <= gap:
-                hi = at
-            else:
-                if hi >= 0:
-                    out.append((lo, hi))
-                lo = hi = at
     if hi >= 0:
         out.append((lo, hi))
+    if prev_copy and sum(_copy_source(delta, last_copy)) != source:  # the source's end was cut off
+        if out and at - out[-1][1] <= gap:
+            out[-1] = (out[-1][0], at)
+        else:
+            out.append((at, at))
     return target, out
 
 
