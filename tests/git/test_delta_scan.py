@@ -317,3 +317,11 @@ def test_pack_vanishing_mid_walk_falls_back_to_whole_blobs(long_history, monkeyp
     result = scan_git(repo.path, settings=Settings(jobs=1))
     (f,) = result.findings
     assert (f.secret.reveal(), f.location.commit, f.details["occurrence_count"]) == (T1, added, 26)
+
+
+def test_follow_up_order_puts_bases_first_and_survives_a_forged_cycle():
+    from leakwarden.sources.git_delta_scan import _bases_first
+
+    order = _bases_first({b"c": b"b", b"b": b"a", b"d": b"c"})  # a is a root with findings
+    assert order.index(b"b") < order.index(b"c") < order.index(b"d")
+    assert sorted(_bases_first({b"a": b"b", b"b": b"a"})) == [b"a", b"b"]  # terminates
