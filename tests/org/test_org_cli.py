@@ -107,3 +107,24 @@ def test_bad_input_is_a_clear_usage_error(tmp_path):
     assert proc.returncode == 2 and b"1 failed" in proc.stderr
     proc = run_cli("scan", "org", "nowhere:acme")
     assert proc.returncode == 2 and b"not an org target" in proc.stderr
+
+
+def test_scan_repos_store_secrets_seals_values_on_the_driver(repos, tmp_path):
+    paths, _ = repos
+    listing = tmp_path / "repos.txt"
+    listing.write_text("\n".join(str(p) for p in paths[:3]) + "\n")
+    db = tmp_path / "sealed.db"
+    proc = run_cli("scan", "repos", "--from", str(listing), "--engine", "local:2", "--store-secrets")
+    assert proc.returncode == 2 and b"needs --store" in proc.stderr
+    proc = run_cli("scan", "repos", "--from", str(listing), "--engine", "local:2", "--store", str(db), "--store-secrets")
+    assert proc.returncode == 2 and b"LEAKWARDEN_STORE_KEY" in proc.stderr and not db.exists()
+    env = {"LEAKWARDEN_STORE_KEY": "a long enough passphrase"}
+    proc = run_cli("scan", "repos", "--from", str(listing), "--engine", "local:2", "--store", str(db), "--store-secrets", "-f", "json", env=env)
+    assert proc.returncode == 1, proc.stderr.decode()
+    for secret in (token(i) for i in range(3)):
+        assert secret.encode() not in proc.stdout + proc.stderr  # redacted in the report
+    shown = run_cli("incidents", "show", "1", "--reveal", "--store", str(db), env=env)
+    assert shown.returncode == 0, shown.stderr.decode()
+    assert any(token(i) in shown.stdout.decode() for i in range(3))
+    stored = b"".join(f.read_bytes() for f in tmp_path.glob("sealed.db*"))  # with WAL and journal
+    assert not any(token(i).encode() in stored for i in range(3))  # sealed, never plain

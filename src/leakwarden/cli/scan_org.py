@@ -33,9 +33,9 @@ def _run(locations: list[tuple[str, str]], run_engine: str, max_file_size: str |
     from leakwarden.errors import ExitCode, UsageError
     from leakwarden.org.run import print_summary, run_org_scan
 
-    if rule_opts.get("store_secrets"):
-        raise UsageError("org scans never bring secret values back from workers: --store-secrets is not available")
     settings = build_settings(None, engine=matcher, **rule_opts)
+    if settings.store_secrets and settings.store is None:
+        raise UsageError("--store-secrets needs --store (values are sealed in the findings store)")
     settings = settings.merged(max_file_size=parse_size(max_file_size) if max_file_size else None)
     detector = api.build_detector(settings)
     result, summary = run_org_scan(locations, settings, detector, engine=run_engine, store=settings.store, occurrence_cap=max_occurrences, retries=retries)

@@ -134,7 +134,9 @@ def run_org_scan(
 
     With verification on (`settings.verify`), workers send secret values back and the driver
     checks each repository's findings as its result arrives, before recording it, through one
-    `VerifySession` (shared limits, per-provider rate limiting, each secret checked once)."""
+    `VerifySession` (shared limits, per-provider rate limiting, each secret checked once).
+    With `settings.store_secrets` and a store, values come back too and the driver seals them
+    in the store (key from LEAKWARDEN_STORE_KEY). Otherwise values never leave the workers."""
     from leakwarden import __version__
     from leakwarden.org.engines import open_engine
     from leakwarden.progress import ScanProgress, should_show
@@ -143,8 +145,13 @@ def run_org_scan(
     started = time.perf_counter()
     from leakwarden.verifier import is_enabled
 
+    passphrase = None
+    if settings.store_secrets and store is not None:
+        from leakwarden.store.crypto import key_from_env
+
+        passphrase = key_from_env()  # before any work: a missing key is a usage error
     checker = DriverChecks(settings, detector.ruleset) if is_enabled(settings) else None
-    setup = make_setup(settings, detector, occurrence_cap, reveal=checker is not None)
+    setup = make_setup(settings, detector, occurrence_cap, reveal=checker is not None or passphrase is not None)
     db = None
     known: dict[str, set[str]] = {}
     if store is not None:
@@ -167,7 +174,7 @@ def run_org_scan(
     bar = ScanProgress(len(tasks), 1, unit="repositories", enabled=should_show(settings, 1 << 30))
     try:
         for res in eng.map_repos(tasks):
-            findings = _absorb(res, summary, result, db, setup.ruleset_hash, __version__, ignored, floor, checker)
+            findings = _absorb(res, summary, result, db, setup.ruleset_hash, __version__, ignored, floor, checker, passphrase)
             bar.advance(items=1, nbytes=res.bytes, findings=summary.findings)
             del findings
     finally:
@@ -206,7 +213,7 @@ class DriverChecks:
             self.loop.close()
 
 
-def _absorb(res: RepoResult, summary: OrgSummary, result: ScanResult, db: Any, ruleset_hash: str, version: str, ignored: set[str], floor: int, checker: DriverChecks | None = None) -> list[Finding]:
+def _absorb(res: RepoResult, summary: OrgSummary, result: ScanResult, db: Any, ruleset_hash: str, version: str, ignored: set[str], floor: int, checker: DriverChecks | None = None, passphrase: str | None = None) -> list[Finding]:
     if res.status == "failed":
         summary.failed += 1
         summary.failures.append((res.repo, res.error))
@@ -219,7 +226,7 @@ def _absorb(res: RepoResult, summary: OrgSummary, result: ScanResult, db: Any, r
     if checker is not None:
         findings = checker.check(findings)
     if db is not None:
-        rec = db.record_scan(findings, repository=res.repo, source="git", tool_version=version, ruleset_hash=ruleset_hash)
+        rec = db.record_scan(findings, repository=res.repo, source="git", tool_version=version, ruleset_hash=ruleset_hash, secret_passphrase=passphrase)
         db.mark_repo_scanned(res.repo, res.head, ruleset_hash, rec.scan_id, len(findings), res.bytes)
     summary.scanned += 1
     summary.findings += len(findings)
