@@ -47,7 +47,8 @@ class ScanProgress:
         self._bar = Progress(
             TextColumn("[bold]scanning[/]"),
             BarColumn(),
-            TextColumn("{task.fields[items]}/{task.fields[total_items]} " + unit),
+            # a negative item total: the count is not known up front (the bar follows bytes)
+            TextColumn(("{task.fields[items]} " if self.total_items < 0 else "{task.fields[items]}/{task.fields[total_items]} ") + unit),
             TransferSpeedColumn(),
             TextColumn("{task.fields[findings]} findings"),
             TimeElapsedColumn(),

@@ -211,15 +211,17 @@ def scan_batch(detector: Detector, reader: BlobReader, batch: list[BlobRef]) -> 
 
 
 _worker_detector: Detector | None = None
+_worker_shared: Any = None  # per-worker progress counters (blobs, position, findings)
 _worker_readers: dict[str | None, BlobReader] = {}
 
 
-def _init_worker(settings_blob: bytes) -> None:
+def _init_worker(settings_blob: bytes, shared: Any = None) -> None:
     import pickle
 
     from leakwarden.api import build_detector
 
-    global _worker_detector
+    global _worker_detector, _worker_shared
+    _worker_shared = shared
     _worker_detector = build_detector(pickle.loads(settings_blob))
     # Wait for our `git cat-file` processes when the worker exits (no orphans left behind).
     from multiprocessing.util import Finalize
@@ -385,21 +387,29 @@ def _blob_bytes(git: Git, max_size: int, skip: frozenset[str] = frozenset()) -> 
     return total
 
 
-def _in_pool(detector: Detector, workers: int, calls: list[tuple[Any, tuple[Any, ...]]]) -> list[Any] | None:
+def _in_pool(detector: Detector, workers: int, calls: list[tuple[Any, tuple[Any, ...]]], shared: Any = None, tick: Any = None) -> list[Any] | None:
     """Run `calls` in a process pool whose workers build this detector; None when no pool
-    can start here (the caller then runs in this process)."""
+    can start here (the caller then runs in this process). `shared` reaches each worker's
+    `_worker_shared`; `tick()` runs every quarter second while the calls run."""
     import pickle
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 
     from leakwarden.api import current_settings
 
     blob = pickle.dumps(current_settings(detector))
     try:
-        pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(blob,))
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(blob, shared))
     except (OSError, ValueError):
         return None
     with pool:
         futures = [pool.submit(fn, *args) for fn, args in calls]
+        pending = set(futures)
+        while pending:
+            _, pending = wait(pending, timeout=0.25, return_when=FIRST_EXCEPTION)
+            if any(f.done() and f.exception() is not None for f in futures):
+                break
+            if tick is not None:
+                tick()
         return [f.result() for f in futures]
 
 
@@ -421,7 +431,13 @@ def _worker_delta_slice(repo: str | None, k: int, workers: int, max_size: int) -
     from leakwarden.sources.git_delta_scan import delta_slice
 
     assert _worker_detector is not None
-    return delta_slice(repo, _worker_detector, k, workers, max_size)
+    shared = _worker_shared
+
+    def report(blobs: int, position: int, findings: int) -> None:
+        if shared is not None:
+            shared[3 * k], shared[3 * k + 1], shared[3 * k + 2] = blobs, position, findings
+
+    return delta_slice(repo, _worker_detector, k, workers, max_size, report)
 
 
 def _scan_by_deltas(git: Git, repo: str | None, detector: Detector, options: HistoryOptions, result: ScanResult, seen: BlobsRead) -> dict[str, list[Finding]] | None:
@@ -447,13 +463,30 @@ def _scan_by_deltas(git: Git, repo: str | None, detector: Detector, options: His
     if packed < PARALLEL_MIN_BYTES // 8:
         workers = 1
     parts: list[DeltaSliceResult] = []
+    from leakwarden import progress
+
+    # Progress in pack bytes walked: known up front, unlike the blob bytes.
+    bar = progress.start(getattr(detector, "settings", None), -1, packed, unit="blobs")
     try:
         if workers > 1:
-            parts = _in_pool(detector, workers, [(_worker_delta_slice, (repo, k, workers, options.max_blob_size)) for k in range(workers)]) or []
+            import multiprocessing
+
+            shared = multiprocessing.Array("q", 3 * workers, lock=False)
+
+            def tick() -> None:
+                bar.advance(items=sum(shared[0::3]) - bar.items, nbytes=sum(shared[1::3]) - bar.bytes, findings=sum(shared[2::3]))
+
+            parts = _in_pool(detector, workers, [(_worker_delta_slice, (repo, k, workers, options.max_blob_size)) for k in range(workers)], shared, tick) or []
         if not parts:
-            parts = [delta_slice(repo, detector, 0, 1, options.max_blob_size)]
+
+            def report(blobs: int, position: int, findings: int) -> None:
+                bar.advance(items=blobs - bar.items, nbytes=position - bar.bytes, findings=findings)
+
+            parts = [delta_slice(repo, detector, 0, 1, options.max_blob_size, report)]
     except PackError:
         return None
+    finally:
+        bar.close()
     _count_parts(parts, result, seen, options.max_blob_size)
     found: dict[str, list[Finding]] = {}
     for r in parts:

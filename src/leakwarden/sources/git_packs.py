@@ -258,6 +258,7 @@ class PackedBlob:
     # Changed regions (target offsets) when stored as a delta; None when stored whole.
     changes: list[tuple[int, int]] | None
     base: str | None  # the delta base's object id
+    offset: int = 0  # where it starts in its pack
 
 
 class PackWalker:
@@ -346,15 +347,15 @@ class PackWalker:
                         raise PackError(f"corrupt delta at {off}: {exc}") from exc
                     target = _target_size(delta)
                     if target < whole_below:
-                        yield PackedBlob(index.sha_at(k).hex(), target, None, None)
+                        yield PackedBlob(index.sha_at(k).hex(), target, None, None, off)
                         continue
                     target, changes = delta_changes(delta)
                     kb = bisect_left(index.by_offset, base_off)
-                    yield PackedBlob(index.sha_at(k).hex(), target, changes, index.sha_at(kb).hex())
+                    yield PackedBlob(index.sha_at(k).hex(), target, changes, index.sha_at(kb).hex(), off)
                 else:
                     self.kinds[k] = t
                     if t == OBJ_BLOB:
-                        yield PackedBlob(index.sha_at(k).hex(), size, None, None)
+                        yield PackedBlob(index.sha_at(k).hex(), size, None, None, off)
 
 
 def pack_paths(objects_dir: str) -> list[str]:
