@@ -359,3 +359,12 @@ def test_history_scan_shows_progress_on_a_terminal_only(long_history):
     assert code == 1 and "scanning" not in shown
     res = run_cli("scan", "git", str(repo.path), env={"LEAKWARDEN_PROGRESS_ALWAYS": "1"})
     assert res.returncode == 1 and b"scanning" not in res.stderr  # not a terminal
+
+
+def test_linked_worktree_reads_the_main_repositorys_packs(long_history, tmp_path):
+    repo, added = long_history
+    repo.git("worktree", "add", "-q", str(tmp_path / "wt"))
+    objects = objects_dir(Git(tmp_path / "wt"))
+    assert objects is not None and os.path.samefile(objects, repo.path / ".git" / "objects")
+    (f,) = scan_git(tmp_path / "wt", settings=Settings(jobs=1)).findings
+    assert (f.secret.reveal(), f.location.commit) == (T1, added)
