@@ -4,7 +4,7 @@ Git stores most versions of a file as a delta against another version: a list of
 bytes of the base" and "insert these literal bytes" instructions. A secret that a version only
 copies from its base is in the base too, so a history scan needs to match only what each delta
 inserts (plus context), every blob stored whole, and then follow the found secrets down the
-delta chains (see `git_history`). This module only walks pack files: it parses the `.idx`,
+delta chains (see `git_delta_scan`). This module only walks pack files: it parses the `.idx`,
 reads object headers and inflates delta instructions. Blob contents still come from
 `git cat-file --batch`, which applies deltas in C.
 
@@ -29,9 +29,8 @@ OBJ_BLOB, OBJ_OFS_DELTA, OBJ_REF_DELTA = 3, 6, 7
 MERGE_GAP = 4096
 
 
-# Bytes after a copy opcode: offset bytes (bits 0-3 say which follow), and all (bits 0-6).
+# Offset bytes after a copy opcode (bits 0-3 say which follow).
 _OFFSET_BYTES = bytes(bin(op & 0x0F).count("1") for op in range(256))
-_COPY_BYTES = bytes(1 + bin(op & 0x7F).count("1") for op in range(256))
 
 
 class PackError(Exception):
@@ -138,8 +137,9 @@ def _reverse_index(pack: str, n: int) -> array[int] | None:
 
 def delta_changes(delta: bytes, gap: int = MERGE_GAP) -> tuple[int, list[tuple[int, int]]]:
     """(target size, changed regions) of a git delta. A changed region covers inserted bytes
-    and the points where the copied source jumps (something was deleted or moved there);
-    regions closer than `gap` are merged. Offsets are in the target."""
+    and the points where two copies meet (the source jumps there: something was deleted or
+    moved), or where the copies skip the source's start or end; regions closer than `gap` are
+    merged. Offsets are in the target."""
     try:
         return _delta_changes(delta, gap)
     except IndexError:
