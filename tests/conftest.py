@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -46,3 +47,24 @@ def run_cli(*args: str, input: bytes | None = None, cwd: Path | None = None, env
         capture_output=True,
         timeout=timeout,
     )
+
+
+def run_cli_on_pty(args: list[str], cwd: Path, extra_env: dict[str, str]) -> tuple[int, str]:
+    """Run the CLI with standard error on a pseudo-terminal (progress forced past its size
+    threshold); return (exit code, what it printed there)."""
+    master, slave = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(SRC), "LEAKWARDEN_PROGRESS_ALWAYS": "1", "COLUMNS": "120", "TERM": "xterm", **extra_env}
+    env.pop("NO_COLOR", None)
+    proc = subprocess.Popen([sys.executable, "-m", "leakwarden", *args], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    return proc.wait(timeout=60), b"".join(chunks).decode("utf-8", "replace")

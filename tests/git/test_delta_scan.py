@@ -8,11 +8,10 @@ import json
 import os
 import random
 import string
-from pathlib import Path
 
 import pytest
 from gitrepo import Repo, crates_token
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_cli_on_pty
 
 from leakwarden.api import build_detector, scan_git
 from leakwarden.config import Settings
@@ -329,33 +328,10 @@ def test_follow_up_order_puts_bases_first_and_survives_a_forged_cycle():
 
 
 def test_history_scan_shows_progress_on_a_terminal_only(long_history):
-    import pty
-    import subprocess
-    import sys
-
     repo, _ = long_history
-
-    def on_pty(*args: str) -> tuple[int, str]:
-        master, slave = pty.openpty()
-        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src"), "LEAKWARDEN_PROGRESS_ALWAYS": "1", "COLUMNS": "120", "TERM": "xterm"}
-        env.pop("NO_COLOR", None)
-        proc = subprocess.Popen([sys.executable, "-m", "leakwarden", "scan", "git", str(repo.path), *args], env=env, stdout=subprocess.DEVNULL, stderr=slave)
-        os.close(slave)
-        chunks = []
-        while True:
-            try:
-                data = os.read(master, 65536)
-            except OSError:
-                break
-            if not data:
-                break
-            chunks.append(data)
-        os.close(master)
-        return proc.wait(timeout=60), b"".join(chunks).decode("utf-8", "replace")
-
-    code, shown = on_pty()
+    code, shown = run_cli_on_pty(["scan", "git", str(repo.path)], repo.path, {})
     assert code == 1 and "scanning" in shown and "blobs" in shown and "findings" in shown
-    code, shown = on_pty("--quiet")
+    code, shown = run_cli_on_pty(["scan", "git", str(repo.path), "--quiet"], repo.path, {})
     assert code == 1 and "scanning" not in shown
     res = run_cli("scan", "git", str(repo.path), env={"LEAKWARDEN_PROGRESS_ALWAYS": "1"})
     assert res.returncode == 1 and b"scanning" not in res.stderr  # not a terminal

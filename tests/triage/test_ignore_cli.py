@@ -5,15 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import pty
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from leakwarden.triage.ignore import read_ignore_file
-from tests.conftest import SRC, run_cli
+from tests.conftest import run_cli, run_cli_on_pty
 
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -103,33 +100,13 @@ def test_record_bypass_logs_and_stores(tmp_path, monkeypatch):
     assert (sid, reason, author, context["fingerprints"]) == (rec["store_id"], "release hotfix, key is a test key", "dave", [fp(A)])
 
 
-def _run_on_pty(args: list[str], cwd: Path, extra_env: dict[str, str]) -> tuple[int, str]:
-    """Run the CLI with standard error on a pseudo-terminal; return (exit code, what it printed there)."""
-    master, slave = pty.openpty()
-    env = {**os.environ, "PYTHONPATH": str(SRC), "LEAKWARDEN_PROGRESS_ALWAYS": "1", "COLUMNS": "120", "TERM": "xterm", **extra_env}
-    env.pop("NO_COLOR", None)
-    proc = subprocess.Popen([sys.executable, "-m", "leakwarden", *args], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=slave)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
-    return proc.wait(timeout=60), b"".join(chunks).decode("utf-8", "replace")
-
-
 def test_progress_on_a_terminal_only(tmp_path):
     for i in range(30):
         (tmp_path / f"f{i}.txt").write_text(("filler line\n" * 2000) + (f'k = "{A}"\n' if i == 3 else ""))
-    code, shown = _run_on_pty(["scan", "path", "."], tmp_path, {})
+    code, shown = run_cli_on_pty(["scan", "path", "."], tmp_path, {})
     assert code == 1
     assert "scanning" in shown and "files" in shown and "findings" in shown
-    code, shown = _run_on_pty(["scan", "path", ".", "--quiet"], tmp_path, {})
+    code, shown = run_cli_on_pty(["scan", "path", ".", "--quiet"], tmp_path, {})
     assert code == 1 and "scanning" not in shown
     res = run_cli("scan", "path", ".", cwd=tmp_path, env={"LEAKWARDEN_PROGRESS_ALWAYS": "1"})
     assert res.returncode == 1 and res.stderr == b""
