@@ -39,10 +39,15 @@ def _token(pc: Any, env: str) -> str:
     return token
 
 
-def _client(pc: Any, api_url: str | None, headers: dict[str, str]) -> Any:
+def _create_hook(pc: Any, api_url: str | None, headers: dict[str, str], path: str, body: dict[str, Any]) -> Any:
+    """POST a webhook definition to the platform API; the created hook as the API returns it."""
     from leakwarden.platforms.http import ApiClient
 
-    return ApiClient(api_url or pc.api_url, headers)
+    client = ApiClient(api_url or pc.api_url, headers)
+    try:
+        return client.json("POST", path, json=body)
+    finally:
+        client.close()
 
 
 @install.command("github")
@@ -54,14 +59,11 @@ def install_github(org: str, hook_url: str, config_path: str, api_url: str | Non
     """Create an organisation webhook for push and pull_request events (token: GITHUB_TOKEN,
     needs admin:org_hook)."""
     pc = _platform(config_path, "github")
-    client = _client(pc, api_url, {"authorization": f"Bearer {_token(pc, 'GITHUB_TOKEN')}", "accept": "application/vnd.github+json"})
-    try:
-        hook = client.json("POST", f"/orgs/{quote(org, safe='')}/hooks", json={
-            "name": "web", "active": True, "events": ["push", "pull_request"],
-            "config": {"url": hook_url, "content_type": "json", "secret": pc.webhook_secret, "insecure_ssl": "0"},
-        })
-    finally:
-        client.close()
+    headers = {"authorization": f"Bearer {_token(pc, 'GITHUB_TOKEN')}", "accept": "application/vnd.github+json"}
+    hook = _create_hook(pc, api_url, headers, f"/orgs/{quote(org, safe='')}/hooks", {
+        "name": "web", "active": True, "events": ["push", "pull_request"],
+        "config": {"url": hook_url, "content_type": "json", "secret": pc.webhook_secret, "insecure_ssl": "0"},
+    })
     click.echo(f"created GitHub webhook {hook.get('id')} on organisation {org} → {hook_url}")
 
 
@@ -74,14 +76,10 @@ def install_gitlab(group: str, hook_url: str, config_path: str, api_url: str | N
     """Create a group webhook for push and merge request events (token: GITLAB_TOKEN, scope
     `api`, Owner of the group)."""
     pc = _platform(config_path, "gitlab")
-    client = _client(pc, api_url, {"private-token": _token(pc, "GITLAB_TOKEN")})
-    try:
-        hook = client.json("POST", f"/groups/{quote(group, safe='')}/hooks", json={
-            "url": hook_url, "token": pc.webhook_secret, "push_events": True, "merge_requests_events": True,
-            "enable_ssl_verification": True,
-        })
-    finally:
-        client.close()
+    hook = _create_hook(pc, api_url, {"private-token": _token(pc, "GITLAB_TOKEN")}, f"/groups/{quote(group, safe='')}/hooks", {
+        "url": hook_url, "token": pc.webhook_secret, "push_events": True, "merge_requests_events": True,
+        "enable_ssl_verification": True,
+    })
     click.echo(f"created GitLab webhook {hook.get('id')} on group {group} → {hook_url}")
 
 
@@ -94,14 +92,10 @@ def install_bitbucket(workspace: str, hook_url: str, config_path: str, api_url: 
     """Create a workspace webhook for pushes and pull requests (token: BITBUCKET_TOKEN, a
     workspace access token or OAuth token with the `webhook` scope)."""
     pc = _platform(config_path, "bitbucket")
-    client = _client(pc, api_url, {"authorization": f"Bearer {_token(pc, 'BITBUCKET_TOKEN')}"})
-    try:
-        hook = client.json("POST", f"/workspaces/{quote(workspace, safe='')}/hooks", json={
-            "description": "leakwarden secrets scan", "url": hook_url, "active": True, "secret": pc.webhook_secret,
-            "events": ["repo:push", "pullrequest:created", "pullrequest:updated"],
-        })
-    finally:
-        client.close()
+    hook = _create_hook(pc, api_url, {"authorization": f"Bearer {_token(pc, 'BITBUCKET_TOKEN')}"}, f"/workspaces/{quote(workspace, safe='')}/hooks", {
+        "description": "leakwarden secrets scan", "url": hook_url, "active": True, "secret": pc.webhook_secret,
+        "events": ["repo:push", "pullrequest:created", "pullrequest:updated"],
+    })
     click.echo(f"created Bitbucket webhook {hook.get('uuid')} on workspace {workspace} → {hook_url}")
 
 
@@ -116,14 +110,10 @@ def install_bitbucket_dc(project: str, hook_url: str, config_path: str, api_url:
     pc = _platform(config_path, "bitbucket-dc")
     if not (api_url or pc.api_url):
         raise UsageError("Bitbucket Data Center needs its server URL: set api_url in [bitbucket-dc] or pass --api-url")
-    client = _client(pc, api_url, {"authorization": f"Bearer {_token(pc, 'BITBUCKET_DC_TOKEN')}"})
-    try:
-        hook = client.json("POST", f"/rest/api/latest/projects/{quote(project, safe='')}/webhooks", json={
-            "name": "leakwarden", "url": hook_url, "active": True, "configuration": {"secret": pc.webhook_secret},
-            "events": ["repo:refs_changed", "pr:opened", "pr:from_ref_updated"],
-        })
-    finally:
-        client.close()
+    hook = _create_hook(pc, api_url, {"authorization": f"Bearer {_token(pc, 'BITBUCKET_DC_TOKEN')}"}, f"/rest/api/latest/projects/{quote(project, safe='')}/webhooks", {
+        "name": "leakwarden", "url": hook_url, "active": True, "configuration": {"secret": pc.webhook_secret},
+        "events": ["repo:refs_changed", "pr:opened", "pr:from_ref_updated"],
+    })
     click.echo(f"created Bitbucket Data Center webhook {hook.get('id')} on project {project} → {hook_url}")
 
 

@@ -39,19 +39,9 @@ class OrgSummary:
     failures: list[tuple[str, str]] = field(default_factory=list)
 
 
-class MaskedSecret(Secret):
-    """A secret known only by its masked form: the value never left the worker."""
-
-    __slots__ = ()
-
-    @property
-    def redacted(self) -> str:
-        return self.reveal()
-
-
 def expand(item: dict[str, Any], repository: str) -> Finding:
     """A compact finding from a worker back into a Finding (fingerprint kept, value masked)."""
-    from leakwarden.store.findings import StoredFinding
+    from leakwarden.store.findings import PreviewSecret, StoredFinding
 
     loc = dict(item["location"])
     extra = dict(loc.pop("extra") or {})
@@ -62,7 +52,7 @@ def expand(item: dict[str, Any], repository: str) -> Finding:
         provider=item["provider"],
         severity=Severity(item["severity"]),
         confidence=Confidence(item["confidence"]),
-        secret=Secret(item["secret"]) if "secret" in item else MaskedSecret(item["masked"]),
+        secret=Secret(item["secret"]) if "secret" in item else PreviewSecret(item["masked"]),
         location=Location(**loc, extra=extra),
         line=item.get("line") or "",
         details=dict(item.get("details") or {}),

@@ -8,6 +8,7 @@ stored fingerprint instead of recomputing it from the value.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from leakwarden.models import (
     Confidence,
@@ -32,6 +33,39 @@ class StoredFinding(Finding):
         return self.stored_fingerprint
 
 
+class PreviewSecret(Secret):
+    """A secret known only by its redacted preview: the store keeps no plaintext, or the value
+    never left an org-scan worker. The preview is shown as it is, not redacted again."""
+
+    __slots__ = ()
+
+    @property
+    def redacted(self) -> str:
+        return self.reveal()
+
+
+def stored_finding(inc: Any, occ: Any, ruleset: Ruleset | None, secret: Secret, details: dict[str, Any]) -> StoredFinding:
+    """A Finding rebuilt from an incident and one of its occurrences."""
+    rule = ruleset.by_id.get(inc.rule_id) if ruleset is not None else None
+    loc = Location(
+        kind=occ.kind, path=occ.path, start_line=occ.line, end_line=occ.line,
+        start_column=occ.start_column or 1, end_column=occ.end_column or occ.start_column or 1,
+        commit=occ.commit, blob=occ.blob, layer=occ.layer, extra={"repository": occ.repository} if occ.repository else {},
+    )
+    return StoredFinding(
+        rule_id=inc.rule_id,
+        rule_name=inc.rule_name,
+        provider=inc.provider,
+        severity=Severity(inc.severity),
+        confidence=rule.confidence if rule is not None else Confidence.MEDIUM,
+        secret=secret,
+        location=loc,
+        details=details,
+        validity=Validity(ValidityState(inc.validity)),
+        stored_fingerprint=inc.fingerprint,
+    )
+
+
 def result_from_store(
     store: Store,
     ruleset: Ruleset | None = None,
@@ -51,30 +85,12 @@ def result_from_store(
         inc = incidents[occ.incident_id]
         if passphrase and inc.has_sealed_secret and inc.id not in secrets:
             secrets[inc.id] = store.reveal(inc.id, passphrase)
-        value = secrets.get(inc.id) or inc.secret_redacted
-        rule = ruleset.by_id.get(inc.rule_id) if ruleset is not None else None
-        loc = Location(
-            kind=occ.kind, path=occ.path, start_line=occ.line, end_line=occ.line,
-            start_column=occ.start_column or 1, end_column=occ.end_column or occ.start_column or 1,
-            commit=occ.commit, blob=occ.blob, layer=occ.layer, extra={"repository": occ.repository} if occ.repository else {},
-        )
-        result.findings.append(
-            StoredFinding(
-                rule_id=inc.rule_id,
-                rule_name=inc.rule_name,
-                provider=inc.provider,
-                severity=Severity(inc.severity),
-                confidence=rule.confidence if rule is not None else Confidence.MEDIUM,
-                secret=Secret(value),
-                location=loc,
-                details={
-                    "incident_id": inc.id, "status": inc.status, "assignee": inc.assignee or "",
-                    "repository": occ.repository, "present": occ.present,
-                    "first_seen": occ.first_seen, "last_seen": occ.last_seen,
-                },
-                validity=Validity(ValidityState(inc.validity)),
-                stored_fingerprint=inc.fingerprint,
-            )
-        )
+        value = secrets.get(inc.id)
+        details = {
+            "incident_id": inc.id, "status": inc.status, "assignee": inc.assignee or "",
+            "repository": occ.repository, "present": occ.present,
+            "first_seen": occ.first_seen, "last_seen": occ.last_seen,
+        }
+        result.findings.append(stored_finding(inc, occ, ruleset, Secret(value) if value else PreviewSecret(inc.secret_redacted), details))
     result.stats.files = len({(f.location.path, f.location.commit) for f in result.findings})
     return result

@@ -25,23 +25,8 @@ from leakwarden.config import Settings
 from leakwarden.models import (
     Confidence,
     Finding,
-    Location,
     ScanResult,
-    Secret,
-    Severity,
-    Validity,
-    ValidityState,
 )
-
-
-class StoredSecret(Secret):
-    """A secret known only by its redacted preview (the store keeps no plaintext)."""
-
-    __slots__ = ()
-
-    @property
-    def redacted(self) -> str:
-        return self._value
 
 
 def repository_key(repo: str | Path | None) -> str:
@@ -72,41 +57,17 @@ def scan_key(ruleset_hash: str, settings: Settings, roots: Sequence[Path]) -> st
 
 def stored_findings(rows: Sequence[tuple[object, object]], ruleset: object) -> list[Finding]:
     """Findings rebuilt from (Incident, Occurrence) rows of `Store.open_in_blobs`."""
-    from leakwarden.store.findings import StoredFinding
+    from leakwarden.store.findings import PreviewSecret, stored_finding
 
     out: list[Finding] = []
     for inc, occ in rows:
-        loc = Location(
-            kind=occ.kind,  # type: ignore[attr-defined]
-            path=occ.path,  # type: ignore[attr-defined]
-            start_line=occ.line,  # type: ignore[attr-defined]
-            end_line=occ.line,  # type: ignore[attr-defined]
-            start_column=occ.start_column,  # type: ignore[attr-defined]
-            end_column=occ.end_column,  # type: ignore[attr-defined]
-            commit=occ.commit,  # type: ignore[attr-defined]
-            blob=occ.blob,  # type: ignore[attr-defined]
-            extra={"repository": occ.repository} if occ.repository else {},  # type: ignore[attr-defined]
-        )
-        rule = ruleset.by_id.get(inc.rule_id)  # type: ignore[attr-defined]
-        out.append(
-            StoredFinding(
-                rule_id=inc.rule_id,  # type: ignore[attr-defined]
-                rule_name=inc.rule_name,  # type: ignore[attr-defined]
-                provider=inc.provider,  # type: ignore[attr-defined]
-                severity=Severity(inc.severity),  # type: ignore[attr-defined]
-                confidence=rule.confidence if rule is not None else Confidence.MEDIUM,
-                secret=StoredSecret(inc.secret_redacted),  # type: ignore[attr-defined]
-                location=loc,
-                details={
-                    "previously_seen": True,
-                    "incident_id": inc.id,  # type: ignore[attr-defined]
-                    "first_seen": inc.first_seen,  # type: ignore[attr-defined]
-                    "occurrence_count": inc.occurrences,  # type: ignore[attr-defined]
-                },
-                validity=Validity(ValidityState(inc.validity)),  # type: ignore[attr-defined]
-                stored_fingerprint=inc.fingerprint,  # type: ignore[attr-defined]
-            )
-        )
+        details = {
+            "previously_seen": True,
+            "incident_id": inc.id,  # type: ignore[attr-defined]
+            "first_seen": inc.first_seen,  # type: ignore[attr-defined]
+            "occurrence_count": inc.occurrences,  # type: ignore[attr-defined]
+        }
+        out.append(stored_finding(inc, occ, ruleset, PreviewSecret(inc.secret_redacted), details))  # type: ignore[arg-type, attr-defined]
     return out
 
 
