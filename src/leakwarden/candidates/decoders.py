@@ -312,20 +312,16 @@ class SegmentFinder:
         spans = self._spans(data)
         ml_done = -1  # continued literals already joined up to here
         for i, (start, kind, end) in enumerate(spans):
+            # `late`: a segment that passes the budget is still yielded (it was decoded whole)
+            late = True
             if kind == "concat_ml":
                 if start < ml_done:
                     continue
                 ls, le = _concat_region(data, spans, i)
                 ml_done = le
                 decoded = decode_concat_ml(data[ls:le])
-                if decoded is not None:
-                    yield Decoded(kind, decoded.replace(b"\n", b" "), start, le)
-                    count += 1
-                    budget -= len(decoded)
-                if budget < 0 or count >= MAX_SEGMENTS_PER_CHUNK:
-                    return
-                continue
-            if kind == "base64":
+                item = Decoded(kind, decoded.replace(b"\n", b" "), start, le) if decoded is not None else None
+            elif kind == "base64":
                 run = b64_search(data, start, end)
                 if run is None:
                     continue
@@ -336,28 +332,24 @@ class SegmentFinder:
                 if decoded is None:
                     continue
                 ls, le = _line_bounds(data, seg_start, seg_end)
+                item = Decoded(kind, data[ls:seg_start] + decoded.replace(b"\n", b" ") + data[seg_end:le], seg_start, seg_end)
+                late = False
             else:
                 # percent, escapes and concatenations: decode the anchor's whole line once
                 ls, le = _line_bounds(data, start, end)
                 if (kind, ls) in done_lines:
                     continue
                 done_lines.add((kind, ls))
-                seg_start, seg_end = start, le
                 decoded = DECODERS[kind](data[ls:le])
-                if decoded is not None:
-                    yield Decoded(kind, decoded.replace(b"\n", b" "), seg_start, seg_end)
-                    count += 1
-                    budget -= len(decoded)
-                if budget < 0 or count >= MAX_SEGMENTS_PER_CHUNK:
-                    return
-                continue
-            if decoded is None:
-                continue
-            count += 1
-            budget -= len(decoded)
-            if budget < 0 or count >= MAX_SEGMENTS_PER_CHUNK:
+                item = Decoded(kind, decoded.replace(b"\n", b" "), start, le) if decoded is not None else None
+            if decoded is not None:
+                count += 1
+                budget -= len(decoded)
+            stop = budget < 0 or count >= MAX_SEGMENTS_PER_CHUNK
+            if item is not None and (late or not stop):
+                yield item
+            if stop:
                 return
-            yield Decoded(kind, data[ls:seg_start] + decoded.replace(b"\n", b" ") + data[seg_end:le], seg_start, seg_end)
 
 
 def _concat_region(data: bytes, spans: list[tuple[int, str, int]], i: int) -> tuple[int, int]:
