@@ -221,3 +221,14 @@ def test_output_to_a_special_file_writes_in_place(repo: Path, tmp_path: Path) ->
     assert proc.returncode == 1, proc.stderr.decode()
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
     assert json.loads(received[0])["findings"]
+
+
+def test_this_repository_scans_clean():
+    """The README's `make scan` scans this repository: its own code must stay free of findings
+    (rule data, tests, docs and benchmarks hold example secrets and are excluded in
+    .leakwarden.toml)."""
+    from tests.conftest import SRC
+
+    root = SRC.parent
+    res = run_cli("scan", "path", str(root), "-f", "json", cwd=root)
+    assert res.returncode == 0, [(f["rule_id"], f["path"], f["start_line"]) for f in json.loads(res.stdout)["findings"]]

@@ -90,3 +90,12 @@ def test_filter_drops_look_alikes_and_keeps_real_values(name: str) -> None:
 def test_sequence_detector() -> None:
     assert F.has_sequence("xx123456yy") and F.has_sequence("abcdefg")
     assert not F.has_sequence("Zq7Kx2Lm9Pw4")
+
+
+def test_format_fields_as_whole_items_are_templates():
+    from leakwarden.candidates.filters import is_template_variable
+
+    assert is_template_variable("id={lower},env={name}")  # docker build --secret id={lower},env={name}
+    assert is_template_variable("{token}")
+    assert not is_template_variable("pa{ss}word99")  # braces inside a real value
+    assert not is_template_variable("Zx9{q}Lm&!x")

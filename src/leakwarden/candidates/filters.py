@@ -20,11 +20,12 @@ def _rx(pattern: str) -> re.Pattern[str]:
 
 def is_template_variable(value: str) -> bool:
     """A template or shell variable: ${VAR}, {{ x }}, {% %}, <%= %>, %(x)s, $VAR, %VAR%, #{x},
-    Helm/Jinja filters (`| default`), GitHub `${{ secrets.X }}`."""
+    Helm/Jinja filters (`| default`), GitHub `${{ secrets.X }}`, and a format field `{name}` as a
+    whole value or a whole `key={name}` item (`id={name},env={var}`)."""
     return bool(
         _rx(
             r"\$\{[^}]*\}?|\$\([^)]*\)?|\{\{.*|\{%|<%|%\([a-z_]+\)s|^\$[A-Za-z_][A-Za-z0-9_]*$"
-            r"|^%[A-Za-z_][A-Za-z0-9_]*%$|^#\{|^\{[A-Za-z_][A-Za-z0-9_.]*\}$|^@[A-Za-z_][A-Za-z0-9_.]*@$"
+            r"|^%[A-Za-z_][A-Za-z0-9_]*%$|^#\{|(?:^|[=:,])\{[A-Za-z_][A-Za-z0-9_.]*\}(?:$|[,;&])|^@[A-Za-z_][A-Za-z0-9_.]*@$"
             r"|\|\s*(?:default|safe|escape|lower|upper|date|json|quote|b64enc)\b"
         ).search(value)
     )
