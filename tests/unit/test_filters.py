@@ -14,7 +14,7 @@ REAL = ["Tr0ub4dor&3xQz", "Hq8sK2vN5xP7rT4wZ1yB", "Zq7Kx2Lm9Pw4Rt8Vn3Bc", "N3vq8
 CASES: dict[str, tuple[list[str], list[str]]] = {
     "template-variable": (
         ["${DB_PASSWORD}", "{{ .Values.apiKey }}", "{{ vault_token }}", "<%= ENV['TOKEN'] %>", "%(password)s", "$API_KEY",
-         "%APP_SECRET%", "#{secret}", "${{ secrets.DEPLOY_TOKEN }}", "{token}", "@db.password@", "{{ pw | default('x') }}"],
+         "%APP_SECRET%", "#{secret}", "active_storage#{prefix}/disk#update", "${{ secrets.DEPLOY_TOKEN }}", "{token}", "@db.password@", "{{ pw | default('x') }}"],
         REAL + ["pa$$w0rdQz8"],
     ),
     "env-reference": (
@@ -30,7 +30,8 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "template": (["${X}", "process.env.X", "$ANSIBLE_VAULT;1.1;AES256"], REAL),
     "placeholder": (
-        ["<your-token>", "xxxxxxxxxxxx", "changeme", "YOUR_API_KEY", "************", "abcdefghij", "12345678", "aaaaaaaaaaaa", "null", "REDACTED", "pass%2Bword", "a%20secret"],
+        ["<your-token>", "xxxxxxxxxxxx", "changeme", "YOUR_API_KEY", "************", "abcdefghij", "12345678", "aaaaaaaaaaaa", "null", "REDACTED", "pass%2Bword", "a%20secret",
+         "49d3a6f0b1c8e2d7...", "1466aac22e6a869134be\u2026"],
         REAL,
     ),
     "fake": (
@@ -49,7 +50,8 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     "identifier": (["settings.SECRET_KEY", "get_token(request)", "db_password_field", "userPassword", "API_KEY_NAME", "PasswordHasher", "urn:ietf:params", "ORIGINAL-TOKEN", "currently_looking:", "access_token&quot", "?CIRCLECI_TOKEN",
                     "_default_path_loader_key", "PKCS7PrivateKeyTypes", "o.clientSecret||null", "user.token&&user.token.value",
                     "ActionController::InvalidAuthenticityToken", "ROTP::Base32.random_base32", "@original_verifier", "@user.auth_token",
-                    "!!options.withCredentials", "Rails.env.test?", "environment_specified?"], REAL),
+                    "!!options.withCredentials", "Rails.env.test?", "environment_specified?",
+                    "active_storage/disk#update", "time:zones:all"], REAL + ["deploy:Rk4vN8pQ2wX7", "Tr0ub4dor:3xQz"]),
     "path": (["/etc/app/secret.key", "./keys/id_rsa", "~/.ssh/id_ed25519", "C:\\keys\\app.pfx", "https://vault.acme.io/v1/secret",
               "access_key/20140101/myregion/myservice/aws4_request", "20210827%2Fus-west-2%2Fs3%2Faws4_request", "latest/api/token",
               "webpack://SwaggerUICore/./src/core/components/auth/basic-auth.jsx", "s3://acme-backups/db/dump.sql",

@@ -19,13 +19,14 @@ def _rx(pattern: str) -> re.Pattern[str]:
 
 
 def is_template_variable(value: str) -> bool:
-    """A template or shell variable: ${VAR}, {{ x }}, {% %}, <%= %>, %(x)s, $VAR, %VAR%, #{x},
+    """A template or shell variable: ${VAR}, {{ x }}, {% %}, <%= %>, %(x)s, $VAR, %VAR%, #{x} (Ruby
+    interpolation, anywhere in the value: `active_storage#{prefix}/disk`),
     Helm/Jinja filters (`| default`), GitHub `${{ secrets.X }}`, and a format field `{name}` as a
     whole value or a whole `key={name}` item (`id={name},env={var}`)."""
     return bool(
         _rx(
             r"\$\{[^}]*\}?|\$\([^)]*\)?|\{\{.*|\{%|<%|%\([a-z_]+\)s|^\$[A-Za-z_][A-Za-z0-9_]*$"
-            r"|^%[A-Za-z_][A-Za-z0-9_]*%$|^#\{|(?:^|[=:,])\{[A-Za-z_][A-Za-z0-9_.]*\}(?:$|[,;&])|^@[A-Za-z_][A-Za-z0-9_.]*@$"
+            r"|^%[A-Za-z_][A-Za-z0-9_]*%$|^#\{|#\{[A-Za-z_@$][\w.@$]*\}|(?:^|[=:,])\{[A-Za-z_][A-Za-z0-9_.]*\}(?:$|[,;&])|^@[A-Za-z_][A-Za-z0-9_.]*@$"
             r"|\|\s*(?:default|safe|escape|lower|upper|date|json|quote|b64enc)\b"
         ).search(value)
     )
@@ -79,7 +80,10 @@ def has_sequence(value: str, run: int = 6) -> bool:
 
 
 def is_placeholder(value: str) -> bool:
-    """Obvious stand-ins: <your-token>, xxxx, changeme, EXAMPLE, ****, abcdef, one repeated char."""
+    """Obvious stand-ins: <your-token>, xxxx, changeme, EXAMPLE, ****, abcdef, one repeated char,
+    and values elided in documentation (`secret_token = '49d3a6f0...'`, `api_key: 1466aac2…`)."""
+    if value.endswith(("...", "\u2026")):
+        return True
     lower = value.lower()
     if any(w in lower for w in _PLACEHOLDER_WORDS) or has_sequence(lower):
         return True
@@ -114,14 +118,15 @@ def is_identifier_like(value: str) -> bool:
     `_private_names` and type names with digits like `PKCS7PrivateKeyTypes`), `a || b` / `a && b`
     expressions (`clientSecret=o.clientSecret||null` in minified JS), HTML-escaped text
     (`token&quot;`), Ruby/C++/PHP scoped constants (`ActionController::InvalidAuthenticityToken`) and
-    Ruby instance variables (`@user.auth_token`)."""
+    Ruby instance variables (`@user.auth_token`), and lowercase word paths naming code rather than
+    holding a value: Rails routes `controller#action`, rake tasks `time:zones:all`."""
     value = value.rstrip(":;,.?!").lstrip("?:-+=!")  # shell ${X:?NAME}, ${X:-NAME} operands; !negation, predicate?
     if "&quot" in value or "&amp;" in value or "&#" in value:
         return True
     if _rx(
         r"[()\[\]]|\|\||&&|^\w+\.\w+(?:\.\w+)*$|^_*[a-z][a-z0-9]*(?:_[a-z0-9]+)+$|^[a-z]+(?:-[a-z]+)+$|^[a-z]+(?:[A-Z][a-z]+)+$"
         r"|^_*[A-Z][A-Z0-9]*(?:[_-][A-Z0-9]+)+$|^(?:[A-Z]+[a-z]+){2,}[A-Z]*[a-z]*$|^[A-Z]{2,}[0-9]+(?:[A-Z][a-z]{2,}){2,}$|^urn:"
-        r"|^(?:::)?[A-Z]\w*::[A-Za-z_]|^@{1,2}[A-Za-z_]\w*(?:\.\w+)*$"
+        r"|^(?:::)?[A-Z]\w*::[A-Za-z_]|^@{1,2}[A-Za-z_]\w*(?:\.\w+)*$|^[a-z][a-z_]*(?:/[a-z][a-z_]*)*(?:[#:][a-z][a-z_]*)+$"
     ).search(value):
         return True
     return bool(_rx(r"^[A-Za-z_]+$").match(value) and len(value) < 24)
