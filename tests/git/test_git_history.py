@@ -150,6 +150,31 @@ def test_shallow_clone(repo, tmp_path):
     assert result.findings[0].location.commit is not None
 
 
+def test_partial_clone_reports_what_it_could_not_scan(repo, tmp_path):
+    """A blobless clone has the history but not the old blobs: the scan says so (and how to fetch
+    them) instead of reporting the history clean; once fetched, the old secret is found."""
+    repo.commit("old secret", {"old.env": f"T={T1}\n"})
+    repo.commit("drop", remove=("old.env",))
+    repo.git("config", "uploadpack.allowFilter", "true")
+    clone = tmp_path / "partial"
+    env = git_env(repo.home)
+    subprocess.run(["git", "clone", "-q", "--filter=blob:none", "--no-checkout", f"file://{repo.path}", str(clone)], check=True, env=env)
+    assert git_history.is_partial_clone(git_history.Git(clone))
+    for result, missing in ((scan_git(clone), 2), (scan_git(clone, revs=("HEAD~2..HEAD",)), 1)):
+        assert result.findings == []
+        (warning,) = [e for e in result.errors if e.kind == "missing-objects"]
+        assert warning.message.startswith(f"{missing} object(s) reachable from the scanned history are not in this partial clone")
+        assert "git config --unset remote.origin.partialclonefilter && git fetch --refetch origin" in warning.message
+    proc = run_cli("scan", "git", str(clone), cwd=tmp_path)
+    assert proc.returncode == 0 and "not in this partial clone" in (proc.stdout + proc.stderr).decode()
+    subprocess.run(["git", "-C", str(clone), "config", "--unset", "remote.origin.partialclonefilter"], check=True, env=env)
+    subprocess.run(["git", "-C", str(clone), "fetch", "-q", "--refetch", "origin"], check=True, env=env)
+    result = scan_git(clone)
+    assert secrets_of(result) == {T1}
+    assert [e for e in result.errors if e.kind == "missing-objects"] == []
+    assert not git_history.is_partial_clone(git_history.Git(repo.path))
+
+
 def test_submodule_contents_are_not_followed(repo, tmp_path):
     sub = Repo(tmp_path / "sub")
     sub.commit("sub secret", {"s.env": f"T={T1}\n"})

@@ -19,7 +19,8 @@ The flow, and why:
 3. Only for blobs with findings, one `git log -c --raw --find-object=...` pass finds the commits
    and paths that introduced them (merges included: `-c` lists a merge's path only when it
    differs from every parent, i.e. the merge itself introduced that content).
-4. Occurrences of the same secret are grouped: one Finding per secret, located at its earliest
+4. A partial clone's missing objects are counted beside the scan and reported (`git_partial`).
+5. Occurrences of the same secret are grouped: one Finding per secret, located at its earliest
    introduction, with the other occurrences (commit, path, line) listed in `details` up to a cap.
 """
 
@@ -39,6 +40,7 @@ from leakwarden.candidates import Detector
 from leakwarden.errors import SourceError
 from leakwarden.models import Chunk, Finding, Origin, ScanError, ScanResult
 from leakwarden.sources import is_binary
+from leakwarden.sources.git_partial import MissingObjects, is_partial_clone
 from leakwarden.sources.gitcmd import COMMIT_FORMAT, CommitInfo, Git, finish_process, unquote_path
 
 # Below this much blob data a process pool costs more than it saves.
@@ -86,7 +88,9 @@ def list_blobs(git: Git, revs: tuple[str, ...]) -> Iterator[tuple[str, str, int,
         proc = git.popen(["cat-file", "--batch-all-objects", "--unordered", check])
         procs = [proc]
     else:
-        lister = git.popen(["rev-list", "--objects", "--filter=object:type=blob", *revs, "--"])
+        # allow-promisor: a partial clone's missing blobs are left out (and counted by
+        # `git_partial`) instead of being fetched one by one from its remote by cat-file
+        lister = git.popen(["rev-list", "--objects", "--missing=allow-promisor", "--filter=object:type=blob", *revs, "--"])
         proc = git.popen(["cat-file", check], stdin=lister.stdout)
         assert lister.stdout is not None
         lister.stdout.close()
@@ -724,10 +728,18 @@ def scan_history(repo: str | None, detector: Detector, options: HistoryOptions, 
                 part = part.lstrip(".")
                 if part and not part.startswith("-"):
                     git.resolve(part)
-    if options.revs:
-        found = _scan_blobs(git, repo, detector, options, result, seen)
-    else:
-        found = _scan_all_objects(git, repo, detector, options, result, seen)
+    missing = MissingObjects(git, options.revs) if is_partial_clone(git) else None
+    try:
+        if options.revs:
+            found = _scan_blobs(git, repo, detector, options, result, seen)
+        else:
+            found = _scan_all_objects(git, repo, detector, options, result, seen)
+    except BaseException:
+        if missing is not None:
+            missing.cancel()
+        raise
+    if missing is not None and (warning := missing.warning()) is not None:
+        result.errors.append(warning)
     intro = attribute(git, set(found), options.revs)
     if not options.revs:
         # Rewritten history: a blob no ref reaches may still be named by the reflog.
