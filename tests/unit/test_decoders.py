@@ -121,3 +121,26 @@ def test_multiline_concat_needs_an_operator_or_indentation_and_is_bounded() -> N
     assert not [f for f in scan_text(text) if f.rule_id == "circleci-personal-token"]
     # hostile input: many continued lines complete (each line is read a bounded number of times)
     scan_text('x = ("a" +\n' + '  "a" +\n' * 20000 + '  "b")\n')
+
+
+def test_base64_runs_without_an_upper_case_letter_or_digit_are_not_candidates() -> None:
+    """Quoted identifiers and paths look like base64 but never hold text; base64 of text always
+    has an upper-case letter or a digit, so requiring one drops no encoded secret."""
+    import random
+    import re
+
+    from leakwarden.candidates.decoders import SegmentFinder
+
+    finder = SegmentFinder()
+    code = b"""use 'active_record_encryption_keys'\nuses: "actions/checkout-action"\nkey = "after_bulk_delete_hook"\n"""
+    assert [s for s in finder._spans(code) if s[1] == "base64"] == []
+    encoded = _b64(f"token={CRATES}").encode()
+    assert [s[1] for s in finder._spans(b"value: '" + encoded + b"'\n")] == ["base64"]
+    rng = random.Random(5)
+    alphabets = [[chr(c) for c in range(0x20, 0x7F)], list("abcdefghijklmnopqrstuvwxyz _-./"), list("hjnrvz~|{}"), list("éèçàüößñøåäΩπжщ漢字")]
+    for n in range(4000):
+        chars = alphabets[n % len(alphabets)]
+        text = "".join(rng.choice(chars) for _ in range(rng.randint(12, 60)))
+        for enc in (base64.b64encode, base64.urlsafe_b64encode):
+            run = enc(text.encode()).rstrip(b"=")
+            assert re.search(rb"[A-Z0-9]", run), text

@@ -39,10 +39,29 @@ _LINE_CONTEXT = 2048
 # rejected one by one: a first character g-v gives a continuation byte (0x80-0xBF) and + / - _
 # give 0xF8-0xFF; after an ASCII first byte (A-Z a-f) the second byte must not be a continuation
 # byte (second character I-L Y Z a b o-r 4-7), after a lead byte (w-z 0-9) it must be one.
+# NOTE: the run must also hold an upper-case letter or a digit. Base64 of text always does (the
+# first character of a group is upper case unless the byte is h-DEL, the second is C-H S-X or a
+# digit for most of ASCII); runs without one are identifiers and paths in quotes
+# ('active_record', "actions/checkout"): 61% of the runs in rails' history, and none of them
+# decoded to text. The "contains" part is spelled out (Hyperscan has no lookahead): after two
+# characters without one, the first upper-case letter or digit comes after k more (k = 0..13).
+_B64_ANY = rb"[A-Za-z0-9+/_\-]"
+_B64_LOWER = rb"[a-z+/_\-]"
+_B64_UPPER = rb"[A-Z0-9]"
+_B64_TAIL_WITH_UPPER = (
+    rb"(?:"
+    + rb"|".join(_B64_LOWER * k + _B64_UPPER + _B64_ANY + b"{%d,}" % (13 - k) for k in range(13))
+    + rb"|" + _B64_LOWER + rb"{13,}" + _B64_UPPER + _B64_ANY + rb"*)"
+)
 _B64 = (
-    rb"(?:[:=][ \t]{0,4}[\"'`]?|[\"'`])"
-    rb"(?:[A-Za-f][A-HM-Xc-ns-z0-38-9+/_\-]|[w-z0-9][IJKLYZabopqr4-7])"
-    rb"[A-Za-z0-9+/_\-]{14,}={0,2}[^A-Za-z0-9+/_\-=]"
+    rb"(?:[:=][ \t]{0,4}[\"'`]?|[\"'`])(?:"
+    rb"[A-Z][A-HM-Xc-ns-z0-38-9+/_\-]" + _B64_ANY + rb"{14,}"
+    rb"|[a-f][A-HM-X0-38-9]" + _B64_ANY + rb"{14,}"
+    rb"|[a-f][c-ns-z+/_\-]" + _B64_TAIL_WITH_UPPER
+    + rb"|[0-9][IJKLYZabopqr4-7]" + _B64_ANY + rb"{14,}"
+    rb"|[w-z][IJKLYZ4-7]" + _B64_ANY + rb"{14,}"
+    rb"|[w-z][abopqr]" + _B64_TAIL_WITH_UPPER
+    + rb")={0,2}[^A-Za-z0-9+/_\-=]"
 )
 # percent-encoding that can hide a token character: letters, digits, + / = @ :
 _PCT = rb"%(?:[46][1-9A-Fa-f]|[57][0-9Aa]|3[0-9AaDd]|2[BbFf]|40)"
