@@ -75,3 +75,22 @@ def test_gitignore_spec_matches_like_pathspec():
     ref = pathspec.GitIgnoreSpec.from_lines(lines)
     for path in ("a.log", "keep.log", "x/keep.log", "build/out.o", "src/build/x", "root-only.txt", "a/root-only.txt", "docs/a/b/c.tmp", "ok.py"):
         assert spec.match_file(path) == ref.match_file(path), path
+
+
+def test_confirmation_windows_shrink_to_what_a_rule_can_match(detectors):
+    """A rule's window reaches back only as far as its regex can match; the longest possible
+    generic assignment is still confirmed, the same as the Python engine finds it."""
+    rules = detectors["hyperscan"].matcher.primary.rules
+    index = {r.id: i for i, r in enumerate(rules.ruleset.rules)}
+    generic = index["generic-secret-assignment"]
+    assert rules.span(generic) == 284 < rules.ruleset.rules[generic].max_span
+    unbounded = index["generic-connection-string-password"]  # `\s*`-style parts: no bound
+    assert rules.span(unbounded) == rules.ruleset.rules[unbounded].max_span
+    key = "Ab3" * 6 + "Zq_" + "Cd4" * 6 + "Yx_" + "Ef5" * 6 + "Wv_" + "client_secret_" + "Kp7Lm2Nq9Rt4_Hs8Jd3Fg6Vb1"
+    value = "".join(random.Random(3).choice("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789") for _ in range(120))
+    text = f'x{"#" * 500} {key}"]    ??=    (  \r\n{" " * 40}"{value}"\n'  # every part at its longest
+    found = _matches(detectors["hyperscan"], text.encode())
+    assert found == _matches(detectors["python"], text.encode())
+    full = [r.id for r in detectors["hyperscan"].ruleset.rules]  # find() numbers rules in the whole set
+    ((_, start, end),) = [m for m in found if full[m[0]] == "generic-secret-assignment"]
+    assert (start, end - start) == (501, 283)

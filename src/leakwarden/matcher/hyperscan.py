@@ -1,8 +1,9 @@
 """Hyperscan engine: one database for all rules, cached on disk, matches confirmed on windows.
 
 NOTE: Hyperscan reports match *ends* only (start-of-match tracking is slow and limits patterns).
-Each end is confirmed by the rule's Python regex on a window of `max_span` bytes around it, so
-Python's backtracking engine only ever sees bounded input: linear time on hostile data.
+Each end is confirmed by the rule's Python regex on a window reaching back as far as one of its
+matches can be long (`CompiledRules.span`), so Python's backtracking engine only ever sees
+bounded input: linear time on hostile data.
 """
 
 from __future__ import annotations
@@ -183,7 +184,7 @@ class HyperscanMatcher:
         return out
 
     def _confirm(self, rule: int, rule_ends: list[int], data: bytes) -> list[re.Match[bytes]]:
-        span = self.rules.spans[rule]
+        span = self.rules.span(rule)
         regex = self.rules.regex(rule)
         n = len(data)
         found: list[re.Match[bytes]] = []
