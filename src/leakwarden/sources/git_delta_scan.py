@@ -62,14 +62,8 @@ def objects_dir(git: Git) -> str | None:
     (alternates or a hook's quarantine put objects elsewhere: the caller scans whole blobs)."""
     if any(os.environ.get(v) for v in ("GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_QUARANTINE_PATH", "GIT_OBJECT_DIRECTORY")):
         return None
-    # `--git-path objects`: a linked worktree's objects live in the main repository's folder
-    out = git.run("rev-parse", "--git-path", "objects", check=False)
-    if out.returncode != 0:
-        return None
-    path = out.stdout.decode("utf-8", "surrogateescape").strip()
-    if not os.path.isabs(path):
-        path = os.path.join(git.cwd or os.getcwd(), path)
-    if not os.path.isdir(os.path.join(path, "pack")):
+    path = git.objects_path()
+    if path is None or not os.path.isdir(os.path.join(path, "pack")):
         return None
     try:
         with open(os.path.join(path, "info", "alternates"), "rb") as fh:

@@ -20,13 +20,9 @@ from leakwarden.sources.gitcmd import Git, finish_process
 
 def is_partial_clone(git: Git) -> bool:
     """A promisor pack (what a filtered clone or fetch writes) or a configured promisor remote."""
-    out = git.run("rev-parse", "--git-path", "objects", check=False)
-    if out.returncode == 0:
-        objects = out.stdout.decode("utf-8", "surrogateescape").strip()
-        if not os.path.isabs(objects):
-            objects = os.path.join(git.cwd or os.getcwd(), objects)
-        if glob.glob(os.path.join(glob.escape(objects), "pack", "*.promisor")):
-            return True
+    objects = git.objects_path()
+    if objects is not None and glob.glob(os.path.join(glob.escape(objects), "pack", "*.promisor")):
+        return True
     return bool(git.run("config", "--get", "extensions.partialclone", check=False).stdout.strip())
 
 

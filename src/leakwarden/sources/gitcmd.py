@@ -96,6 +96,15 @@ class Git:
     def popen(self, args: Sequence[str], *, stdin: int | IO[bytes] | None = None, stdout: int | None = subprocess.PIPE) -> subprocess.Popen[bytes]:
         return subprocess.Popen(self.argv(*args), stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, env=self.env, bufsize=1 << 20)
 
+    def objects_path(self) -> str | None:
+        """The absolute path of the object folder (`--git-path objects`: a linked worktree's
+        objects live in the main repository's folder), or None when git cannot tell."""
+        out = self.run("rev-parse", "--git-path", "objects", check=False)
+        if out.returncode != 0:
+            return None
+        path = out.stdout.decode("utf-8", "surrogateescape").strip()
+        return path if os.path.isabs(path) else os.path.join(self.cwd or os.getcwd(), path)
+
     def has_commit(self, rev: str) -> bool:
         if not rev or rev == Z40:
             return False
