@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 
 import pytest
@@ -167,6 +168,12 @@ def test_partial_clone_reports_what_it_could_not_scan(repo, tmp_path):
         assert "git config --unset remote.origin.partialclonefilter && git fetch --refetch origin" in warning.message
     proc = run_cli("scan", "git", str(clone), cwd=tmp_path)
     assert proc.returncode == 0 and "not in this partial clone" in (proc.stdout + proc.stderr).decode()
+    # a snapshot of a partial clone with no promisor remote left: nothing to fetch from
+    snapshot = tmp_path / "snapshot"
+    shutil.copytree(clone, snapshot, symlinks=True)
+    subprocess.run(["git", "-C", str(snapshot), "remote", "remove", "origin"], check=True, env=env)
+    (warning,) = [e for e in scan_git(snapshot).errors if e.kind == "missing-objects"]
+    assert warning.message.endswith("the repository names no remote to fetch them from: scan a full clone")
     subprocess.run(["git", "-C", str(clone), "config", "--unset", "remote.origin.partialclonefilter"], check=True, env=env)
     subprocess.run(["git", "-C", str(clone), "fetch", "-q", "--refetch", "origin"], check=True, env=env)
     result = scan_git(clone)

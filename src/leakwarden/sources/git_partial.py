@@ -18,12 +18,23 @@ from leakwarden.models import ScanError
 from leakwarden.sources.gitcmd import Git, finish_process
 
 
+def promisor_remote(git: Git) -> str | None:
+    """The remote a partial clone fetches missing objects from (`remote.<name>.promisor`, or the
+    older `extensions.partialClone`), if it names one."""
+    out = git.run("config", "--get-regexp", r"^remote\..*\.promisor$", check=False).stdout.decode("utf-8", "replace")
+    for line in out.splitlines():
+        key, _, value = line.partition(" ")
+        if value.strip().lower() in ("true", "yes", "on", "1"):
+            return key[len("remote.") : -len(".promisor")]
+    return git.run("config", "--get", "extensions.partialclone", check=False).stdout.decode("utf-8", "replace").strip() or None
+
+
 def is_partial_clone(git: Git) -> bool:
     """A promisor pack (what a filtered clone or fetch writes) or a configured promisor remote."""
     objects = git.objects_path()
     if objects is not None and glob.glob(os.path.join(glob.escape(objects), "pack", "*.promisor")):
         return True
-    return bool(git.run("config", "--get", "extensions.partialclone", check=False).stdout.strip())
+    return promisor_remote(git) is not None
 
 
 class MissingObjects:
@@ -48,12 +59,14 @@ class MissingObjects:
         finish_process(self._proc)
         if self._proc.returncode != 0 or not self.count:
             return None
-        remote = self.git.run("config", "--get", "extensions.partialclone", check=False).stdout.decode().strip() or "origin"
+        remote = promisor_remote(self.git)
+        fix = (
+            f"fetch them first (git config --unset remote.{remote}.partialclonefilter && git fetch --refetch {remote}) or scan a full clone"
+            if remote else "the repository names no remote to fetch them from: scan a full clone"
+        )
         return ScanError(
             "<git>", "missing-objects",
-            f"{self.count} object(s) reachable from the scanned history are not in this partial clone and were not scanned; "
-            f"fetch them first (git config --unset remote.{remote}.partialclonefilter && git fetch --refetch {remote}) "
-            "or scan a full clone",
+            f"{self.count} object(s) reachable from the scanned history are not in this partial clone and were not scanned; {fix}",
         )
 
     def cancel(self) -> None:
