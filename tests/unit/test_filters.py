@@ -31,7 +31,7 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     "template": (["${X}", "process.env.X", "$ANSIBLE_VAULT;1.1;AES256"], REAL),
     "placeholder": (
         ["<your-token>", "xxxxxxxxxxxx", "changeme", "YOUR_API_KEY", "************", "abcdefghij", "12345678", "aaaaaaaaaaaa", "null", "REDACTED", "pass%2Bword", "a%20secret",
-         "49d3a6f0b1c8e2d7...", "1466aac22e6a869134be\u2026"],
+         "49d3a6f0b1c8e2d7...", "1466aac22e6a869134be\u2026", "1466aac22e6a869134be\u2026/"],
         REAL,
     ),
     "fake": (

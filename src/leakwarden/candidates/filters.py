@@ -82,7 +82,7 @@ def has_sequence(value: str, run: int = 6) -> bool:
 def is_placeholder(value: str) -> bool:
     """Obvious stand-ins: <your-token>, xxxx, changeme, EXAMPLE, ****, abcdef, one repeated char,
     and values elided in documentation (`secret_token = '49d3a6f0...'`, `api_key: 1466aac2…`)."""
-    if value.endswith(("...", "\u2026")):
+    if value.rstrip("/),;'\"`").endswith(("...", "\u2026")):  # also inside a regex: /key: 1466aac2…/
         return True
     lower = value.lower()
     if any(w in lower for w in _PLACEHOLDER_WORDS) or has_sequence(lower):
