@@ -287,3 +287,32 @@ def test_attribution_without_find_object_gives_the_same_answer(repo, monkeypatch
     monkeypatch.setattr(git_history, "_FIND_OBJECT_MAX", 0)
     got = {(f.secret.reveal(), f.location.commit, f.location.path, f.details["occurrence_count"]) for f in scan_git(repo.path).findings}
     assert got == expected == {(T1, c1, "a.env", 2), (T2, c3, "c.env", 1)}
+
+
+def test_attribution_split_over_processes_gives_the_same_introductions(repo, monkeypatch):
+    """Alternate blocks of commits to two `git log --no-walk --stdin`: the same (commit, path)
+    pairs as one walking `git log`, merges (evil ones included), renames and roots alike."""
+    repo.commit("a", {"a.env": f"T={T1}\n"})
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.commit("feature", {"f.env": f"T={T2}\n", "a.env": f"T={T1}\nX=1\n"})
+    repo.git("checkout", "-q", "main")
+    repo.git("mv", "a.env", "b.env")
+    repo.commit("rename")
+    repo.git("merge", "-q", "--no-ff", "--no-commit", "feature")
+    repo.write("merge-only.env", f"T={T3}\n")
+    repo.git("add", "merge-only.env")
+    repo.commit("merge")
+    repo.commit("again", {"c.env": f"T={T1}\n"})
+    git = git_history.Git(repo.path)
+    blobs = {repo.git("rev-parse", f"{rev}:{path}") for rev, path in
+             [("HEAD~3", "a.env"), ("feature", "f.env"), ("feature", "a.env"), ("HEAD", "merge-only.env"), ("HEAD", "c.env")]}
+
+    def pairs(result):
+        return {b: sorted((i.commit.sha, i.path) for i in intros) for b, intros in result.items()}
+
+    one = pairs(git_history.attribute(git, blobs, (), jobs=1))
+    monkeypatch.setattr(git_history, "_ATTRIBUTE_BLOCK", 1)
+    for jobs in (2, 3):
+        assert pairs(git_history.attribute(git, blobs, (), jobs=jobs)) == one
+    assert pairs(git_history.attribute(git, blobs, ("HEAD~1",), jobs=2)) == pairs(git_history.attribute(git, blobs, ("HEAD~1",), jobs=1))
+    assert all(one.values()) and len(one[repo.git("rev-parse", "HEAD:merge-only.env")]) == 1
