@@ -316,3 +316,17 @@ def test_attribution_split_over_processes_gives_the_same_introductions(repo, mon
         assert pairs(git_history.attribute(git, blobs, (), jobs=jobs)) == one
     assert pairs(git_history.attribute(git, blobs, ("HEAD~1",), jobs=2)) == pairs(git_history.attribute(git, blobs, ("HEAD~1",), jobs=1))
     assert all(one.values()) and len(one[repo.git("rev-parse", "HEAD:merge-only.env")]) == 1
+
+
+def test_cherry_picked_secret_is_attributed_to_the_original_commit(repo):
+    """A cherry-pick keeps the author date: the tie goes to the commit made first."""
+    repo.git("branch", "maint")
+    original = repo.commit("add token", {"deploy.env": f"T={T1}\n"})
+    repo.git("checkout", "-q", "maint")
+    repo.git("cherry-pick", original, env={"GIT_COMMITTER_DATE": "2024-06-01T00:00:00+00:00"})
+    picked = repo.head()
+    assert picked != original
+    (f,) = scan_git(repo.path).findings
+    assert f.location.commit == original
+    assert f.details["occurrence_count"] == 2
+    assert [o["commit"] for o in f.details["other_occurrences"]] == [picked]

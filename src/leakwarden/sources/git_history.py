@@ -716,6 +716,10 @@ def _when(commit: CommitInfo | None) -> float:
         return float("inf")
 
 
+def _committed(where: Introduction | None) -> float:
+    return _when(replace(where.commit, date=where.commit.committed)) if where is not None else float("inf")
+
+
 def group_findings(found: dict[str, list[Finding]], intro: dict[str, list[Introduction]], detector: Detector, options: HistoryOptions, repository_uri: str | None) -> list[Finding]:
     """One Finding per secret at its earliest introduction; other occurrences in `details`."""
     import fnmatch
@@ -738,8 +742,9 @@ def group_findings(found: dict[str, list[Finding]], intro: dict[str, list[Introd
                 occurrences.setdefault(f.fingerprint, []).append((_when(i.commit if i else None), path or "", f.location.start_line, f, i))
     out: list[Finding] = []
     for occ in occurrences.values():
-        # the commit id last: attribution may list a blob's introductions in any order
-        occ.sort(key=lambda o: (o[0], o[1], o[2], o[4].commit.sha if o[4] is not None else ""))
+        # Ties on author date, path and line (cherry-picks): the earliest committed first, then
+        # the commit id, so the order git lists introductions in does not matter.
+        occ.sort(key=lambda o: (o[0], o[1], o[2], _committed(o[4]), o[4].commit.sha if o[4] is not None else ""))
         _, _, _, first, where = occ[0]
         others = [
             {

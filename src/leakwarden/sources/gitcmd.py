@@ -25,7 +25,7 @@ EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 _LOCATION_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_QUARANTINE_PATH", "GIT_COMMON_DIR")
 # Field separator for --format strings; never appears in names or subjects.
 SEP = "\x1f"
-COMMIT_FORMAT = SEP.join(("%H", "%an", "%ae", "%aI", "%s"))
+COMMIT_FORMAT = SEP.join(("%H", "%an", "%ae", "%aI", "%s", "%cI"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,14 +33,15 @@ class CommitInfo:
     sha: str
     author: str
     email: str
-    date: str
+    date: str  # author date: when the change was written
     subject: str
+    committed: str = ""  # committer date: tells an original from its later cherry-picks
 
     @classmethod
     def parse(cls, line: str) -> CommitInfo:
         parts = line.split(SEP)
-        parts += [""] * (5 - len(parts))
-        return cls(*parts[:5])
+        parts += [""] * (6 - len(parts))
+        return cls(*parts[:6])
 
     def extra(self) -> dict[str, str]:
         return {"author": self.author, "email": self.email, "date": self.date, "subject": self.subject}
