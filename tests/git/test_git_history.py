@@ -290,8 +290,8 @@ def test_attribution_without_find_object_gives_the_same_answer(repo, monkeypatch
 
 
 def test_attribution_split_over_processes_gives_the_same_introductions(repo, monkeypatch):
-    """Alternate blocks of commits to two `git log --no-walk --stdin`: the same (commit, path)
-    pairs as one walking `git log`, merges (evil ones included), renames and roots alike."""
+    """Blocks of commits to `git log --no-walk --stdin` processes: the same (commit, path) pairs
+    as one walking `git log`, merges (evil ones included), renames and roots alike."""
     repo.commit("a", {"a.env": f"T={T1}\n"})
     repo.git("checkout", "-q", "-b", "feature")
     repo.commit("feature", {"f.env": f"T={T2}\n", "a.env": f"T={T1}\nX=1\n"})

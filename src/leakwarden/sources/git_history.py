@@ -613,7 +613,7 @@ def attribute(git: Git, blobs: set[str], revs: tuple[str, ...], jobs: int = 0) -
     (split over `jobs` processes, default one per CPU up to 2, on long histories).
 
     NOTE: the pass diffs every commit's tree, one core's work: 6.3 s of rails' 35 s scan. Split,
-    `git rev-list` hands alternate blocks of commits to each `git log --no-walk --stdin`."""
+    blocks of `git rev-list`'s commits go to `git log --no-walk --stdin` processes."""
     out: dict[str, list[Introduction]] = {b: [] for b in blobs}
     if not blobs:
         return out
@@ -631,57 +631,65 @@ def attribute(git: Git, blobs: set[str], revs: tuple[str, ...], jobs: int = 0) -
     return out
 
 
-_ATTRIBUTE_BLOCK = 2048  # commits per block handed to one `git log`
+_ATTRIBUTE_BLOCK = 8192  # commits per `git log` process
 
 
 def _attribute_split(git: Git, args: list[str], revs: tuple[str, ...], out: dict[str, list[Introduction]], jobs: int) -> None:
-    """The `git log` pass over alternate blocks of `git rev-list`'s commits, in `jobs` processes.
-    A process starts with its first block (one with no commits would show HEAD)."""
+    """The `git log` pass over consecutive blocks of `git rev-list`'s commits, up to `jobs`
+    processes at a time, each started as soon as its block is listed.
+
+    NOTE: on rails, blocks of 8,192 commits cost 0.38 s and 125 MiB each; one walking `git log`
+    holds 520 MiB. Smaller blocks cost more in all (2,048: 0.14 s each), and alternating blocks
+    between two long-lived processes left them waiting for the whole listing."""
     lister = git.popen(["rev-list", *(revs or ("--all",)), "--"], stdin=subprocess.DEVNULL)
     assert lister.stdout is not None
-    logs: list[subprocess.Popen[bytes]] = []
-    readers: list[threading.Thread] = []
-    parts: list[dict[str, list[Introduction]]] = []
+    running: deque[tuple[subprocess.Popen[bytes], threading.Thread, dict[str, list[Introduction]]]] = deque()
+    failures: list[tuple[subprocess.Popen[bytes], str]] = []
 
-    def start() -> None:
-        proc = git.popen([*args, "--no-walk=unsorted", "--stdin"], stdin=subprocess.PIPE)
-        part: dict[str, list[Introduction]] = {b: [] for b in out}
-        assert proc.stdout is not None
-        reader = threading.Thread(target=_read_introductions, args=(proc.stdout, part), daemon=True)
-        reader.start()
-        logs.append(proc)
-        readers.append(reader)
-        parts.append(part)
-
-    try:
-        for n, line in enumerate(lister.stdout):
-            k = (n // _ATTRIBUTE_BLOCK) % jobs
-            if k == len(logs):
-                start()
-            sink = logs[k].stdin
-            assert sink is not None
-            try:
-                sink.write(line)
-            except (BrokenPipeError, ValueError, OSError):
-                pass  # that git stopped: its exit status says why
-    finally:
-        for proc in logs:
-            if proc.stdin is not None:
-                try:
-                    proc.stdin.close()
-                except OSError:
-                    pass  # it stopped: its exit status says why
-        for reader in readers:
-            reader.join()
-        errors = [(proc, finish_process(proc)) for proc in logs]
-        lister_err = finish_process(lister)
-    if lister.returncode != 0:
-        _check_log(lister, lister_err)
-    for proc, err in errors:
-        _check_log(proc, err)
-    for part in parts:
+    def finish_oldest() -> None:
+        proc, reader, part = running.popleft()
+        reader.join()
+        err = finish_process(proc)
+        if proc.returncode != 0:
+            failures.append((proc, err))
         for blob, found in part.items():
             out[blob].extend(found)
+
+    def launch(block: list[bytes]) -> None:
+        while len(running) >= jobs:
+            finish_oldest()
+        proc = git.popen([*args, "--no-walk=unsorted", "--stdin"], stdin=subprocess.PIPE)
+        part: dict[str, list[Introduction]] = {b: [] for b in out}
+        assert proc.stdout is not None and proc.stdin is not None
+        reader = threading.Thread(target=_read_introductions, args=(proc.stdout, part), daemon=True)
+        reader.start()
+        running.append((proc, reader, part))
+        try:
+            proc.stdin.write(b"".join(block))
+            proc.stdin.close()
+        except (BrokenPipeError, ValueError, OSError):
+            pass  # that git stopped: its exit status says why
+
+    try:
+        block: list[bytes] = []
+        for line in lister.stdout:
+            block.append(line)
+            if len(block) >= _ATTRIBUTE_BLOCK:
+                launch(block)
+                block = []
+        if block:  # never a process without commits: it would show HEAD
+            launch(block)
+        while running:
+            finish_oldest()
+    finally:
+        for proc, _, _ in running:
+            proc.kill()
+        while running:
+            finish_oldest()
+        lister_err = finish_process(lister)
+    _check_log(lister, lister_err)
+    for proc, err in failures:
+        _check_log(proc, err)
 
 
 def _read_introductions(stream: Iterable[bytes], out: dict[str, list[Introduction]]) -> None:
