@@ -262,6 +262,32 @@ def test_worker_stripes_cover_every_blob_once(long_history):
     assert sorted(o for o, _ in one.findings) == sorted(o for p in split for o, _ in p.findings)
 
 
+def test_stripes_taken_from_a_shared_counter_cover_every_blob_once(long_history):
+    """Workers that take the next stripe when free: however the stripes fall (interleaved, or
+    one worker taking them all), every blob is scanned once and the findings are the same."""
+    import itertools
+
+    repo, _ = long_history
+    git = Git(repo.path)
+    objects = objects_dir(git)
+    assert objects is not None
+    every = sorted(b.oid for b in _slice_blobs(git, objects, 0, 1))
+    counter = itertools.count()
+    first, second = _slice_blobs(git, objects, 0, 2, lambda: next(counter)), _slice_blobs(git, objects, 1, 2, lambda: next(counter))
+    got: list[str] = []
+    for a, b in itertools.zip_longest(first, second):  # the two workers alternate blob by blob
+        got += [x.oid for x in (a, b) if x is not None]
+    assert sorted(got) == every
+    counter = itertools.count()
+    greedy = [b.oid for b in _slice_blobs(git, objects, 0, 2, lambda: next(counter))]
+    assert sorted(greedy) == every and list(_slice_blobs(git, objects, 1, 2, lambda: next(counter))) == []
+    detector = build_detector(Settings())
+    counter = itertools.count()
+    split = [delta_slice(str(repo.path), detector, k, 2, 25 << 20, take=lambda: next(counter)) for k in range(2)]
+    one = delta_slice(str(repo.path), detector, 0, 1, 25 << 20)
+    assert sorted(o for o, _ in one.findings) == sorted(o for p in split for o, _ in p.findings)
+
+
 def test_unreadable_pack_index_falls_back_to_whole_blobs(long_history, tmp_path):
     repo, added = long_history
     pack_dir = repo.path / ".git" / "objects" / "pack"

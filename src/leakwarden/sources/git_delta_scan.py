@@ -29,7 +29,7 @@ import os
 import subprocess
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 from leakwarden.candidates import Detector
@@ -167,26 +167,39 @@ class DeltaSliceResult(BatchResult):
 STRIPES_PER_WORKER = 16
 
 
-def _slice_blobs(git: Git, objects: str, k: int, workers: int) -> Iterator[PackedBlob]:
+def _stripes(k: int, workers: int, take: Callable[[], int] | None) -> Iterator[int]:
+    """The stripes worker k scans, in increasing order: every `workers`-th one, or, with `take`
+    (a counter shared by the workers), whichever comes next when this worker is free."""
+    stripes = workers * STRIPES_PER_WORKER if workers > 1 else 1
+    if take is None:
+        yield from range(k, stripes, workers)
+        return
+    while 0 <= (j := take()) < stripes:
+        yield j
+
+
+def _slice_blobs(git: Git, objects: str, k: int, workers: int, take: Callable[[], int] | None = None) -> Iterator[PackedBlob]:
     """The blobs of worker k's stripes of all packs (and, for worker 0, the loose ones). Each
     blob's `offset` is turned into the pack bytes of the worker's share walked so far."""
     packs = pack_paths(objects)
     sizes = [os.path.getsize(p) for p in packs]
     total = sum(sizes)
     stripes = workers * STRIPES_PER_WORKER if workers > 1 else 1
-    mine = [(total * j // stripes, total * (j + 1) // stripes) for j in range(k, stripes, workers)]
     many = len(packs) > 1
     seen: set[str] = set()
-    start = 0
     walked = 0  # pack bytes of this worker's stripes done: `offset` becomes progress
-    for pack, size in zip(packs, sizes, strict=True):
-        walker: PackWalker | None = None
-        for lo, hi in mine:
+    current: tuple[int, PackWalker] | None = None  # stripes only move forward: one index loaded
+    for j in _stripes(k, workers, take):
+        lo, hi = total * j // stripes, total * (j + 1) // stripes
+        start = 0
+        for i, (pack, size) in enumerate(zip(packs, sizes, strict=True)):
             a, b = max(lo - start, 0), min(hi - start, size)
+            start += size
             if a >= b:
                 continue
-            walker = walker or PackWalker(read_index(pack))
-            for blob in walker.blobs(a, b, WHOLE_BELOW):
+            if current is None or current[0] != i:
+                current = (i, PackWalker(read_index(pack)))
+            for blob in current[1].blobs(a, b, WHOLE_BELOW):
                 if many:
                     if blob.oid in seen:
                         continue
@@ -194,7 +207,6 @@ def _slice_blobs(git: Git, objects: str, k: int, workers: int) -> Iterator[Packe
                 blob.offset = walked + blob.offset - a
                 yield blob
             walked += b - a
-        start += size
     if k == 0:
         loose = loose_objects(objects)
         if loose:
@@ -244,10 +256,13 @@ class _SliceScanner:
                 res.needles[name] = needles
 
 
-def delta_slice(repo: str | None, detector: Detector, k: int, workers: int, max_size: int, progress: Callable[[int, int, int], None] | None = None) -> DeltaSliceResult:
+def delta_slice(repo: str | None, detector: Detector, k: int, workers: int, max_size: int, progress: Callable[[int, int, int], None] | None = None,
+                take: Callable[[], int] | None = None) -> DeltaSliceResult:
     """Worker k of `workers`: scan the blobs of its stripes of the packs, deltas by changed
     regions. Contents come from one `git cat-file --batch` fed the ids in pack order.
-    `progress(blobs read, pack bytes walked, findings)` is called now and then.
+    `progress(blobs read, pack bytes walked, findings)` is called now and then. With `take`
+    (the next stripe from a counter the workers share, see `_stripes`) a worker that finishes
+    early goes on with the stripes still waiting instead of idling.
 
     NOTE: applying the deltas in this process instead (dulwich's compiled `apply_delta` and a
     128 MiB base cache) saved only 5% of the scan's CPU on sqlalchemy: not worth a dependency."""
@@ -257,18 +272,26 @@ def delta_slice(repo: str | None, detector: Detector, k: int, workers: int, max_
         raise PackError("pack files not readable directly")
     res = DeltaSliceResult([])
     scanner = _SliceScanner(detector, res, progress)
-    _slice_through_git(git, objects, k, workers, max_size, scanner)
+    taken: list[int] = []
+
+    def counted() -> int:
+        assert take is not None
+        j = take()
+        taken.append(j)
+        return j
+
+    _slice_through_git(git, objects, k, workers, max_size, scanner, counted if take is not None else None)
     if progress is not None:
-        share = _share(objects, k, workers)
-        progress(len(res.read), share, len(scanner.secrets))
+        stripes = workers * STRIPES_PER_WORKER if workers > 1 else 1
+        mine = taken if take is not None else range(k, stripes, workers)
+        progress(len(res.read), _share(objects, stripes, mine), len(scanner.secrets))
     return res
 
 
-def _share(objects: str, k: int, workers: int) -> int:
-    """Pack bytes in worker k's stripes."""
+def _share(objects: str, stripes: int, mine: Iterable[int]) -> int:
+    """Pack bytes in the stripes `mine` (of `stripes`)."""
     total = sum(os.path.getsize(p) for p in pack_paths(objects))
-    stripes = workers * STRIPES_PER_WORKER if workers > 1 else 1
-    return sum(total * (j + 1) // stripes - total * j // stripes for j in range(k, stripes, workers))
+    return sum(total * (j + 1) // stripes - total * j // stripes for j in mine if 0 <= j < stripes)
 
 
 def _skip(blob: PackedBlob, max_size: int, res: DeltaSliceResult) -> bool:
@@ -282,7 +305,7 @@ def _skip(blob: PackedBlob, max_size: int, res: DeltaSliceResult) -> bool:
     return False
 
 
-def _slice_through_git(git: Git, objects: str, k: int, workers: int, max_size: int, scanner: _SliceScanner) -> None:
+def _slice_through_git(git: Git, objects: str, k: int, workers: int, max_size: int, scanner: _SliceScanner, take: Callable[[], int] | None = None) -> None:
     """The worker's blobs read by one `git cat-file --batch`, fed their ids in pack order."""
     res = scanner.res
     reader = git.popen(["cat-file", "--batch"], stdin=subprocess.PIPE)
@@ -294,7 +317,7 @@ def _slice_through_git(git: Git, objects: str, k: int, workers: int, max_size: i
         sink = reader.stdin
         assert sink is not None
         try:
-            for blob in _slice_blobs(git, objects, k, workers):
+            for blob in _slice_blobs(git, objects, k, workers, take):
                 if _skip(blob, max_size, res):
                     continue
                 queue.append(blob)

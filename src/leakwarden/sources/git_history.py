@@ -215,7 +215,7 @@ def scan_batch(detector: Detector, reader: BlobReader, batch: list[BlobRef]) -> 
 
 
 _worker_detector: Detector | None = None
-_worker_shared: Any = None  # per-worker progress counters (blobs, position, findings)
+_worker_shared: Any = None  # delta scans: (progress counters per worker, next stripe to take)
 _worker_readers: dict[str | None, BlobReader] = {}
 
 
@@ -435,13 +435,18 @@ def _worker_delta_slice(repo: str | None, k: int, workers: int, max_size: int) -
     from leakwarden.sources.git_delta_scan import delta_slice
 
     assert _worker_detector is not None
-    shared = _worker_shared
+    shared, next_stripe = _worker_shared
 
     def report(blobs: int, position: int, findings: int) -> None:
-        if shared is not None:
-            shared[3 * k], shared[3 * k + 1], shared[3 * k + 2] = blobs, position, findings
+        shared[3 * k], shared[3 * k + 1], shared[3 * k + 2] = blobs, position, findings
 
-    return delta_slice(repo, _worker_detector, k, workers, max_size, report)
+    def take() -> int:
+        with next_stripe.get_lock():
+            j = int(next_stripe.value)
+            next_stripe.value = j + 1
+        return j
+
+    return delta_slice(repo, _worker_detector, k, workers, max_size, report, take)
 
 
 def _scan_by_deltas(git: Git, repo: str | None, detector: Detector, options: HistoryOptions, result: ScanResult, seen: BlobsRead) -> dict[str, list[Finding]] | None:
@@ -476,11 +481,15 @@ def _scan_by_deltas(git: Git, repo: str | None, detector: Detector, options: His
             import multiprocessing
 
             shared = multiprocessing.Array("q", 3 * workers, lock=False)
+            # NOTE: stripes handed out as workers free up: with a fixed share one worker had
+            # finished 3 s before the other on rails.
+            next_stripe = multiprocessing.Value("q", 0)
 
             def tick() -> None:
                 bar.advance(items=sum(shared[0::3]) - bar.items, nbytes=sum(shared[1::3]) - bar.bytes, findings=sum(shared[2::3]))
 
-            parts = _in_pool(detector, workers, [(_worker_delta_slice, (repo, k, workers, options.max_blob_size)) for k in range(workers)], shared, tick) or []
+            calls = [(_worker_delta_slice, (repo, k, workers, options.max_blob_size)) for k in range(workers)]
+            parts = _in_pool(detector, workers, calls, (shared, next_stripe), tick) or []
         if not parts:
 
             def report(blobs: int, position: int, findings: int) -> None:
