@@ -1,5 +1,6 @@
-"""Speed-ups that must not change what is found: keyword checks inside the Hyperscan pass,
-base64 runs left out by their first character, gitignore specs on the plain backend."""
+"""Speed-ups that must not change what is found: keyword checks by Hyperscan, the generic
+assignment's name prefix without nested repeats, base64 runs left out by their first character,
+gitignore specs on the plain backend."""
 
 from __future__ import annotations
 
@@ -94,3 +95,74 @@ def test_confirmation_windows_shrink_to_what_a_rule_can_match(detectors):
     full = [r.id for r in detectors["hyperscan"].ruleset.rules]  # find() numbers rules in the whole set
     ((_, start, end),) = [m for m in found if full[m[0]] == "generic-secret-assignment"]
     assert (start, end - start) == (501, 283)
+
+
+class _CountingDatabase:
+    """Stands in for the keyword database and counts the scans it is asked for."""
+
+    def __init__(self, db) -> None:
+        self.db, self.scans = db, 0
+
+    def scan(self, data, match_event_handler):
+        self.scans += 1
+        return self.db.scan(data, match_event_handler=match_event_handler)
+
+
+def test_keyword_database_runs_only_after_a_keyword_rule_matched(detectors, monkeypatch):
+    matcher = detectors["hyperscan"].matcher.primary  # the visible rules' database, compiled once
+    counting = _CountingDatabase(matcher.keywords_db)
+    monkeypatch.setattr(matcher, "keywords_db", counting)
+    ids = [r.id for r in matcher.rules.ruleset.rules]
+    assert matcher.find(b"def add(a, b):\n    return a + b\n") == []
+    assert counting.scans == 0
+    found = matcher.find(b"aws_secret_access_key = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY'\n")
+    assert counting.scans == 1 and "aws-secret-access-key" in {ids[i] for i, _ in found}
+    # the same value under a name without any of the rule's keywords is gated out
+    bare = b"value = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY'\n"
+    assert "aws-secret-access-key" not in {ids[i] for i, _ in matcher.find(bare)}
+
+
+def test_serialised_databases_install_elsewhere_and_garbage_is_refused(detectors, tmp_path, monkeypatch):
+    from leakwarden.matcher import hyperscan
+    from leakwarden.matcher.hyperscan import HyperscanMatcher
+
+    ruleset = detectors["hyperscan"].matcher.primary.rules.ruleset
+    data = hyperscan.serialise(ruleset)
+    monkeypatch.setenv("LEAKWARDEN_CACHE_DIR", str(tmp_path / "elsewhere"))
+    assert not hyperscan.install_serialised(ruleset.hash, data[:-16])  # cut short
+    assert not hyperscan.install_serialised(ruleset.hash, b"0,1\n" + data.partition(b"\n")[2])  # old layout
+    assert not list((tmp_path / "elsewhere").rglob("*.db"))
+    assert hyperscan.install_serialised(ruleset.hash, data)
+    assert list((tmp_path / "elsewhere").rglob("*.db"))
+    text = b"aws_secret_access_key = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY'\n"
+    ids = [r.id for r in ruleset.rules]
+    assert "aws-secret-access-key" in {ids[i] for i, _ in HyperscanMatcher(ruleset).find(text)}
+
+
+def test_generic_assignment_name_prefix_matches_like_the_nested_form(ruleset):
+    """The four run shapes of the name before the keyword match exactly what the nested
+    `(?:[A-Za-z0-9]{1,20}[_.\\-]?){0,3}` does (same spans, same groups)."""
+    import re
+
+    shapes = (
+        r"(?:[A-Za-z0-9]{1,60}[_.\-]?"
+        r"|[A-Za-z0-9]{1,20}[_.\-][A-Za-z0-9]{1,40}[_.\-]?"
+        r"|[A-Za-z0-9]{21,40}[_.\-][A-Za-z0-9]{1,20}[_.\-]?"
+        r"|[A-Za-z0-9]{1,20}[_.\-][A-Za-z0-9]{1,20}[_.\-][A-Za-z0-9]{1,20}[_.\-]?)?"
+    )
+    pattern = ruleset.by_id["generic-secret-assignment"].pattern
+    assert pattern.count(shapes) == 1
+    new = re.compile(pattern.encode())
+    old = re.compile(pattern.replace(shapes, r"(?:[A-Za-z0-9]{1,20}[_.\-]?){0,3}").encode())
+    rnd = random.Random(11)
+    words = ["a", "B", "9", "_", ".", "-", "pass", "password", "Token", "api", "key", "secret", "access", "auth",
+             "client", "next", "csrf", "credentials", " ", "=", ":", '"', "'", "\n", "=>", "Zq7Kx2Lm9Pw4Rt8Vn3", ","]
+    for _ in range(1500):
+        parts = []
+        for _ in range(rnd.randint(1, 12)):
+            if rnd.random() < 0.25:
+                parts.append("".join(rnd.choice("abcXYZ0189") for _ in range(rnd.choice([1, 19, 20, 21, 40, 41, 60, 61]))))
+            else:
+                parts.append(rnd.choice(words))
+        text = "".join(parts).encode()
+        assert [(m.span(), m.groups()) for m in new.finditer(text)] == [(m.span(), m.groups()) for m in old.finditer(text)], text
