@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 import pytest
 
@@ -122,3 +123,23 @@ def test_putty_keys_by_encryption() -> None:
 )
 def test_generic_detectors_stay_quiet(text: str) -> None:
     assert _found(text) == set()
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        (b'session[:_csrf_token] = "c9/MxQ2bLk7fP3wRt8Zv1H"', b'_csrf_token] = "'),
+        (b'x = {"authenticity_token" => "lTuvXk2PbQ9zR7mW3nC8"}', b'"authenticity_token" => "'),
+        (b'next_page_token = "1w41l63U0xa8q7smH50v"', b'next_page_token = "'),
+        (b'db_password = "Tr0ub4dor&3xQz"', b'db_password = "'),
+    ],
+)
+def test_assigned_name_takes_the_whole_name_a_match_starts_inside(text, name):
+    """A match may start at the `_` inside `csrf_token`; the allowlist sees the whole name."""
+    from leakwarden.candidates import assigned_name
+    from leakwarden.rules import load_ruleset
+
+    rule = load_ruleset().by_id["generic-secret-assignment"]
+    m = next(re.compile(rule.pattern.encode()).finditer(text))
+    group = next(g for g in rule.secret_groups if m.start(g) >= 0)
+    assert assigned_name(m, group) == name

@@ -136,3 +136,12 @@ def test_verify_examples_in_the_docs_are_valid():
             parse_rule("docs/verify.md", {"id": "demo"}, table)
             checked += 1
     assert checked >= 6
+
+
+def test_allow_fields_are_checked_and_names_compile():
+    table = {**copy.deepcopy(BASE), "allow": {"names": [r"(?i)csrf[_-]?token"]}}
+    assert parse_rule("f.toml", {"id": "d"}, table).allow.names == (r"(?i)csrf[_-]?token",)
+    with pytest.raises(RuleError, match="allow.name.*unknown field"):
+        parse_rule("f.toml", {"id": "d"}, {**copy.deepcopy(BASE), "allow": {"name": ["csrf"]}})
+    with pytest.raises(RuleError, match=r"allow.names\[0\].*does not compile"):
+        parse_rule("f.toml", {"id": "d"}, {**copy.deepcopy(BASE), "allow": {"names": ["(csrf"]}})

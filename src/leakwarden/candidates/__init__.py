@@ -103,6 +103,7 @@ class Detector:
         self.ruleset = ruleset
         self.matcher = matcher
         self._allow_regex = [tuple(re.compile(x) for x in r.allow.regexes) for r in ruleset.rules]
+        self._allow_names = [tuple(re.compile(x.encode()) for x in r.allow.names) for r in ruleset.rules]
         self._segments = None
         if decode:
             from leakwarden.candidates.decoders import SegmentFinder
@@ -205,6 +206,10 @@ class Detector:
             return None
         if path and rule.allow.paths and any(fnmatch.fnmatch(path, p) for p in rule.allow.paths):
             return None
+        if self._allow_names[index]:
+            name = assigned_name(m, group)
+            if any(rx.search(name) for rx in self._allow_names[index]):
+                return None
         return _Candidate(
             index, rule, m.start(group), m.end(group), m.start(), m.end(),
             secret, confidence=confidence, details=details,
@@ -272,6 +277,22 @@ class Detector:
                 )
             )
         return out
+
+
+_NAME_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+_NAME_REACH = 64
+
+
+def assigned_name(m: re.Match[bytes], group: int) -> bytes:
+    """The text a match puts before its secret (the name and the `=` or `:`), extended to the
+    left over the name characters it starts among: a match may start at the `_` or `-` inside
+    `csrf_token`, and the allowlist must see the whole name."""
+    data = m.string
+    start = m.start()
+    floor = max(0, start - _NAME_REACH)
+    while start > floor and data[start - 1] in _NAME_CHARS:
+        start -= 1
+    return data[start : m.start(group)]
 
 
 def _display_line(line: bytes, s: int, e: int, secret: str) -> str:

@@ -59,6 +59,8 @@ class Allow:
     stopwords: tuple[str, ...] = ()
     regexes: tuple[str, ...] = ()
     paths: tuple[str, ...] = ()
+    # searched in the name a value is assigned to (see `candidates.assigned_name`)
+    names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,12 +216,16 @@ def parse_rule(file: str, provider: dict[str, str], table: dict[str, Any]) -> Ru
     allow = Allow()
     if "allow" in table:
         a = _Reader(file, rid, r.get("allow", dict), "allow.")
-        for j, rx in enumerate(a.str_list("regexes")):
-            try:
-                re.compile(rx)
-            except re.error as exc:
-                raise a.fail(f"regexes[{j}]", f"does not compile: {exc}") from None
-        allow = Allow(a.str_list("stopwords"), a.str_list("regexes"), a.str_list("paths"))
+        extra = sorted(set(a.table) - {"stopwords", "regexes", "paths", "names"})
+        if extra:
+            raise a.fail(extra[0], "unknown field (known: names, paths, regexes, stopwords)")
+        for key in ("regexes", "names"):
+            for j, rx in enumerate(a.str_list(key)):
+                try:
+                    re.compile(rx)
+                except re.error as exc:
+                    raise a.fail(f"{key}[{j}]", f"does not compile: {exc}") from None
+        allow = Allow(a.str_list("stopwords"), a.str_list("regexes"), a.str_list("paths"), a.str_list("names"))
 
     verify = r.get("verify", dict, {"kind": "none"})
     _check_verify(_Reader(file, rid, verify, "verify."), {q.name for q in requires})
