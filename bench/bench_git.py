@@ -13,6 +13,7 @@ Not part of the test suite.
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
 import resource
@@ -174,9 +175,21 @@ def missing_objects(repo: str) -> list[str]:
     return [line[1:] for line in out.splitlines() if line.startswith("?")]
 
 
+def is_partial(repo: str) -> bool:
+    """A promisor pack or promisor remote: leakwarden then counts missing objects beside the scan."""
+    objects = subprocess.run(["git", "-C", repo, "rev-parse", "--git-path", "objects"], capture_output=True, text=True).stdout.strip()
+    if glob.glob(os.path.join(repo if not os.path.isabs(objects) else "", objects, "pack", "*.promisor")):
+        return True
+    config = subprocess.run(["git", "-C", repo, "config", "--get-regexp", r"^(remote\..*\.promisor|extensions\.partialclone)$"], capture_output=True, text=True).stdout
+    return bool(config.strip())
+
+
 def repaired_copy(repo: str, missing: list[str], tmp: str) -> str:
-    """A hard-linked copy of `repo` in which each missing object is replaced by the empty blob,
-    so `git log -p` (gitleaks) reads the whole history instead of stopping at the first gap."""
+    """A hard-linked copy of `repo` that is an ordinary, complete repository: each missing object
+    is replaced by the empty blob, so `git log -p` (gitleaks) reads the whole history instead of
+    stopping at the first gap, and a partial clone's promisor markers are dropped, so leakwarden
+    does not count missing objects beside the scan (a check only partial clones pay: 5 CPU-s on
+    rails) when every tool reads a complete history."""
     copy = os.path.join(tmp, "repaired")
     if subprocess.run(["cp", "-al", repo, copy], stderr=subprocess.DEVNULL).returncode != 0:
         shutil.rmtree(copy, ignore_errors=True)
@@ -184,6 +197,13 @@ def repaired_copy(repo: str, missing: list[str], tmp: str) -> str:
     empty = subprocess.run(["git", "-C", copy, "hash-object", "-w", "--stdin"], input="", capture_output=True, text=True, check=True).stdout.strip()
     for oid in missing:
         subprocess.run(["git", "-C", copy, "replace", "-f", oid, empty], check=True)
+    objects = subprocess.run(["git", "-C", copy, "rev-parse", "--git-path", "objects"], capture_output=True, text=True, check=True).stdout.strip()
+    for marker in glob.glob(os.path.join(copy if not os.path.isabs(objects) else "", objects, "pack", "*.promisor")):
+        os.unlink(marker)  # a hard link: the original keeps its own
+    config = subprocess.run(["git", "-C", copy, "config", "--get-regexp", r"^(remote\..*\.promisor|extensions\.partialclone)$"], capture_output=True, text=True).stdout
+    for key in {line.split()[0] for line in config.splitlines() if line.strip()}:
+        # git writes a new config file (lock and rename): the original's stays as it was
+        subprocess.run(["git", "-C", copy, "config", "--unset-all", key], check=True)
     return copy
 
 
@@ -206,6 +226,8 @@ def main() -> None:
         if missing:
             print(f"repository misses {len(missing)} reachable objects; benchmarking a hard-linked copy where "
                   "they are replaced by the empty blob (gitleaks would otherwise stop at the first)")
+        if missing or is_partial(repo):
+            print("benchmarking an ordinary complete repository: a hard-linked copy without the partial clone's promisor markers")
             repo = repaired_copy(repo, missing, planted_dir.name)
         count = subprocess.run(["git", "-C", repo, "rev-list", "--all", "--count"], capture_output=True, text=True).stdout.strip()
         print(f"repository: {repo} ({count} commits), {os.cpu_count()} CPUs")
