@@ -4,7 +4,8 @@ plus the start-up-included time of the pre-commit hook on a small staged change.
     python bench/bench_git.py /path/to/repo [--runs 1] [--tools leakwarden,gitleaks,kingfisher]
                               [--leakwarden-args "..."] [--hook-runs 15]
 
-The repository is only read. Wall time and the CPU time of the tool and its children are
+The repository is only read; a partial clone, or one missing objects, is benchmarked through a
+hard-linked copy that is an ordinary complete repository (`repaired_copy`). Wall time and the CPU time of the tool and its children are
 reported; on a shared machine, CPU time is the steadier number. Findings are compared by secret
 value across tools (the rule sets differ, so the overlap is what to read, not the totals).
 Not part of the test suite.
