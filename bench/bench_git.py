@@ -143,7 +143,7 @@ def bench_hook(runs: int) -> None:
 def plant(repo: str, tmp: str) -> tuple[str, set[str]]:
     """A local clone of `repo` plus commits carrying every rule example with a known secret:
     some deleted again, some only on a side branch. Returns the clone and the planted secrets."""
-    sys.path.insert(0, str(ROOT / "src"))
+    _leakwarden_source()
     from leakwarden.rules import load_ruleset
 
     clone = os.path.join(tmp, "planted")
@@ -176,13 +176,18 @@ def missing_objects(repo: str) -> list[str]:
     return [line[1:] for line in out.splitlines() if line.startswith("?")]
 
 
+def _leakwarden_source() -> None:
+    if str(ROOT / "src") not in sys.path:
+        sys.path.insert(0, str(ROOT / "src"))
+
+
 def is_partial(repo: str) -> bool:
-    """A promisor pack or promisor remote: leakwarden then counts missing objects beside the scan."""
-    objects = subprocess.run(["git", "-C", repo, "rev-parse", "--git-path", "objects"], capture_output=True, text=True).stdout.strip()
-    if glob.glob(os.path.join(repo if not os.path.isabs(objects) else "", objects, "pack", "*.promisor")):
-        return True
-    config = subprocess.run(["git", "-C", repo, "config", "--get-regexp", r"^(remote\..*\.promisor|extensions\.partialclone)$"], capture_output=True, text=True).stdout
-    return bool(config.strip())
+    """A partial clone, as leakwarden decides it (then it counts missing objects beside the scan)."""
+    _leakwarden_source()
+    from leakwarden.sources.git_partial import is_partial_clone
+    from leakwarden.sources.gitcmd import Git
+
+    return is_partial_clone(Git(repo))
 
 
 def repaired_copy(repo: str, missing: list[str], tmp: str) -> str:
@@ -198,8 +203,11 @@ def repaired_copy(repo: str, missing: list[str], tmp: str) -> str:
     empty = subprocess.run(["git", "-C", copy, "hash-object", "-w", "--stdin"], input="", capture_output=True, text=True, check=True).stdout.strip()
     for oid in missing:
         subprocess.run(["git", "-C", copy, "replace", "-f", oid, empty], check=True)
-    objects = subprocess.run(["git", "-C", copy, "rev-parse", "--git-path", "objects"], capture_output=True, text=True, check=True).stdout.strip()
-    for marker in glob.glob(os.path.join(copy if not os.path.isabs(objects) else "", objects, "pack", "*.promisor")):
+    _leakwarden_source()
+    from leakwarden.sources.gitcmd import Git
+
+    objects = Git(copy).objects_path()
+    for marker in glob.glob(os.path.join(glob.escape(objects), "pack", "*.promisor")) if objects else ():
         os.unlink(marker)  # a hard link: the original keeps its own
     config = subprocess.run(["git", "-C", copy, "config", "--get-regexp", r"^(remote\..*\.promisor|extensions\.partialclone)$"], capture_output=True, text=True).stdout
     for key in {line.split()[0] for line in config.splitlines() if line.strip()}:

@@ -78,12 +78,11 @@ def run_gitleaks(name: str, gitdir: str, fresh: bool) -> tuple[list[dict], str]:
         from bench_git import missing_objects, repaired_copy
 
         missing = missing_objects(gitdir)
-        tmp = tempfile.TemporaryDirectory()
-        if missing:
-            gitdir = repaired_copy(gitdir, missing, tmp.name)
-        wall, cpu = timed([GITLEAKS, "git", gitdir, "--log-opts=--all", "--no-banner", "--exit-code", "0", "-f", "json", "-r", str(out)])
+        with tempfile.TemporaryDirectory() as tmp:
+            if missing:
+                gitdir = repaired_copy(gitdir, missing, tmp)
+            wall, cpu = timed([GITLEAKS, "git", gitdir, "--log-opts=--all", "--no-banner", "--exit-code", "0", "-f", "json", "-r", str(out)])
         t = f"{wall:.0f} s wall, {cpu:.0f} s CPU" + (f" ({len(missing)} missing objects replaced)" if missing else "")
-        tmp.cleanup()
     return json.loads(out.read_text() or "[]"), t
 
 

@@ -167,10 +167,14 @@ class DeltaSliceResult(BatchResult):
 STRIPES_PER_WORKER = 16
 
 
+def _stripe_count(workers: int) -> int:
+    return workers * STRIPES_PER_WORKER if workers > 1 else 1
+
+
 def _stripes(k: int, workers: int, take: Callable[[], int] | None) -> Iterator[int]:
     """The stripes worker k scans, in increasing order: every `workers`-th one, or, with `take`
     (a counter shared by the workers), whichever comes next when this worker is free."""
-    stripes = workers * STRIPES_PER_WORKER if workers > 1 else 1
+    stripes = _stripe_count(workers)
     if take is None:
         yield from range(k, stripes, workers)
         return
@@ -184,7 +188,7 @@ def _slice_blobs(git: Git, objects: str, k: int, workers: int, take: Callable[[]
     packs = pack_paths(objects)
     sizes = [os.path.getsize(p) for p in packs]
     total = sum(sizes)
-    stripes = workers * STRIPES_PER_WORKER if workers > 1 else 1
+    stripes = _stripe_count(workers)
     many = len(packs) > 1
     seen: set[str] = set()
     walked = 0  # pack bytes of this worker's stripes done: `offset` becomes progress
@@ -282,7 +286,7 @@ def delta_slice(repo: str | None, detector: Detector, k: int, workers: int, max_
 
     _slice_through_git(git, objects, k, workers, max_size, scanner, counted if take is not None else None)
     if progress is not None:
-        stripes = workers * STRIPES_PER_WORKER if workers > 1 else 1
+        stripes = _stripe_count(workers)
         mine = taken if take is not None else range(k, stripes, workers)
         progress(len(res.read), _share(objects, stripes, mine), len(scanner.secrets))
     return res

@@ -724,17 +724,19 @@ def _check_log(proc: subprocess.Popen[bytes], err: str) -> None:
 # --- 4. grouping ------------------------------------------------------------------------------
 
 
-def _when(commit: CommitInfo | None) -> float:
-    if commit is None:
-        return float("inf")
+def _timestamp(date: str) -> float:
     try:
-        return datetime.fromisoformat(commit.date).timestamp()
+        return datetime.fromisoformat(date).timestamp()
     except ValueError:
         return float("inf")
 
 
+def _when(commit: CommitInfo | None) -> float:
+    return _timestamp(commit.date) if commit is not None else float("inf")
+
+
 def _committed(where: Introduction | None) -> float:
-    return _when(replace(where.commit, date=where.commit.committed)) if where is not None else float("inf")
+    return _timestamp(where.commit.committed) if where is not None else float("inf")
 
 
 def group_findings(found: dict[str, list[Finding]], intro: dict[str, list[Introduction]], detector: Detector, options: HistoryOptions, repository_uri: str | None) -> list[Finding]:

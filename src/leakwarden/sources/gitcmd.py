@@ -73,6 +73,7 @@ class Git:
             raise SourceError(f"{where}: not a git repository")
         git_dir = out.stdout.decode("utf-8", "surrogateescape").strip()
         self.git_dir = Path(self.cwd or ".", git_dir) if not os.path.isabs(git_dir) else Path(git_dir)
+        self._objects: str | None = ""  # "": not asked yet (see `objects_path`)
 
     def argv(self, *args: str) -> list[str]:
         # core.quotePath=false keeps non-ASCII names readable; other odd bytes are still C-quoted.
@@ -99,12 +100,16 @@ class Git:
 
     def objects_path(self) -> str | None:
         """The absolute path of the object folder (`--git-path objects`: a linked worktree's
-        objects live in the main repository's folder), or None when git cannot tell."""
-        out = self.run("rev-parse", "--git-path", "objects", check=False)
-        if out.returncode != 0:
-            return None
-        path = out.stdout.decode("utf-8", "surrogateescape").strip()
-        return path if os.path.isabs(path) else os.path.join(self.cwd or os.getcwd(), path)
+        objects live in the main repository's folder), or None when git cannot tell. Asked once:
+        a history scan needs it for the packs and for the partial-clone check."""
+        if self._objects == "":
+            out = self.run("rev-parse", "--git-path", "objects", check=False)
+            path = out.stdout.decode("utf-8", "surrogateescape").strip()
+            if out.returncode != 0 or not path:
+                self._objects = None
+            else:
+                self._objects = path if os.path.isabs(path) else os.path.join(self.cwd or os.getcwd(), path)
+        return self._objects
 
     def has_commit(self, rev: str) -> bool:
         if not rev or rev == Z40:
