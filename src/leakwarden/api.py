@@ -191,16 +191,26 @@ def scan_staged(repo: str | Path | None = None, settings: Settings | None = None
     result = ScanResult()
     started = time.perf_counter()
     scan_git_diff(git, staged_diff(git), detector, "staged", result)
+    drop_excluded(result, settings.exclude_paths)
     result.stats.seconds = time.perf_counter() - started
     return finish(result, settings, [Path(repo)] if repo is not None else [], detector.ruleset)
 
 
-def scan_commits(repo: str | Path | None, revs: Sequence[str], settings: Settings | None = None, detector: Detector | None = None, deadline: float | None = None) -> tuple[ScanResult, bool]:
+def scan_commits(repo: str | Path | None, revs: Sequence[str], settings: Settings | None = None, detector: Detector | None = None, deadline: float | None = None, labels: dict[str, str] | None = None) -> tuple[ScanResult, bool]:
     """Scan what each commit in `revs` adds (per-commit patches, merges as combined diffs).
 
+    A tip of `revs` that is a blob or a tree (a tag of one, possibly through an annotated tag)
+    is read whole: the blob, or each blob of the tree that the excluded revisions do not have.
+    `labels` names such tips in the report (object id -> ref name).
     Returns the result and whether the scan finished before `deadline` (a `time.monotonic()`).
     """
-    from leakwarden.sources.git_diff import log_diff, scan_git_diff
+    from leakwarden.sources.git_diff import (
+        log_diff,
+        object_blobs,
+        scan_blobs,
+        scan_git_diff,
+        split_tips,
+    )
     from leakwarden.sources.gitcmd import Git
 
     settings = settings or Settings()
@@ -210,6 +220,22 @@ def scan_commits(repo: str | Path | None, revs: Sequence[str], settings: Setting
     started = time.perf_counter()
     finished = True
     if revs:
-        finished = scan_git_diff(git, log_diff(revs), detector, "git", result, deadline)
+        tips = split_tips(git, revs)
+        if tips.commits:
+            finished = scan_git_diff(git, log_diff(revs), detector, "git", result, deadline)
+        if finished and tips.objects:
+            finished = scan_blobs(git, object_blobs(git, tips, labels), detector, result, settings.max_file_size, deadline)
+    drop_excluded(result, settings.exclude_paths)
     result.stats.seconds = time.perf_counter() - started
     return finish(result, settings, [Path(repo)] if repo is not None else [], detector.ruleset), finished
+
+
+def drop_excluded(result: ScanResult, patterns: Sequence[str]) -> None:
+    """Drop findings at paths matching the exclude patterns (gitignore syntax, repository-relative
+    paths), as `scan path` and `scan git` do."""
+    if not patterns or not result.findings:
+        return
+    from leakwarden.sources.files import gitignore_spec  # pathspec: only when there are patterns
+
+    spec = gitignore_spec(list(patterns))
+    result.findings = [f for f in result.findings if not (f.location.path and spec.match_file(f.location.path))]

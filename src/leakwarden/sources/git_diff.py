@@ -8,6 +8,9 @@ merge adds relative to every parent (a conflict resolution, an "evil merge") cou
 
 from __future__ import annotations
 
+import io
+import os
+import subprocess
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -27,7 +30,28 @@ from leakwarden.sources.gitcmd import (
     unquote_path,
 )
 
-_DIFF_FLAGS = ("--no-color", "--no-ext-diff", "--no-textconv", "-M", "-U3", "--src-prefix=a/", "--dst-prefix=b/")
+# What the gates parse must not depend on the user's own git settings: each flag and `-c`
+# setting below pins something that changes which files, lines, names or line numbers git prints
+# (diff.relative: only the current folder; suppressBlankEmpty: empty context lines dropped, so
+# line numbers shift; noprefix/mnemonicPrefix: other path prefixes; log.showRoot=false: the first
+# commit's content left out; external diff, textconv, colour, signatures, notes, submodule logs).
+_DIFF_FLAGS = (
+    "--no-color", "--no-ext-diff", "--no-textconv", "--no-relative", "--submodule=short",
+    "-M", "-U3", "--src-prefix=a/", "--dst-prefix=b/",
+)
+_LOG_FLAGS = ("--root", "--no-show-signature", "--no-notes", "--encoding=UTF-8")
+DIFF_CONFIG = (
+    "diff.relative=false",
+    "diff.suppressBlankEmpty=false",
+    "diff.noprefix=false",
+    "diff.mnemonicPrefix=false",
+    "diff.submodule=short",
+    "log.showRoot=true",
+    "log.showSignature=false",
+    "core.attributesFile=" + os.devnull,  # a personal attributes file could mark files binary
+)
+# Environment variables that change diff output (context size, an external diff program).
+DIFF_ENV_DROP = ("GIT_DIFF_OPTS", "GIT_EXTERNAL_DIFF")
 
 
 @dataclass(slots=True)
@@ -145,13 +169,13 @@ def staged_diff(git: Git) -> list[str]:
 
 def log_diff(revs: Sequence[str]) -> list[str]:
     """Per-commit patches of every commit in `revs`, oldest first, merges as combined diffs."""
-    return ["log", "--reverse", "-p", "--cc", *_DIFF_FLAGS, f"--format=\x01{COMMIT_FORMAT}", *revs, "--"]
+    return ["log", "--reverse", "-p", "--cc", *_DIFF_FLAGS, *_LOG_FLAGS, f"--format=\x01{COMMIT_FORMAT}", *revs, "--"]
 
 
 def scan_git_diff(git: Git, args: list[str], detector: Detector, kind: str, result: ScanResult, deadline: float | None = None) -> bool:
     """Run a git diff/log command and scan what it adds. False when the deadline passed."""
     stats = DiffStats()
-    proc = git.popen(args)
+    proc = git.popen(args, config=DIFF_CONFIG, drop_env=DIFF_ENV_DROP)
     assert proc.stdout is not None
     uri = git.repository_uri() if kind == "git" else None
     finished = False
@@ -224,15 +248,145 @@ def parse_pre_receive(text: str) -> list[RefUpdate]:
 
 
 def update_revs(git: Git, updates: Sequence[RefUpdate], known: str) -> list[str]:
-    """Revisions for the commits these updates bring that are not already known.
+    """Revisions for what these updates bring that is not already known.
 
     `known` is `--remotes` on the client (pre-push: commits on any remote-tracking ref were
     already pushed somewhere) and `--all` on the server (pre-receive: refs not yet updated).
     New branches, force pushes and already-pushed commits all fall out of the same rule:
     new tips, minus old tips we have, minus everything already known. Deleted refs add nothing.
+    A tip need not be a commit: a tag may point at a blob or a tree (directly or through an
+    annotated tag); `scan_commits` reads those objects themselves (see `split_tips`).
     """
-    tips = [u.new for u in updates if not u.is_delete and git.has_commit(u.new)]
+    present = existing_objects(git, [u.new for u in updates if not u.is_delete] + [u.old for u in updates if u.old != Z40])
+    tips = [u.new for u in updates if not u.is_delete and u.new in present]
     if not tips:
         return []
-    olds = [f"^{u.old}" for u in updates if u.old != Z40 and git.has_commit(u.old)]
+    olds = [f"^{u.old}" for u in updates if u.old != Z40 and u.old in present]
     return [*tips, *olds, "--not", known]
+
+
+def existing_objects(git: Git, oids: Sequence[str]) -> set[str]:
+    """Which of these object ids the repository has (any type), asked in one `cat-file`."""
+    wanted = [o for o in dict.fromkeys(oids) if o and o != Z40]
+    if not wanted:
+        return set()
+    proc = git.run("cat-file", "--batch-check=%(objectname)", input="".join(f"{o}\n" for o in wanted).encode(), check=False)
+    if proc.returncode != 0:
+        return set()
+    lines = proc.stdout.decode("utf-8", "replace").splitlines()
+    return {o for o, line in zip(wanted, lines, strict=False) if not line.endswith(" missing")}
+
+
+@dataclass(frozen=True, slots=True)
+class Tips:
+    """What `revs` name: whether any tip is a commit, and the tips that peel to a blob or tree."""
+
+    commits: bool
+    objects: tuple[tuple[str, str, str], ...] = ()  # (tip as named, peeled object id, its type)
+    negatives: tuple[str, ...] = ()  # object ids excluded by `revs` (`^x`, `--not ...`)
+
+
+def split_tips(git: Git, revs: Sequence[str]) -> Tips:
+    """Expand `revs` (`git rev-parse --revs-only`) and sort the positive tips by what they peel
+    to. `git log` silently skips a tip that is not a commit, so a tag of a blob or a tree would
+    otherwise pass every gate unread."""
+    if not revs:
+        return Tips(False)
+    proc = git.run("rev-parse", "--revs-only", *revs, check=False)
+    if proc.returncode != 0:
+        return Tips(True)  # let `git log` report the bad revision
+    positives: list[str] = []
+    negatives: list[str] = []
+    for line in proc.stdout.decode("utf-8", "replace").split():
+        (negatives.append(line[1:]) if line.startswith("^") else positives.append(line))
+    if not positives:
+        return Tips(False)
+    query = "".join(f"{p}^{{}}\n" for p in positives).encode()
+    check = git.run("cat-file", "--batch-check=%(objectname) %(objecttype)", input=query, check=False)
+    commits = False
+    objects: list[tuple[str, str, str]] = []
+    for tip, line in zip(positives, check.stdout.decode("utf-8", "replace").splitlines(), strict=False):
+        oid, _, kind = line.partition(" ")
+        if kind == "commit":
+            commits = True
+        elif kind in ("blob", "tree"):
+            objects.append((tip, oid, kind))
+    return Tips(commits, tuple(objects), tuple(negatives))
+
+
+def object_blobs(git: Git, tips: Tips, labels: dict[str, str] | None = None) -> list[tuple[str, str, int]]:
+    """(blob id, path, size) of every blob the non-commit tips bring that the excluded revisions
+    do not already have: a tagged blob itself, or each blob of a tagged tree."""
+    if not tips.objects:
+        return []
+    names = labels or {}
+    query = "".join(f"{oid}\n" for _, oid, _ in tips.objects) + "".join(f"^{n}\n" for n in tips.negatives)
+    listed = git.run("rev-list", "--objects", "--stdin", input=query.encode(), check=True)
+    entries: list[tuple[str, str]] = []
+    tip_names = {oid: names.get(tip, names.get(oid, "")) for tip, oid, _ in tips.objects}
+    for raw in listed.stdout.decode("utf-8", "surrogateescape").splitlines():
+        oid, _, path = raw.partition(" ")
+        if oid:
+            entries.append((oid, path or tip_names.get(oid, "") or f"(tagged blob {oid[:12]})"))
+    if not entries:
+        return []
+    check = git.run("cat-file", "--batch-check=%(objecttype) %(objectsize)", input="".join(f"{o}\n" for o, _ in entries).encode(), check=False)
+    out = []
+    for (oid, path), line in zip(entries, check.stdout.decode("utf-8", "replace").splitlines(), strict=False):
+        kind, _, size = line.partition(" ")
+        if kind == "blob":
+            out.append((oid, path, int(size)))
+    return out
+
+
+def scan_blobs(git: Git, blobs: Sequence[tuple[str, str, int]], detector: Detector, result: ScanResult, max_size: int, deadline: float | None = None) -> bool:
+    """Scan whole blobs (every line counts as added). False when the deadline passed."""
+    from leakwarden.models import ScanError
+    from leakwarden.sources import chunks_from_stream, is_binary
+
+    wanted = []
+    for oid, path, size in blobs:
+        if size > max_size:
+            result.errors.append(ScanError(path, "size", f"skipped: blob {oid[:12]} is larger than {max_size} bytes"))
+            result.stats.skipped += 1
+        else:
+            wanted.append((oid, path))
+    if not wanted:
+        return True
+    proc = git.popen(["cat-file", "--batch"], stdin=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    writer = threading.Thread(target=_feed, args=(proc.stdin, [o for o, _ in wanted]), daemon=True)
+    writer.start()
+    finished = True
+    try:
+        for oid, path in wanted:
+            header = proc.stdout.readline().split()
+            if len(header) != 3:
+                raise SourceError(f"git cat-file: unexpected answer for {oid[:12]}")
+            data = proc.stdout.read(int(header[2]))
+            proc.stdout.read(1)  # the newline after each object
+            if deadline is not None and time.monotonic() > deadline:
+                finished = False
+                break
+            result.stats.files += 1
+            if is_binary(data[:8000]):
+                result.stats.skipped += 1
+                continue
+            result.stats.bytes += len(data)
+            origin = Origin("git", path=path, blob=oid, extra=(("object", f"blob {oid}"),))
+            for chunk in chunks_from_stream(io.BytesIO(data), origin):
+                result.findings.extend(detector.scan(chunk))
+    finally:
+        proc.kill()
+        writer.join(timeout=5)
+        finish_process(proc)
+    return finished
+
+
+def _feed(stream: IO[bytes], oids: Sequence[str]) -> None:
+    try:
+        for oid in oids:
+            stream.write(f"{oid}\n".encode())
+        stream.close()
+    except OSError:
+        pass

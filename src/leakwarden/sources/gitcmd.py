@@ -75,9 +75,11 @@ class Git:
         self.git_dir = Path(self.cwd or ".", git_dir) if not os.path.isabs(git_dir) else Path(git_dir)
         self._objects: str | None = ""  # "": not asked yet (see `objects_path`)
 
-    def argv(self, *args: str) -> list[str]:
+    def argv(self, *args: str, config: Sequence[str] = ()) -> list[str]:
         # core.quotePath=false keeps non-ASCII names readable; other odd bytes are still C-quoted.
         base = [self.exe, "-c", "core.quotePath=false"]
+        for setting in config:
+            base += ["-c", setting]
         if self.cwd is not None:
             base += ["-C", self.cwd]
         return [*base, *args]
@@ -95,8 +97,10 @@ class Git:
     def text(self, *args: str, check: bool = True) -> str:
         return self.run(*args, check=check).stdout.decode("utf-8", "surrogateescape")
 
-    def popen(self, args: Sequence[str], *, stdin: int | IO[bytes] | None = None, stdout: int | None = subprocess.PIPE) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(self.argv(*args), stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, env=self.env, bufsize=1 << 20)
+    def popen(self, args: Sequence[str], *, stdin: int | IO[bytes] | None = None, stdout: int | None = subprocess.PIPE, config: Sequence[str] = (), drop_env: Sequence[str] = ()) -> subprocess.Popen[bytes]:
+        """Start git; `config` adds `-c name=value` settings, `drop_env` removes variables."""
+        env = self.env if not drop_env else {k: v for k, v in self.env.items() if k not in drop_env}
+        return subprocess.Popen(self.argv(*args, config=config), stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, env=env, bufsize=1 << 20)
 
     def objects_path(self) -> str | None:
         """The absolute path of the object folder (`--git-path objects`: a linked worktree's
@@ -119,6 +123,9 @@ class Git:
     def resolve(self, rev: str) -> str:
         proc = self.run("rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}", check=False)
         if proc.returncode != 0:
+            kind = self.run("cat-file", "-t", "--end-of-options", rev, check=False) if not rev.startswith("-") else None
+            if kind is not None and kind.returncode == 0:
+                raise SourceError(f"{rev} is a {kind.stdout.decode().strip()}, not a commit")
             raise SourceError(f"unknown revision: {rev}")
         return proc.stdout.decode().strip()
 
