@@ -62,17 +62,40 @@ def _repo_option(func: Any) -> Any:
     return click.option("--repo", "-C", "repo", type=click.Path(file_okay=False, path_type=Path), default=None, help="Repository (default: the one git finds from here).")(func)
 
 
+def _exclude_option(func: Any) -> Any:
+    return click.option("--exclude", multiple=True, metavar="GLOB", help="Ignore findings at paths matching this gitignore-style pattern (repeatable; adds to exclude_paths from the config).")(func)
+
+
+def _gate_settings(repo: Path | None, exclude: tuple[str, ...], rule_opts: dict[str, Any]) -> Any:
+    """Settings for a gate: the config file (exclude_paths included) plus --exclude."""
+    settings = build_settings(repo, **rule_opts)
+    return settings.merged(exclude_paths=(*settings.exclude_paths, *exclude) if exclude else None)
+
+
 def _bypassed(gate: str, refs: list[str] = (), *, use_push_options: bool = False, repo: Path | None = None) -> bool:  # type: ignore[assignment]
-    """Honour an explicit bypass: log it and say so on standard error."""
+    """Honour an explicit bypass: log it and say so on standard error. A bypass without a
+    reason is refused (BypassWithoutReason, exit code 2, with how to give one)."""
     import os
 
-    from leakwarden.integrations.bypass import bypass_reason, log_bypass
-    from leakwarden.sources.gitcmd import Git
+    from leakwarden.integrations.bypass import bypass_reason
 
     reason = bypass_reason(os.environ, use_push_options=use_push_options)
     if reason is None:
         return False
-    where = log_bypass(Git(repo).git_dir, gate, reason, list(refs))
+    logged = _log_bypass(gate, reason, list(refs), repo)
+    click.echo(f"leakwarden: {gate} check skipped on request, reason: {reason}{logged}", err=True)
+    return True
+
+
+def _log_bypass(gate: str, reason: str, refs: list[str], repo: Path | None) -> str:
+    """Append to `<git dir>/leakwarden/bypass.log` (and the team store when one is set); return
+    "; logged to ..." for the message."""
+    import os
+
+    from leakwarden.integrations.bypass import log_bypass
+    from leakwarden.sources.gitcmd import Git
+
+    where = log_bypass(Git(repo).git_dir, gate, reason, refs)
     logged = f"; logged to {where}" if where else ""
     if os.environ.get("LEAKWARDEN_STORE"):
         # A team store keeps bypasses next to incidents; a hook never fails because of it.
@@ -80,12 +103,19 @@ def _bypassed(gate: str, refs: list[str] = (), *, use_push_options: bool = False
         from leakwarden.triage.bypass import record_bypass
 
         try:
-            record_bypass(reason, {"gate": gate, "refs": list(refs), "repo": str(repo or ".")}, log=False)
+            record_bypass(reason, {"gate": gate, "refs": refs, "repo": str(repo or ".")}, log=False)
             logged += "; recorded in the findings store"
         except LeakwardenError as exc:
             click.echo(f"leakwarden: warning: bypass not recorded in the store: {exc}", err=True)
-    click.echo(f"leakwarden: {gate} check skipped on request, reason: {reason}{logged}", err=True)
-    return True
+    return logged
+
+
+def _fingerprint_lines(findings: list[Any]) -> str:
+    """One line per secret: where it is and the fingerprint to put in .leakwardenignore."""
+    seen: dict[str, str] = {}
+    for f in findings:
+        seen.setdefault(f.fingerprint, f"{f.location.path or '?'}:{f.location.start_line}")
+    return "".join(f"  {fp}  {where}\n" for fp, where in seen.items())
 
 
 def _report_gate(result: Any, ruleset: Any, hint: str, **report: Any) -> None:
@@ -94,28 +124,31 @@ def _report_gate(result: Any, ruleset: Any, hint: str, **report: Any) -> None:
         emit_report(result, ruleset, **report)
     except SystemExit:
         if result.findings and not report.get("exit_zero"):
+            if report.get("fmt") == "text":
+                hint = f"leakwarden: fingerprints (for .leakwardenignore or `leakwarden ignore FINGERPRINT -r REASON`):\n{_fingerprint_lines(result.findings)}{hint}"
             click.echo(hint, err=True)
         raise
 
 
 @click.command("staged")
 @_repo_option
+@_exclude_option
 @report_options
 @rule_options
-def staged(repo: Path | None, fmt: str, output: Path | None, show_secrets: bool, exit_zero: bool, quiet: bool, **rule_opts: Any) -> None:
+def staged(repo: Path | None, exclude: tuple[str, ...], fmt: str, output: Path | None, show_secrets: bool, exit_zero: bool, quiet: bool, **rule_opts: Any) -> None:
     """Scan what the index adds (pre-commit). Only added lines are reported, at their line
     numbers in the new file. Skip with LEAKWARDEN_SKIP=<reason> (logged)."""
     from leakwarden import api
 
     if _bypassed("pre-commit", repo=repo):
         sys.exit(0)
-    settings = build_settings(repo, **rule_opts)
+    settings = _gate_settings(repo, exclude, rule_opts)
     detector = api.build_detector(settings)
     result = api.scan_staged(repo, settings, detector)
     hint = (
         "leakwarden: commit blocked. Remove the secret from the staged files (keep it in an environment\n"
         "variable or a secret manager), then `git add` again. If it is a false positive, add its\n"
-        "fingerprint to .leakwardenignore or put `leakwarden:allow` on the line.\n"
+        "fingerprint (above) to .leakwardenignore or put `leakwarden:allow` on the line.\n"
         "To skip this once (logged): LEAKWARDEN_SKIP=\"<reason>\" git commit ..."
     )
     _report_gate(result, detector.ruleset, hint, fmt=fmt, output=output, show_secrets=show_secrets, exit_zero=exit_zero, quiet=quiet, source="staged")
@@ -125,9 +158,10 @@ def staged(repo: Path | None, fmt: str, output: Path | None, show_secrets: bool,
 @click.argument("remote", required=False)
 @click.argument("url", required=False)
 @_repo_option
+@_exclude_option
 @report_options
 @rule_options
-def pre_push(remote: str | None, url: str | None, repo: Path | None, fmt: str, output: Path | None, show_secrets: bool, exit_zero: bool, quiet: bool, **rule_opts: Any) -> None:
+def pre_push(remote: str | None, url: str | None, repo: Path | None, exclude: tuple[str, ...], fmt: str, output: Path | None, show_secrets: bool, exit_zero: bool, quiet: bool, **rule_opts: Any) -> None:
     """Scan the commits a push sends (git's pre-push hook protocol on standard input).
 
     Only commits not yet on any remote-tracking ref are scanned: new branches, force pushes and
@@ -142,7 +176,7 @@ def pre_push(remote: str | None, url: str | None, repo: Path | None, fmt: str, o
     updates = parse_pre_push(sys.stdin.read())
     if _bypassed("pre-push", [u.ref for u in updates], repo=repo):
         sys.exit(0)
-    settings = build_settings(repo, **rule_opts)
+    settings = _gate_settings(repo, exclude, rule_opts)
     detector = api.build_detector(settings)
     git = Git(repo)
     revs = update_revs(git, updates, "--remotes")
@@ -153,10 +187,11 @@ def pre_push(remote: str | None, url: str | None, repo: Path | None, fmt: str, o
             revs = [to_ref, *([f"^{from_ref}"] if from_ref and git.has_commit(from_ref) else []), "--not", "--remotes"]
         elif git.has_head():
             revs = ["HEAD", "--not", "--remotes"]
-    result, _ = api.scan_commits(repo, revs, settings, detector)
+    result, _ = api.scan_commits(repo, revs, settings, detector, labels={u.new: u.ref for u in updates})
     hint = (
         "leakwarden: push blocked. The secret is in a commit you are about to push: rewrite that\n"
-        "commit (`git rebase -i`, `git commit --amend`) and rotate the secret if it was shared.\n"
+        "commit (`git rebase -i`, `git commit --amend`; a tag: `git tag -d`) and rotate the secret if\n"
+        "it was shared. If it is a false positive, add its fingerprint (above) to .leakwardenignore.\n"
         "To skip this once (logged): LEAKWARDEN_SKIP=\"<reason>\" git push ..."
     )
     _report_gate(result, detector.ruleset, hint, fmt=fmt, output=output, show_secrets=show_secrets, exit_zero=exit_zero, quiet=quiet, source="pre-push")
@@ -166,8 +201,9 @@ def pre_push(remote: str | None, url: str | None, repo: Path | None, fmt: str, o
 @click.option("--timeout", type=float, default=60.0, show_default=True, help="Time budget in seconds for the whole check.")
 @click.option("--on-timeout", type=click.Choice(["allow", "reject"]), default="allow", show_default=True, help="What to do with a push whose check ran out of time.")
 @click.option("--show-secrets", is_flag=True, help="Print secret values in full in the rejection (redacted by default).")
+@_exclude_option
 @rule_options
-def pre_receive(timeout: float, on_timeout: str, show_secrets: bool, **rule_opts: Any) -> None:
+def pre_receive(timeout: float, on_timeout: str, show_secrets: bool, exclude: tuple[str, ...], **rule_opts: Any) -> None:
     """Server-side hook: reject pushes that add secrets (stdin: `<old> <new> <ref>` lines).
 
     Reads pushed objects from git's quarantine directory (the environment git gives the hook).
@@ -184,22 +220,25 @@ def pre_receive(timeout: float, on_timeout: str, show_secrets: bool, **rule_opts
     if _bypassed("pre-receive", [u.ref for u in updates], use_push_options=True):
         sys.exit(0)
     git = Git(None)
-    settings = build_settings(None, **rule_opts)
+    settings = _gate_settings(None, exclude, rule_opts)
     detector = api.build_detector(settings)
     revs = update_revs(git, updates, "--all")
-    result, finished = api.scan_commits(None, revs, settings, detector, deadline)
+    result, finished = api.scan_commits(None, revs, settings, detector, deadline, labels={u.new: u.ref for u in updates})
     out = sys.stderr
     if result.findings:
         n = len(result.findings)
         out.write(f"leakwarden: push rejected: {n} secret{'s' if n != 1 else ''} in the pushed commits\n\n")
         for f in result.findings:
             secret = f.secret.reveal() if show_secrets else f.secret.redacted
-            commit = f.location.commit[:12] if f.location.commit else "?"
-            who = f.location.extra.get("author", "")
             out.write(f"  {f.location.path}:{f.location.start_line}  {f.rule_name} ({f.rule_id})  {secret}\n")
-            out.write(f"      commit {commit} by {who}: {f.location.extra.get('subject', '')}\n")
+            if f.location.commit:
+                who = f.location.extra.get("author", "")
+                out.write(f"      commit {f.location.commit[:12]} by {who}: {f.location.extra.get('subject', '')}\n")
+            else:
+                out.write(f"      {f.location.extra.get('object', 'object')} (pushed as a tag, not in a commit)\n")
+            out.write(f"      fingerprint {f.fingerprint}\n")
         out.write(
-            "\nRemove the secret from those commits (rewrite them), rotate it, and push again.\n"
+            "\nRemove the secret from those commits (rewrite them) or tags, rotate it, and push again.\n"
             "If this is a false positive, add its fingerprint to .leakwardenignore on the server\n"
             "or bypass once (logged): git push -o leakwarden-skip=\"<reason>\"\n"
         )
@@ -209,16 +248,18 @@ def pre_receive(timeout: float, on_timeout: str, show_secrets: bool, **rule_opts
             out.write(f"leakwarden: push rejected: the secret check did not finish within {timeout:.0f}s.\n"
                       "Push fewer commits at a time, or bypass (logged): git push -o leakwarden-skip=\"<reason>\"\n")
             sys.exit(1)
-        out.write(f"leakwarden: warning: the secret check did not finish within {timeout:.0f}s; push allowed unchecked.\n")
+        logged = _log_bypass("pre-receive", f"check did not finish within {timeout:g}s (--on-timeout allow)", [u.ref for u in updates], None)
+        out.write(f"leakwarden: warning: the secret check did not finish within {timeout:.0f}s; push allowed unchecked{logged}.\n")
     sys.exit(0)
 
 
 @click.command("ci")
 @click.option("--range", "rev_range", metavar="A..B", help="Scan this range instead of working it out from the CI environment.")
 @_repo_option
+@_exclude_option
 @report_options
 @rule_options
-def ci(rev_range: str | None, repo: Path | None, fmt: str, output: Path | None, show_secrets: bool, exit_zero: bool, quiet: bool, **rule_opts: Any) -> None:
+def ci(rev_range: str | None, repo: Path | None, exclude: tuple[str, ...], fmt: str, output: Path | None, show_secrets: bool, exit_zero: bool, quiet: bool, **rule_opts: Any) -> None:
     """Scan the commits a CI build brings: detects GitHub Actions, GitLab CI, CircleCI, Jenkins,
     Bitbucket Pipelines, Azure Pipelines and Travis CI, and works out the range for pushes,
     pull/merge requests, first builds of a branch and force pushes. --range overrides."""
@@ -239,7 +280,7 @@ def ci(rev_range: str | None, repo: Path | None, fmt: str, output: Path | None, 
         found = compute_range(git, detect(os.environ))
         revs = found.revs
         click.echo(f"leakwarden: {found.description}", err=True)
-    settings = build_settings(repo, **rule_opts)
+    settings = _gate_settings(repo, exclude, rule_opts)
     detector = api.build_detector(settings)
     result, _ = api.scan_commits(repo, revs, settings, detector)
     emit_report(result, detector.ruleset, fmt=fmt, output=output, show_secrets=show_secrets, exit_zero=exit_zero, quiet=quiet, source="ci")

@@ -1,6 +1,6 @@
 """An explicit, logged way past a gate: `git push -o leakwarden-skip=<reason>` or LEAKWARDEN_SKIP.
 
-A bypass always needs a reason and always leaves a line in `<git dir>/leakwarden/bypass.log`
+A bypass always needs a reason (one without is refused) and always leaves a line in `<git dir>/leakwarden/bypass.log`
 (JSON lines) and on standard error, so a skipped check is visible afterwards.
 """
 
@@ -12,6 +12,8 @@ import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+
+from leakwarden.errors import UsageError
 
 PUSH_OPTION = "leakwarden-skip"
 ENV_VAR = "LEAKWARDEN_SKIP"
@@ -26,21 +28,33 @@ def push_options(env: Mapping[str, str]) -> list[str]:
     return [env.get(f"GIT_PUSH_OPTION_{i}", "") for i in range(count)]
 
 
+class BypassWithoutReason(UsageError):
+    """A bypass was asked for without saying why: refused, the check runs as usual."""
+
+
 def bypass_reason(env: Mapping[str, str], *, use_push_options: bool = False) -> str | None:
     """The reason given for skipping, or None when no bypass was asked for.
 
-    `leakwarden-skip` without `=reason` (or LEAKWARDEN_SKIP=1) still counts, with the reason
-    recorded as "(no reason given)".
+    A bypass without a reason (`-o leakwarden-skip` with no or a blank `=reason`,
+    LEAKWARDEN_SKIP=1 / true / yes) is refused with BypassWithoutReason, whose message says how
+    to give one. LEAKWARDEN_SKIP unset, empty, 0, false or no asks for no bypass.
     """
     if use_push_options:
         for opt in push_options(env):
-            name, sep, reason = opt.partition("=")
+            name, _, reason = opt.partition("=")
             if name.strip() == PUSH_OPTION:
-                return reason.strip() or "(no reason given)"
-    value = env.get(ENV_VAR, "").strip()
-    if value and value.lower() not in ("0", "false", "no"):
-        return value if value.lower() not in ("1", "true", "yes") else "(no reason given)"
-    return None
+                reason = " ".join(reason.split())
+                if not reason:
+                    raise BypassWithoutReason(
+                        f"a bypass needs a reason, it is logged: git push -o {PUSH_OPTION}=\"<reason>\" ..."
+                    )
+                return reason
+    value = " ".join(env.get(ENV_VAR, "").split())
+    if not value or value.lower() in ("0", "false", "no"):
+        return None
+    if value.lower() in ("1", "true", "yes"):
+        raise BypassWithoutReason(f"a bypass needs a reason, it is logged: {ENV_VAR}=\"<reason>\" git commit ... (or git push ...)")
+    return value
 
 
 def log_bypass(git_dir: Path, gate: str, reason: str, refs: Sequence[str] = ()) -> Path | None:
