@@ -101,3 +101,70 @@ def test_global_install_uses_an_existing_global_hooks_path(repo, tmp_path):
     assert MARKER in (existing / "pre-push").read_text()
     hooks(repo, "uninstall", "--global")
     assert repo.git("config", "--global", "core.hooksPath") == str(existing)
+
+
+def test_global_install_keeps_every_other_repository_hook_running(repo, tmp_path):
+    from leakwarden.integrations.hooks import PASSTHROUGH_HOOKS
+
+    # A commit-msg hook that checks the message (argument) and one that reads standard input.
+    executable(repo.path / ".git/hooks/commit-msg", "#!/bin/sh\ngrep -q '^JIRA-[0-9]' \"$1\" || { echo 'commit-msg: needs a ticket' >&2; exit 1; }\n")
+    executable(repo.path / ".git/hooks/post-rewrite", "#!/bin/sh\necho \"$1\" > \"$(git rev-parse --git-dir)/rewrite.log\"\ncat >> \"$(git rev-parse --git-dir)/rewrite.log\"\n")
+    out = hooks(repo, "install", "--global")
+    folder = repo.home / ".config" / "leakwarden" / "hooks"
+    assert f"{len(PASSTHROUGH_HOOKS)} pass-through hooks in {folder}" in out
+    assert all(MARKER in (folder / name).read_text() for name in PASSTHROUGH_HOOKS)
+    repo.write("a.txt", "a\n")
+    repo.git("add", "a.txt")
+    env = {**repo.env, "PYTHONPATH": str(SRC)}
+    refused = subprocess.run(["git", "commit", "-qm", "no ticket"], cwd=repo.path, env=env, capture_output=True)
+    assert refused.returncode != 0 and b"needs a ticket" in refused.stderr
+    ok = subprocess.run(["git", "commit", "-qm", "JIRA-1 add a"], cwd=repo.path, env=env, capture_output=True)
+    assert ok.returncode == 0, ok.stderr
+    old = repo.head()
+    amend = subprocess.run(["git", "commit", "-q", "--amend", "-m", "JIRA-2 add a"], cwd=repo.path, env=env, capture_output=True)
+    assert amend.returncode == 0, amend.stderr
+    assert (repo.path / ".git/rewrite.log").read_text().split() == ["amend", old, repo.head()]
+    # A linked worktree runs the main repository's hooks (the common git folder).
+    repo.git("worktree", "add", "-q", str(tmp_path / "wt"), "-b", "wt")
+    (tmp_path / "wt" / "b.txt").write_text("b\n")
+    subprocess.run(["git", "add", "b.txt"], cwd=tmp_path / "wt", env=env, check=True)
+    refused = subprocess.run(["git", "commit", "-qm", "no ticket"], cwd=tmp_path / "wt", env=env, capture_output=True)
+    assert refused.returncode != 0 and b"needs a ticket" in refused.stderr
+    # Uninstall removes the pass-throughs with leakwarden's own hooks.
+    out = hooks(repo, "uninstall", "--global")
+    assert f"{len(PASSTHROUGH_HOOKS)} pass-through hooks removed" in out
+    assert not any((folder / name).exists() for name in (*PASSTHROUGH_HOOKS, "pre-commit", "pre-push"))
+    assert repo.git("config", "--global", "core.hooksPath", check=False) == ""
+
+
+def test_global_pass_throughs_leave_the_users_own_global_hooks_alone(repo, tmp_path):
+    existing = tmp_path / "team-hooks"
+    executable(existing / "commit-msg", "#!/bin/sh\nexit 0\n")
+    repo.git("config", "--global", "core.hooksPath", str(existing))
+    out = hooks(repo, "install", "--global")
+    assert "left alone (your own global hooks): commit-msg" in out
+    assert (existing / "commit-msg").read_text() == "#!/bin/sh\nexit 0\n"
+    assert MARKER in (existing / "post-checkout").read_text()
+    # Uninstalling only one of leakwarden's hooks keeps the pass-throughs for the other.
+    hooks(repo, "uninstall", "--global", "--pre-push")
+    assert MARKER in (existing / "post-checkout").read_text()
+    hooks(repo, "uninstall", "--global")
+    assert not (existing / "post-checkout").exists() and (existing / "commit-msg").exists()
+
+
+def test_global_push_to_checkout_still_updates_the_work_tree(repo, tmp_path):
+    target = Repo(tmp_path / "target")
+    target.commit("init", {"README": "hi\n"})
+    target.git("config", "receive.denyCurrentBranch", "updateInstead")
+    hooks(repo, "install", "--global")
+    src = Repo(tmp_path / "src", init=False, home=repo.home)
+    subprocess.run(["git", "clone", "-q", str(target.path), str(src.path)], check=True, env=repo.env)
+    src.commit("more", {"new.txt": "new\n"})
+    proc = subprocess.run(["git", "push", "-q", "--no-verify", "origin", "main"], cwd=src.path, env=repo.env, capture_output=True)
+    assert proc.returncode == 0, proc.stderr
+    assert (target.path / "new.txt").read_text() == "new\n"
+    # A repository's own push-to-checkout hook runs instead.
+    executable(target.path / ".git/hooks/push-to-checkout", "#!/bin/sh\necho refused by own hook >&2\nexit 1\n")
+    src.commit("again", {"x.txt": "x\n"})
+    proc = subprocess.run(["git", "push", "-q", "--no-verify", "origin", "main"], cwd=src.path, env=repo.env, capture_output=True)
+    assert proc.returncode != 0 and b"refused by own hook" in proc.stderr

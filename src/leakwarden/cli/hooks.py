@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from leakwarden.integrations.hooks import HookChange
 
 _MESSAGES = {
     "installed": "installed",
@@ -15,6 +19,24 @@ _MESSAGES = {
     "absent": "not installed, nothing to do",
     "foreign": "left alone: not a leakwarden hook",
 }
+
+
+def _echo(changes: list[HookChange], chained_suffix: str = "") -> None:
+    """One line per leakwarden hook; the global pass-throughs summed up in one line."""
+    grouped: dict[str, list[HookChange]] = {}
+    for change in changes:
+        if change.action in ("passthrough", "foreign-passthrough", "passthrough-removed"):
+            grouped.setdefault(change.action, []).append(change)
+            continue
+        msg = _MESSAGES[change.action].format(chained=change.path.name + chained_suffix)
+        click.echo(f"{change.name}: {change.path}: {msg}")
+    if grouped.get("passthrough"):
+        folder = grouped["passthrough"][0].path.parent
+        click.echo(f"{len(grouped['passthrough'])} pass-through hooks in {folder}: each runs the repository's own hooks/<name> (commit-msg, post-checkout, ...)")
+    if grouped.get("foreign-passthrough"):
+        click.echo(f"left alone (your own global hooks): {', '.join(c.name for c in grouped['foreign-passthrough'])}")
+    if grouped.get("passthrough-removed"):
+        click.echo(f"{len(grouped['passthrough-removed'])} pass-through hooks removed")
 
 
 @click.group()
@@ -40,13 +62,12 @@ def _common(func):  # type: ignore[no-untyped-def]
 @_common
 def install(pre_commit: bool, pre_push: bool, global_install: bool, repo: Path | None) -> None:
     """Write the hooks (both unless --pre-commit or --pre-push). An existing hook is kept and
-    chained, never overwritten; core.hooksPath is honoured."""
+    chained, never overwritten; core.hooksPath is honoured. With --global, every other hook git
+    knows gets a pass-through that runs the repository's own hooks/<name>."""
     from leakwarden.integrations.hooks import CHAINED_SUFFIX
     from leakwarden.integrations.hooks import install as do_install
 
-    for change in do_install(_names(pre_commit, pre_push), repo, global_install=global_install):
-        msg = _MESSAGES[change.action].format(chained=change.path.name + CHAINED_SUFFIX)
-        click.echo(f"{change.name}: {change.path}: {msg}")
+    _echo(do_install(_names(pre_commit, pre_push), repo, global_install=global_install), CHAINED_SUFFIX)
 
 
 @hooks.command("uninstall")
@@ -55,5 +76,4 @@ def uninstall(pre_commit: bool, pre_push: bool, global_install: bool, repo: Path
     """Remove leakwarden's hooks and restore the hooks they replaced."""
     from leakwarden.integrations.hooks import uninstall as do_uninstall
 
-    for change in do_uninstall(_names(pre_commit, pre_push), repo, global_install=global_install):
-        click.echo(f"{change.name}: {change.path}: {_MESSAGES[change.action]}")
+    _echo(do_uninstall(_names(pre_commit, pre_push), repo, global_install=global_install))

@@ -4,7 +4,8 @@ A hook we write carries MARKER, so we only ever overwrite or delete our own. A h
 already there is renamed `<name>.pre-leakwarden` and chained: it runs first, with the same
 arguments and standard input, and its failure stops the commit or push. `uninstall` puts it
 back. `core.hooksPath` is honoured; `--global` installs into the global hooks path (setting
-`git config --global core.hooksPath` when none is set, and unsetting it on uninstall).
+`git config --global core.hooksPath` when none is set, and unsetting it on uninstall), plus a
+pass-through for every other hook git knows, so each repository's own hooks keep running.
 """
 
 from __future__ import annotations
@@ -22,6 +23,17 @@ from leakwarden.sources.gitcmd import Git
 MARKER = "# leakwarden-managed-hook"
 CHAINED_SUFFIX = ".pre-leakwarden"
 HOOKS = ("pre-commit", "pre-push")
+# Every other hook git runs from the hooks folder (githooks(5)). With a global core.hooksPath git
+# looks for them there and no longer in each repository, so a global install writes a small
+# pass-through for each that runs the repository's own hooks/<name> (same arguments and input).
+# proc-receive is left out: its mere presence changes how receive-pack talks to it.
+PASSTHROUGH_HOOKS = (
+    "applypatch-msg", "pre-applypatch", "post-applypatch", "pre-merge-commit", "prepare-commit-msg",
+    "commit-msg", "post-commit", "pre-rebase", "post-checkout", "post-merge", "post-rewrite",
+    "pre-auto-gc", "reference-transaction", "push-to-checkout", "sendemail-validate",
+    "fsmonitor-watchman", "post-index-change", "p4-changelist", "p4-prepare-changelist",
+    "p4-post-changelist", "p4-pre-submit", "pre-receive", "update", "post-receive", "post-update",
+)
 # Left in a global hooks folder we created, so uninstall knows to unset core.hooksPath.
 _STATE = ".leakwarden-set-hookspath"
 
@@ -58,13 +70,39 @@ if [ -x "$CHAINED" ]; then printf '%s\\n' "$LEAKWARDEN_INPUT" | "$CHAINED" "$@" 
 """,
 }
 
-# With a global hooks path git ignores the repository's own hooks; run them too.
+# With a global hooks path git ignores the repository's own hooks; run them too. They live in
+# the common git folder (a linked worktree's own git folder has none); `--git-path hooks` would
+# answer core.hooksPath itself.
+_FIND_LOCAL = """LOCAL_HOOK=
+if LOCAL_DIR=$(git rev-parse --git-common-dir 2>/dev/null) && [ -f "$LOCAL_DIR/hooks/{name}" ] && [ -x "$LOCAL_DIR/hooks/{name}" ] \\
+    && [ "$(cd "$LOCAL_DIR/hooks" && pwd -P)" != "$(cd "$HOOK_DIR" && pwd -P)" ]; then
+    LOCAL_HOOK="$LOCAL_DIR/hooks/{name}"
+fi
+"""
 _LOCAL = {
-    "pre-commit": """LOCAL_HOOK="$(git rev-parse --git-dir)/hooks/{name}"
-if [ -x "$LOCAL_HOOK" ] && [ "$(cd "$(dirname -- "$LOCAL_HOOK")" && pwd)" != "$(cd "$HOOK_DIR" && pwd)" ]; then "$LOCAL_HOOK" "$@" || exit $?; fi
+    "pre-commit": _FIND_LOCAL + """if [ -n "$LOCAL_HOOK" ]; then "$LOCAL_HOOK" "$@" || exit $?; fi
 """,
-    "pre-push": """LOCAL_HOOK="$(git rev-parse --git-dir)/hooks/{name}"
-if [ -x "$LOCAL_HOOK" ] && [ "$(cd "$(dirname -- "$LOCAL_HOOK")" && pwd)" != "$(cd "$HOOK_DIR" && pwd)" ]; then printf '%s\\n' "$LEAKWARDEN_INPUT" | "$LOCAL_HOOK" "$@" || exit $?; fi
+    "pre-push": _FIND_LOCAL + """if [ -n "$LOCAL_HOOK" ]; then printf '%s\\n' "$LEAKWARDEN_INPUT" | "$LOCAL_HOOK" "$@" || exit $?; fi
+""",
+}
+
+_PASSTHROUGH = """#!/bin/sh
+{marker} ({name}, pass-through)
+# Installed by `leakwarden hooks install --global`: with a global core.hooksPath git no longer
+# runs each repository's own hooks, so this runs the repository's own hooks/{name}, if any,
+# with the same arguments and input. `leakwarden hooks uninstall --global` removes it.
+HOOK_DIR=$(dirname -- "$0")
+{find}if [ -n "$LOCAL_HOOK" ]; then exec "$LOCAL_HOOK" "$@"; fi
+{fallback}"""
+
+# What git does when there is no such hook, for the hooks whose mere presence changes that.
+_FALLBACK = {
+    # receive.denyCurrentBranch=updateInstead: update a clean work tree to the pushed commit.
+    "push-to-checkout": """git update-index -q --ignore-submodules --refresh || exit 1
+git diff-files --quiet --ignore-submodules -- || { echo "Working directory has unstaged changes" >&2; exit 1; }
+if git rev-parse --verify --quiet HEAD >/dev/null; then BASE=HEAD; else BASE=$(git hash-object -t tree /dev/null); fi
+git diff-index --quiet --cached --ignore-submodules "$BASE" -- || { echo "Working directory has staged changes" >&2; exit 1; }
+exec git read-tree -u -m "$1"
 """,
 }
 
@@ -73,7 +111,11 @@ if [ -x "$LOCAL_HOOK" ] && [ "$(cd "$(dirname -- "$LOCAL_HOOK")" && pwd)" != "$(
 class HookChange:
     name: str
     path: Path
-    action: str  # installed | updated | chained | removed | restored | absent | foreign
+    action: str  # installed | updated | chained | removed | restored | absent | foreign | passthrough | foreign-passthrough | passthrough-removed
+
+
+def passthrough_script(name: str) -> str:
+    return _PASSTHROUGH.format(marker=MARKER, name=name, find=_FIND_LOCAL.format(name=name), fallback=_FALLBACK.get(name, "exit 0\n"))
 
 
 def hook_script(name: str, *, global_install: bool = False, python: str | None = None) -> str:
@@ -142,15 +184,28 @@ def install(names: tuple[str, ...], repo: Path | None = None, *, global_install:
             else:
                 os.replace(target, chained)
                 action = "chained"
-        tmp = target.with_name(f".{name}.leakwarden-tmp")
-        tmp.write_text(hook_script(name, global_install=global_install), encoding="utf-8")
-        tmp.chmod(tmp.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH | stat.S_IRUSR)
-        os.replace(tmp, target)
+        _write(target, hook_script(name, global_install=global_install))
         changes.append(HookChange(name, target, action))
+    if global_install:
+        for name in PASSTHROUGH_HOOKS:
+            target = folder / name
+            if (target.exists() or target.is_symlink()) and not is_ours(target):
+                # Already a global hook of the user's own: it ran before us and still does.
+                changes.append(HookChange(name, target, "foreign-passthrough"))
+                continue
+            _write(target, passthrough_script(name))
+            changes.append(HookChange(name, target, "passthrough"))
     if set_config:
         _git_global("core.hooksPath", str(folder))
         (folder / _STATE).write_text("set by leakwarden hooks install --global\n", encoding="utf-8")
     return changes
+
+
+def _write(target: Path, text: str) -> None:
+    tmp = target.with_name(f".{target.name}.leakwarden-tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.chmod(tmp.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH | stat.S_IRUSR)
+    os.replace(tmp, target)
 
 
 def uninstall(names: tuple[str, ...], repo: Path | None = None, *, global_install: bool = False) -> list[HookChange]:
@@ -175,6 +230,13 @@ def uninstall(names: tuple[str, ...], repo: Path | None = None, *, global_instal
             changes.append(HookChange(name, target, "restored"))
         else:
             changes.append(HookChange(name, target, "removed"))
+    if global_install and not any(is_ours(folder / n) for n in HOOKS):
+        # The pass-throughs only make sense while leakwarden's global hooks are there.
+        for name in PASSTHROUGH_HOOKS:
+            target = folder / name
+            if is_ours(target):
+                target.unlink()
+                changes.append(HookChange(name, target, "passthrough-removed"))
     state = folder / _STATE
     if global_install and state.exists() and not any((folder / n).exists() for n in HOOKS):
         _git_global("--unset", "core.hooksPath", check=False)
