@@ -46,8 +46,15 @@ def replacements(secrets: Sequence[tuple[str, str | None, str]]) -> list[Replace
         if value is None:
             out.append(Replacement(rule_id, None, display))
             continue
-        for lit in literals(value):
-            out.append(Replacement(rule_id, lit, redact(lit)))
+        lits = literals(value)
+        if len(lits) == 1 and lits[0] == value:
+            out.append(Replacement(rule_id, value, redact(value)))
+            continue
+        # A multi-line secret (a private key): its lines are shown as the whole secret is
+        # everywhere else (header and length), never a few characters of each line.
+        whole = redact(value)
+        for i, lit in enumerate(lits, 1):
+            out.append(Replacement(rule_id, lit, f"{whole} (line {i} of {len(lits)})"))
     return out
 
 
