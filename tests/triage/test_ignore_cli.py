@@ -129,3 +129,17 @@ def test_hook_bypass_is_recorded_in_the_store(tmp_path):
         ((_, reason, _author, context, _),) = st.bypasses()
         assert len(st.list_incidents()) == 1  # the blocked attempt was recorded as an incident
     assert reason == "demo key, revoked already" and context["gate"] == "pre-commit"
+
+
+def test_a_pasted_secret_is_not_echoed_back_by_error_messages(tmp_path):
+    """People paste the secret where a fingerprint belongs: errors show 4 characters and a length."""
+    (tmp_path / ".leakwardenignore").write_text(f"{A}\n")
+    res = run_cli("scan", "path", ".", cwd=tmp_path)
+    err = res.stderr.decode()
+    assert res.returncode == 2 and "not a finding fingerprint" in err and f"{len(A)} characters" in err
+    assert A[4:12] not in err and A[4:12].lower() not in err
+    (tmp_path / ".leakwardenignore").unlink()
+    res = run_cli("ignore", A, "-r", "x", cwd=tmp_path)
+    err = res.stderr.decode()
+    assert res.returncode == 2 and "not a finding fingerprint" in err and f"'{A[:4]}'…" in err
+    assert A[4:12] not in err and A[4:12].lower() not in err

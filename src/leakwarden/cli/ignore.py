@@ -20,14 +20,14 @@ def ignore(fingerprints: tuple[str, ...], reason: str, last_found: bool, ignore_
     from leakwarden.errors import UsageError
     from leakwarden.triage import last_found as lf
     from leakwarden.triage.author import current_author
-    from leakwarden.triage.ignore import _FP_RE, add_entries, format_entry
+    from leakwarden.triage.ignore import _FP_RE, add_entries, describe_token, format_entry
 
     if not reason.strip():
         raise UsageError("--reason must not be empty")
     wanted = [fp.strip().lower() for fp in fingerprints]
-    for fp in wanted:
+    for given, fp in zip(fingerprints, wanted, strict=True):
         if not _FP_RE.match(fp):
-            raise UsageError(f"not a finding fingerprint (64 hex characters): {fp[:40]!r}")
+            raise UsageError(f"not a finding fingerprint (64 hex characters): {describe_token(given.strip())}; the fingerprint is in JSON/SARIF reports and in a gate's rejection")
     if last_found:
         wanted.extend(item["fingerprint"] for item in lf.load())
     if not wanted:

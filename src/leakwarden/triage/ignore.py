@@ -21,6 +21,12 @@ _FP_RE = re.compile(r"^[0-9a-f]{64}$")
 _COMMENT_RE = re.compile(r"^(?P<date>\d{4}-\d{2}-\d{2}) (?P<author>[^:]+?): (?P<reason>.*)$")
 
 
+def describe_token(text: str) -> str:
+    """How an error names a string that is not a fingerprint: people paste the secret itself
+    there, so only its first 4 characters and its length, e.g. "'ghp_…' (40 characters)"."""
+    return f"{text[:4]!r}… ({len(text)} character{'s' if len(text) != 1 else ''})" if len(text) > 4 else f"({len(text)} characters)"
+
+
 @dataclass(frozen=True, slots=True)
 class IgnoreEntry:
     fingerprint: str
@@ -92,6 +98,6 @@ def read_ignore_file(path: Path) -> dict[str, IgnoreEntry]:
         if not token:
             continue
         if not _FP_RE.match(token):
-            raise ConfigError(f"{path}:{n}: not a finding fingerprint (64 hex characters): {token[:40]!r}")
+            raise ConfigError(f"{path}:{n}: not a finding fingerprint (64 hex characters): {describe_token(token)}")
         entries[token] = IgnoreEntry(token, comment.strip())
     return entries
