@@ -269,6 +269,8 @@ def test_shipped_pre_commit_hooks_file_does_not_pass_filenames():
     assert [e.split("\n", 1)[0] for e in entries] == ["leakwarden", "leakwarden-push"]
     for e in entries:
         assert "pass_filenames: false" in e and "language: python" in e
+        # The stage names pre-commit / pre-push exist since pre-commit 3.2.0.
+        assert 'minimum_pre_commit_version: "3.2.0"' in e
     assert "entry: leakwarden scan staged" in entries[0] and "entry: leakwarden scan pre-push" in entries[1]
 
 
