@@ -60,13 +60,33 @@ def is_templated(value: str) -> bool:
     return is_template_variable(value) or is_env_reference(value) or is_encrypted_value(value)
 
 
-_PLACEHOLDER_WORDS = (
-    "example", "sample", "dummy", "placeholder", "changeme", "change_me", "change-me",
-    "your_", "your-", "yourtoken", "yourkey", "yoursecret", "yourpassword", "insert", "redacted",
-    "replace", "notreal", "not_real", "not-a-real", "fake", "test1234", "secret123",
-    "password123", "insecure", "xxxxx", "*****", "....", "<", ">", "todo", "fixme", "lorem", "foobar",
-    "abcdefgh", "12345678", "00000000", "xxxx", "[filtered]", "password", "passwd", "secret_key", "apikey", "api_key",
+# Stand-in markers found anywhere in a value (case-insensitive). Each is 6+ characters (or not
+# a token character at all): a random alphanumeric token contains one by chance about once in
+# a billion characters, so random tokens are not dropped for them.
+_PLACEHOLDER_MARKERS = (
+    "example", "sample", "placeholder", "changeme", "change_me", "change-me", "yourtoken", "yourkey",
+    "yoursecret", "yourpassword", "insert", "redacted", "replace", "notreal", "not_real", "not-a-real",
+    "test1234", "secret123", "password123", "insecure", "foobar", "abcdefgh", "12345678", "00000000",
+    "xxxxxxxx", "[filtered]", "password", "passwd", "secret_key", "apikey", "api_key", "*****", "....", "<", ">",
 )
+# Short stand-in words: in a random token they turn up inside runs of letters (`...1FaKeFnt...`,
+# `...36Todopg...`), so they count only as whole words (see `_words`), alone or followed by a
+# filler word in one lowercase or uppercase run (`faketoken`, `DUMMYKEY`).
+_PLACEHOLDER_SHORT = frozenset({"fake", "todo", "fixme", "dummy", "lorem", "your"})
+_FILLERS = ("token", "key", "secret", "pass", "password", "value", "here", "api", "apikey", "string", "text", "data", "user", "id")
+
+
+def _words(value: str) -> list[str]:
+    """The words of a value, lowercased: runs of letters split at case changes (`myFakeToken` ->
+    my, fake, token; `XMLHttpRequest` -> xml, http, request); digits and other characters
+    delimit."""
+    return [w.lower() for w in _rx(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+").findall(value)]
+
+
+def _is_placeholder_word(word: str) -> bool:
+    if word in _PLACEHOLDER_SHORT or (len(word) >= 4 and word.strip("x") == ""):
+        return True
+    return any(word.startswith(w) and word[len(w):] in _FILLERS for w in _PLACEHOLDER_SHORT)
 
 
 def has_sequence(value: str, run: int = 6) -> bool:
@@ -81,11 +101,18 @@ def has_sequence(value: str, run: int = 6) -> bool:
 
 def is_placeholder(value: str) -> bool:
     """Obvious stand-ins: <your-token>, xxxx, changeme, EXAMPLE, ****, abcdef, one repeated char,
-    and values elided in documentation (`secret_token = '49d3a6f0...'`, `api_key: 1466aac2…`)."""
+    and values elided in documentation (`secret_token = '49d3a6f0...'`, `api_key: 1466aac2…`).
+
+    Long markers (`example`, `changeme`, `redacted`...) count anywhere; short words (`fake`,
+    `todo`, `your`, `xxxx`) only as whole words (`cio_FAKE_TOKEN`, `your-api-key-here`,
+    `dummyKey`), never inside a random run of letters (`...1FaKeFnt...`). Rules whose tokens
+    carry a CRC-32 do not use this filter by default (see rules/spec.py)."""
     if value.rstrip("/),;'\"`").endswith(("...", "\u2026")):  # also inside a regex: /key: 1466aac2…/
         return True
     lower = value.lower()
-    if any(w in lower for w in _PLACEHOLDER_WORDS) or has_sequence(lower):
+    if any(w in lower for w in _PLACEHOLDER_MARKERS) or has_sequence(lower):
+        return True
+    if any(_is_placeholder_word(w) for w in _words(value)):
         return True
     if "%" in value:  # percent-encoded stand-ins in URLs: pass%2Bword, a%20secret
         from urllib.parse import unquote
