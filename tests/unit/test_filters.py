@@ -16,6 +16,9 @@ REAL = ["Tr0ub4dor&3xQz", "Hq8sK2vN5xP7rT4wZ1yB", "Zq7Kx2Lm9Pw4Rt8Vn3Bc", "N3vq8
 RANDOM_WITH_WORDS = ["cio4W4r28ck36Todopg4HE3wCEepCAPEjal", "Vk1FaKeFntYrhDIU33YsHVuIP8Ywe", "qWfakeR2Lm", "Zq7xyourTk2",
                      "9dUmmyQ2", "r4TODOs9Lp", "Hq8Xxxxq2Lm"]
 
+# Random mixed-case letters, 24 long like a legacy Atlassian token: no CamelCase name.
+RANDOM_LETTERS = ["AJtPlDEtYlTegTlWJIKVzwgr", "qZKmbVAyAVHnyrvWdFrKxQpL", "GvmlgzeHQgwvrXQkicjAGzgX", "xRFdjowfzYWPntPlyadpuxiH"]
+
 CASES: dict[str, tuple[list[str], list[str]]] = {
     "template-variable": (
         ["${DB_PASSWORD}", "{{ .Values.apiKey }}", "{{ vault_token }}", "<%= ENV['TOKEN'] %>", "%(password)s", "$API_KEY",
@@ -59,7 +62,10 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
                     "_default_path_loader_key", "PKCS7PrivateKeyTypes", "o.clientSecret||null", "user.token&&user.token.value",
                     "ActionController::InvalidAuthenticityToken", "ROTP::Base32.random_base32", "@original_verifier", "@user.auth_token",
                     "!!options.withCredentials", "Rails.env.test?", "environment_specified?",
-                    "active_storage/disk#update", "time:zones:all"], REAL + ["deploy:Rk4vN8pQ2wX7", "Tr0ub4dor:3xQz"]),
+                    "active_storage/disk#update", "time:zones:all",
+                    "jiraIssueTrackerFieldName", "MyServiceClientFactoryBuilder", "XMLHttpRequestEventTarget", "getUserIdByNameOrEmail",
+                    "NSURLSessionDataDelegate"],
+                   REAL + ["deploy:Rk4vN8pQ2wX7", "Tr0ub4dor:3xQz"] + RANDOM_LETTERS),
     "path": (["/etc/app/secret.key", "./keys/id_rsa", "~/.ssh/id_ed25519", "C:\\keys\\app.pfx", "https://vault.acme.io/v1/secret",
               "access_key/20140101/myregion/myservice/aws4_request", "20210827%2Fus-west-2%2Fs3%2Faws4_request", "latest/api/token",
               "webpack://SwaggerUICore/./src/core/components/auth/basic-auth.jsx", "s3://acme-backups/db/dump.sql",
@@ -113,6 +119,14 @@ def test_a_crc_checked_rule_does_not_use_the_placeholder_filter_by_default() -> 
     assert rules["github-personal-access-token"].filters == ("template",)
     assert rules["crates-io-api-token"].filters == DEFAULT_FILTERS  # no checksum
     assert rules["crates-io-trusted-publishing-token"].filters == DEFAULT_FILTERS  # a 1-in-62 check proves nothing
+
+
+def test_camel_case_names_are_words_not_random_case() -> None:
+    assert F.is_camel_case_name("jiraIssueTrackerFieldName") and F.is_camel_case_name("MyServiceClientFactory")
+    assert not F.is_camel_case_name("AJtPlDEtYlTegTlWJIKVzwgr")  # capitals half the letters, one-letter words
+    assert not F.is_camel_case_name("jiraIssueTRACKERFieldName")  # a run of 7 capitals
+    assert not F.is_camel_case_name("jiraIsTrFdNmXyQwZkPlBvRt")  # words without vowels
+    assert not F.is_camel_case_name("lowercaseonly") and not F.is_camel_case_name("snake_case_name")
 
 
 def test_sequence_detector() -> None:

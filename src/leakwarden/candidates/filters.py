@@ -151,12 +151,31 @@ def is_identifier_like(value: str) -> bool:
     if "&quot" in value or "&amp;" in value or "&#" in value:
         return True
     if _rx(
-        r"[()\[\]]|\|\||&&|^\w+\.\w+(?:\.\w+)*$|^_*[a-z][a-z0-9]*(?:_[a-z0-9]+)+$|^[a-z]+(?:-[a-z]+)+$|^[a-z]+(?:[A-Z][a-z]+)+$"
-        r"|^_*[A-Z][A-Z0-9]*(?:[_-][A-Z0-9]+)+$|^(?:[A-Z]+[a-z]+){2,}[A-Z]*[a-z]*$|^[A-Z]{2,}[0-9]+(?:[A-Z][a-z]{2,}){2,}$|^urn:"
+        r"[()\[\]]|\|\||&&|^\w+\.\w+(?:\.\w+)*$|^_*[a-z][a-z0-9]*(?:_[a-z0-9]+)+$|^[a-z]+(?:-[a-z]+)+$"
+        r"|^_*[A-Z][A-Z0-9]*(?:[_-][A-Z0-9]+)+$|^[A-Z]{2,}[0-9]+(?:[A-Z][a-z]{2,}){2,}$|^urn:"
         r"|^(?:::)?[A-Z]\w*::[A-Za-z_]|^@{1,2}[A-Za-z_]\w*(?:\.\w+)*$|^[a-z][a-z_]*(?:/[a-z][a-z_]*)*(?:[#:][a-z][a-z_]*)+$"
     ).search(value):
         return True
+    if is_camel_case_name(value):
+        return True
     return bool(_rx(r"^[A-Za-z_]+$").match(value) and len(value) < 24)
+
+
+def is_camel_case_name(value: str) -> bool:
+    """A camelCase or PascalCase name made of words: `jiraIssueTrackerFieldName`,
+    `MyServiceClientFactory`, `XMLHttpRequest`, `getUserIdByName`. Random mixed-case letters
+    (`AJtPlDEtYlTegTlWJIKVzwgr`, a legacy Atlassian token) are not: about half their letters are
+    capitals, some in long runs, and their "words" are short, often one letter or without a
+    vowel. A name keeps capitals to at most a third of its letters with no run of 7 (an acronym
+    and the next word's capital: `NSURLSession`), words to 4 letters on average, and
+    letter-poor words (one letter, or no vowel: `Jt`, `Pl`, `Cfg`) to one in four."""
+    if not _rx(r"^[A-Za-z]+$").match(value) or value.islower() or value.isupper():
+        return False
+    if 3 * sum(c.isupper() for c in value) > len(value) or _rx(r"[A-Z]{7}").search(value):
+        return False
+    words = _rx(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+").findall(value)
+    poor = sum(1 for w in words[1:] if len(w) == 1 or (not w.isupper() and not _rx(r"[aeiouyAEIOUY]").search(w)))
+    return len(words) >= 2 and 4 * poor <= len(words) and len(value) >= 4 * len(words)
 
 
 def is_path_or_url_without_credentials(value: str) -> bool:
