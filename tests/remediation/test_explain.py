@@ -12,6 +12,8 @@ from leakwarden.remediation import playbook
 from leakwarden.rules import load_ruleset
 
 RULE_IDS = sorted(r.id for r in load_ruleset().rules)
+# Self-contained tokens and their signing secrets have no page to revoke them at.
+NO_REVOKE_PAGE = {"jwt", "jwt-signing-secret"}
 PRIORITY_PREFIXES = ("atlassian-api-token", "jira-datacenter-pat", "atlassian-oauth-client-secret", "jwt", "circleci-", "crates-io-")
 
 
@@ -42,7 +44,19 @@ def test_priority_types_have_full_depth(rule_id: str, ruleset) -> None:
     p = ruleset.by_id[rule_id].playbook
     for key in ("what", "generated_by", "causes", "risk", "abuse_checks", "revoke_url", "revoke_steps", "rotate_steps",
                 "prevent", "env_var", "rotation_period", "log_location", "consumers"):
+        if key == "revoke_url" and rule_id in NO_REVOKE_PAGE:
+            assert not p.get(key), f"{rule_id}: nothing can be revoked at a URL"
+            continue
         assert p.get(key), f"{rule_id}: playbook.{key} missing"
+
+
+def test_jwt_playbooks_say_how_a_token_stops_working(ruleset) -> None:
+    """No "Revoke at <an RFC>": a JWT stops working when its issuer rotates the signing key or
+    revokes the session."""
+    md = playbook.render_markdown(playbook.build(ruleset.by_id["jwt"]))
+    assert "Revoke at" not in md and "rfc8725" not in md.split("## ")[0]
+    steps = " ".join(ruleset.by_id["jwt"].playbook["revoke_steps"])
+    assert "rotating its signing key" in steps and "revoking the session" in steps
 
 
 def test_jwt_playbooks_explain_signing_key_rotation(ruleset) -> None:

@@ -11,6 +11,14 @@ from leakwarden.candidates import filters as F
 REAL = ["Tr0ub4dor&3xQz", "Hq8sK2vN5xP7rT4wZ1yB", "Zq7Kx2Lm9Pw4Rt8Vn3Bc", "N3vq8ZpL2kRt",
         "S3nPqN9PPVLjPeMeSzteeUeIaexejJ", "ADN5RpVI2XQWhX1ssrKrxqVqmCplppjs"]  # mixed-case random: not CamelCase words
 
+# Random tokens whose letters happen to spell a short placeholder word inside a run of letters
+# (case-insensitively): generated, not typed. The two first are real QA finds.
+RANDOM_WITH_WORDS = ["cio4W4r28ck36Todopg4HE3wCEepCAPEjal", "Vk1FaKeFntYrhDIU33YsHVuIP8Ywe", "qWfakeR2Lm", "Zq7xyourTk2",
+                     "9dUmmyQ2", "r4TODOs9Lp", "Hq8Xxxxq2Lm"]
+
+# Random mixed-case letters, 24 long like a legacy Atlassian token: no CamelCase name.
+RANDOM_LETTERS = ["AJtPlDEtYlTegTlWJIKVzwgr", "qZKmbVAyAVHnyrvWdFrKxQpL", "GvmlgzeHQgwvrXQkicjAGzgX", "xRFdjowfzYWPntPlyadpuxiH"]
+
 CASES: dict[str, tuple[list[str], list[str]]] = {
     "template-variable": (
         ["${DB_PASSWORD}", "{{ .Values.apiKey }}", "{{ vault_token }}", "<%= ENV['TOKEN'] %>", "%(password)s", "$API_KEY",
@@ -31,8 +39,11 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     "template": (["${X}", "process.env.X", "$ANSIBLE_VAULT;1.1;AES256"], REAL),
     "placeholder": (
         ["<your-token>", "xxxxxxxxxxxx", "changeme", "YOUR_API_KEY", "************", "abcdefghij", "12345678", "aaaaaaaaaaaa", "null", "REDACTED", "pass%2Bword", "a%20secret",
-         "49d3a6f0b1c8e2d7...", "1466aac22e6a869134be\u2026", "1466aac22e6a869134be\u2026/"],
-        REAL,
+         "49d3a6f0b1c8e2d7...", "1466aac22e6a869134be\u2026", "1466aac22e6a869134be\u2026/",
+         # short stand-in words as whole words (separators, case changes, digits around them)
+         "cio_FAKE_TOKEN", "your-api-key-here", "dummyKey8Hq2", "myFakeToken", "faketoken", "DUMMYKEY", "TODO", "fixme-later",
+         "Lorem9ipsum", "sk_live_xxxx", "AKIAXXXXXXXXXXXXXXXX", "xxxx-xxxx-Zq7K", "ExampleKey9Zq"],
+        REAL + RANDOM_WITH_WORDS,
     ),
     "fake": (
         ["AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "sk_test_4eC39HqLyjWDarjtT1zdp7dc", "fake-token-9Xk2", "dummyKey8Hq2",
@@ -51,7 +62,10 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
                     "_default_path_loader_key", "PKCS7PrivateKeyTypes", "o.clientSecret||null", "user.token&&user.token.value",
                     "ActionController::InvalidAuthenticityToken", "ROTP::Base32.random_base32", "@original_verifier", "@user.auth_token",
                     "!!options.withCredentials", "Rails.env.test?", "environment_specified?",
-                    "active_storage/disk#update", "time:zones:all"], REAL + ["deploy:Rk4vN8pQ2wX7", "Tr0ub4dor:3xQz"]),
+                    "active_storage/disk#update", "time:zones:all",
+                    "jiraIssueTrackerFieldName", "MyServiceClientFactoryBuilder", "XMLHttpRequestEventTarget", "getUserIdByNameOrEmail",
+                    "NSURLSessionDataDelegate"],
+                   REAL + ["deploy:Rk4vN8pQ2wX7", "Tr0ub4dor:3xQz"] + RANDOM_LETTERS),
     "path": (["/etc/app/secret.key", "./keys/id_rsa", "~/.ssh/id_ed25519", "C:\\keys\\app.pfx", "https://vault.acme.io/v1/secret",
               "access_key/20140101/myregion/myservice/aws4_request", "20210827%2Fus-west-2%2Fs3%2Faws4_request", "latest/api/token",
               "webpack://SwaggerUICore/./src/core/components/auth/basic-auth.jsx", "s3://acme-backups/db/dump.sql",
@@ -87,6 +101,32 @@ def test_filter_drops_look_alikes_and_keeps_real_values(name: str) -> None:
     drop, keep = CASES[name]
     assert [v for v in drop if not predicate(v)] == []
     assert [v for v in keep if predicate(v)] == []
+
+
+def test_placeholder_words_are_whole_words() -> None:
+    assert F._words("cio_FAKE_TOKEN") == ["cio", "fake", "token"]
+    assert F._words("XMLHttpRequest9myFakeKey") == ["xml", "http", "request", "my", "fake", "key"]
+    assert "fake" not in F._words("1FaKeFnt")  # a random run of letters: Fa, Ke, Fnt
+
+
+def test_a_crc_checked_rule_does_not_use_the_placeholder_filter_by_default() -> None:
+    from leakwarden.rules import load_ruleset
+    from leakwarden.rules.spec import CRC_CHECKSUMS, DEFAULT_FILTERS
+
+    rules = load_ruleset().by_id
+    assert rules["atlassian-api-token"].checksum in CRC_CHECKSUMS
+    assert rules["atlassian-api-token"].filters == ("template",)
+    assert rules["github-personal-access-token"].filters == ("template",)
+    assert rules["crates-io-api-token"].filters == DEFAULT_FILTERS  # no checksum
+    assert rules["crates-io-trusted-publishing-token"].filters == DEFAULT_FILTERS  # a 1-in-62 check proves nothing
+
+
+def test_camel_case_names_are_words_not_random_case() -> None:
+    assert F.is_camel_case_name("jiraIssueTrackerFieldName") and F.is_camel_case_name("MyServiceClientFactory")
+    assert not F.is_camel_case_name("AJtPlDEtYlTegTlWJIKVzwgr")  # capitals half the letters, one-letter words
+    assert not F.is_camel_case_name("jiraIssueTRACKERFieldName")  # a run of 7 capitals
+    assert not F.is_camel_case_name("jiraIsTrFdNmXyQwZkPlBvRt")  # words without vowels
+    assert not F.is_camel_case_name("lowercaseonly") and not F.is_camel_case_name("snake_case_name")
 
 
 def test_sequence_detector() -> None:

@@ -1,7 +1,8 @@
 """Offline structure analyzers referenced from rules (`analyzer = "..."`).
 
 An analyzer returns a dict of details for a real candidate, or None to reject the match (for
-example an `eyJ...` string that does not decode to a JWT header with `alg`).
+example an `eyJ...` string that does not decode to a JWT header with `alg`, or a demo token
+published for everyone, such as Supabase's local-development keys).
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 _SAFE_CLAIMS = ("iss", "sub", "aud", "exp", "nbf", "iat", "role", "typ", "azp", "scope", "tid")
+# Issuers of tokens published for everyone to use: the Supabase CLI's local-development keys
+# (`supabase start`) carry `"iss": "supabase-demo"` and are identical on every machine.
+PUBLIC_DEMO_ISSUERS = frozenset({"supabase-demo"})
 
 
 def b64url_json(segment: str) -> Any:
@@ -45,6 +49,8 @@ def analyze_jwt(token: str, now: float | None = None) -> dict[str, Any] | None:
         return None
     if not isinstance(payload, dict):
         return None
+    if payload.get("iss") in PUBLIC_DEMO_ISSUERS:
+        return None  # a published demo key, wherever the claim sits in the payload
     now = time.time() if now is None else now
     claims = {k: payload[k] for k in _SAFE_CLAIMS if k in payload and isinstance(payload[k], str | int | float | list)}
     details: dict[str, Any] = {

@@ -60,13 +60,33 @@ def is_templated(value: str) -> bool:
     return is_template_variable(value) or is_env_reference(value) or is_encrypted_value(value)
 
 
-_PLACEHOLDER_WORDS = (
-    "example", "sample", "dummy", "placeholder", "changeme", "change_me", "change-me",
-    "your_", "your-", "yourtoken", "yourkey", "yoursecret", "yourpassword", "insert", "redacted",
-    "replace", "notreal", "not_real", "not-a-real", "fake", "test1234", "secret123",
-    "password123", "insecure", "xxxxx", "*****", "....", "<", ">", "todo", "fixme", "lorem", "foobar",
-    "abcdefgh", "12345678", "00000000", "xxxx", "[filtered]", "password", "passwd", "secret_key", "apikey", "api_key",
+# Stand-in markers found anywhere in a value (case-insensitive). Each is 6+ characters (or not
+# a token character at all): a random alphanumeric token contains one by chance about once in
+# a billion characters, so random tokens are not dropped for them.
+_PLACEHOLDER_MARKERS = (
+    "example", "sample", "placeholder", "changeme", "change_me", "change-me", "yourtoken", "yourkey",
+    "yoursecret", "yourpassword", "insert", "redacted", "replace", "notreal", "not_real", "not-a-real",
+    "test1234", "secret123", "password123", "insecure", "foobar", "abcdefgh", "12345678", "00000000",
+    "xxxxxxxx", "[filtered]", "password", "passwd", "secret_key", "apikey", "api_key", "*****", "....", "<", ">",
 )
+# Short stand-in words: in a random token they turn up inside runs of letters (`...1FaKeFnt...`,
+# `...36Todopg...`), so they count only as whole words (see `_words`), alone or followed by a
+# filler word in one lowercase or uppercase run (`faketoken`, `DUMMYKEY`).
+_PLACEHOLDER_SHORT = frozenset({"fake", "todo", "fixme", "dummy", "lorem", "your"})
+_FILLERS = ("token", "key", "secret", "pass", "password", "value", "here", "api", "apikey", "string", "text", "data", "user", "id")
+
+
+def _words(value: str) -> list[str]:
+    """The words of a value, lowercased: runs of letters split at case changes (`myFakeToken` ->
+    my, fake, token; `XMLHttpRequest` -> xml, http, request); digits and other characters
+    delimit."""
+    return [w.lower() for w in _rx(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+").findall(value)]
+
+
+def _is_placeholder_word(word: str) -> bool:
+    if word in _PLACEHOLDER_SHORT or (len(word) >= 4 and word.strip("x") == ""):
+        return True
+    return any(word.startswith(w) and word[len(w):] in _FILLERS for w in _PLACEHOLDER_SHORT)
 
 
 def has_sequence(value: str, run: int = 6) -> bool:
@@ -81,11 +101,18 @@ def has_sequence(value: str, run: int = 6) -> bool:
 
 def is_placeholder(value: str) -> bool:
     """Obvious stand-ins: <your-token>, xxxx, changeme, EXAMPLE, ****, abcdef, one repeated char,
-    and values elided in documentation (`secret_token = '49d3a6f0...'`, `api_key: 1466aac2…`)."""
+    and values elided in documentation (`secret_token = '49d3a6f0...'`, `api_key: 1466aac2…`).
+
+    Long markers (`example`, `changeme`, `redacted`...) count anywhere; short words (`fake`,
+    `todo`, `your`, `xxxx`) only as whole words (`cio_FAKE_TOKEN`, `your-api-key-here`,
+    `dummyKey`), never inside a random run of letters (`...1FaKeFnt...`). Rules whose tokens
+    carry a CRC-32 do not use this filter by default (see rules/spec.py)."""
     if value.rstrip("/),;'\"`").endswith(("...", "\u2026")):  # also inside a regex: /key: 1466aac2…/
         return True
     lower = value.lower()
-    if any(w in lower for w in _PLACEHOLDER_WORDS) or has_sequence(lower):
+    if any(w in lower for w in _PLACEHOLDER_MARKERS) or has_sequence(lower):
+        return True
+    if any(_is_placeholder_word(w) for w in _words(value)):
         return True
     if "%" in value:  # percent-encoded stand-ins in URLs: pass%2Bword, a%20secret
         from urllib.parse import unquote
@@ -124,12 +151,31 @@ def is_identifier_like(value: str) -> bool:
     if "&quot" in value or "&amp;" in value or "&#" in value:
         return True
     if _rx(
-        r"[()\[\]]|\|\||&&|^\w+\.\w+(?:\.\w+)*$|^_*[a-z][a-z0-9]*(?:_[a-z0-9]+)+$|^[a-z]+(?:-[a-z]+)+$|^[a-z]+(?:[A-Z][a-z]+)+$"
-        r"|^_*[A-Z][A-Z0-9]*(?:[_-][A-Z0-9]+)+$|^(?:[A-Z]+[a-z]+){2,}[A-Z]*[a-z]*$|^[A-Z]{2,}[0-9]+(?:[A-Z][a-z]{2,}){2,}$|^urn:"
+        r"[()\[\]]|\|\||&&|^\w+\.\w+(?:\.\w+)*$|^_*[a-z][a-z0-9]*(?:_[a-z0-9]+)+$|^[a-z]+(?:-[a-z]+)+$"
+        r"|^_*[A-Z][A-Z0-9]*(?:[_-][A-Z0-9]+)+$|^[A-Z]{2,}[0-9]+(?:[A-Z][a-z]{2,}){2,}$|^urn:"
         r"|^(?:::)?[A-Z]\w*::[A-Za-z_]|^@{1,2}[A-Za-z_]\w*(?:\.\w+)*$|^[a-z][a-z_]*(?:/[a-z][a-z_]*)*(?:[#:][a-z][a-z_]*)+$"
     ).search(value):
         return True
+    if is_camel_case_name(value):
+        return True
     return bool(_rx(r"^[A-Za-z_]+$").match(value) and len(value) < 24)
+
+
+def is_camel_case_name(value: str) -> bool:
+    """A camelCase or PascalCase name made of words: `jiraIssueTrackerFieldName`,
+    `MyServiceClientFactory`, `XMLHttpRequest`, `getUserIdByName`. Random mixed-case letters
+    (`AJtPlDEtYlTegTlWJIKVzwgr`, a legacy Atlassian token) are not: about half their letters are
+    capitals, some in long runs, and their "words" are short, often one letter or without a
+    vowel. A name keeps capitals to at most a third of its letters with no run of 7 (an acronym
+    and the next word's capital: `NSURLSession`), words to 4 letters on average, and
+    letter-poor words (one letter, or no vowel: `Jt`, `Pl`, `Cfg`) to one in four."""
+    if not _rx(r"^[A-Za-z]+$").match(value) or value.islower() or value.isupper():
+        return False
+    if 3 * sum(c.isupper() for c in value) > len(value) or _rx(r"[A-Z]{7}").search(value):
+        return False
+    words = _rx(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+").findall(value)
+    poor = sum(1 for w in words[1:] if len(w) == 1 or (not w.isupper() and not _rx(r"[aeiouyAEIOUY]").search(w)))
+    return len(words) >= 2 and 4 * poor <= len(words) and len(value) >= 4 * len(words)
 
 
 def is_path_or_url_without_credentials(value: str) -> bool:

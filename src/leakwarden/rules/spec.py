@@ -27,6 +27,19 @@ PLAYBOOK_FIELDS = (
     "env_var",
 )
 # Fields every rule must fill; the others are recommended (`rules check` warns when missing).
+# Checksums strong enough to prove a value was generated (a CRC-32 over the token): a token that
+# passes one is not a placeholder, whatever letters its random body happens to spell, so rules
+# using them default to the `template` filter alone. (One-character checks such as crates'
+# trusted-publishing XOR pass for 1 value in 62: those rules keep the placeholder filter.)
+CRC_CHECKSUMS = frozenset({"atlassian-crc32", "github-crc32", "npm-crc32"})
+DEFAULT_FILTERS = ("template", "placeholder")
+
+
+def default_filters(checksum: str | None) -> tuple[str, ...]:
+    """The filters of a rule that lists none."""
+    return ("template",) if checksum in CRC_CHECKSUMS else DEFAULT_FILTERS
+
+
 PLAYBOOK_REQUIRED = ("what", "risk", "revoke_steps", "abuse_checks", "env_var")
 
 
@@ -89,7 +102,7 @@ class Rule:
     requires: tuple[Requirement, ...] = ()
     visible: bool = True
     allow: Allow = Allow()
-    filters: tuple[str, ...] = ("template", "placeholder")
+    filters: tuple[str, ...] = DEFAULT_FILTERS
     max_span: int = 1024
     verify: dict[str, Any] = field(default_factory=dict)
     playbook: dict[str, Any] = field(default_factory=dict)
@@ -229,6 +242,7 @@ def parse_rule(file: str, provider: dict[str, str], table: dict[str, Any]) -> Ru
 
     verify = r.get("verify", dict, {"kind": "none"})
     _check_verify(_Reader(file, rid, verify, "verify."), {q.name for q in requires})
+    checksum = r.get("checksum", str, None)
     playbook = r.get("playbook", dict, required=True)
     for key in PLAYBOOK_REQUIRED:
         if not playbook.get(key):
@@ -252,13 +266,13 @@ def parse_rule(file: str, provider: dict[str, str], table: dict[str, Any]) -> Ru
         secret_groups=secret_groups,
         min_entropy=r.get("min_entropy", float, 0.0),
         min_length=r.get("min_length", int, 0),
-        checksum=r.get("checksum", str, None),
+        checksum=checksum,
         analyzer=r.get("analyzer", str, None),
         context=context,
         requires=tuple(requires),
         visible=r.get("visible", bool, True),
         allow=allow,
-        filters=r.str_list("filters") if "filters" in table else ("template", "placeholder"),
+        filters=r.str_list("filters") if "filters" in table else default_filters(checksum),
         max_span=r.get("max_span", int, 1024),
         verify=verify,
         playbook=playbook,

@@ -1,0 +1,43 @@
+"""The jwt analyzer: what it decodes, and the tokens it rejects."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from leakwarden.candidates.analyzers import analyze_jwt
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _token(header: bytes, payload: bytes) -> str:
+    return f"{_b64(header)}.{_b64(payload)}.c2lnbmF0dXJlLWJ5dGVzLWhlcmU"
+
+
+def test_json_that_is_not_compact_decodes() -> None:
+    for header, payload in (
+        (b'{ "alg": "HS256" }', b'{ "sub": "u1" }'),
+        (b'{\n  "alg": "HS256"\n}', b'{\n  "sub": "u1"\n}'),
+        (b'{\r\n\t"alg": "HS256"\r\n}', b'{\r\n\t"sub": "u1"\r\n}'),
+    ):
+        details = analyze_jwt(_token(header, payload))
+        assert details is not None and details["alg"] == "HS256" and details["jwt_claims"] == {"sub": "u1"}
+
+
+def test_supabase_demo_keys_are_rejected_wherever_iss_sits() -> None:
+    for claims in (
+        {"iss": "supabase-demo", "role": "anon", "exp": 1983812996},
+        {"role": "service_role", "iss": "supabase-demo", "exp": 1983812996},
+        {"role": "anon", "exp": 1983812996, "ref": "x" * 7, "iss": "supabase-demo"},
+    ):
+        for sep in ((",", ":"), (", ", ": ")):
+            payload = json.dumps(claims, separators=sep).encode()
+            assert analyze_jwt(_token(b'{"alg":"HS256","typ":"JWT"}', payload)) is None, payload
+
+
+def test_real_supabase_keys_are_kept() -> None:
+    payload = json.dumps({"iss": "supabase", "ref": "qwertyuiopasdfghjklz", "role": "service_role"}).encode()
+    details = analyze_jwt(_token(b'{"alg":"HS256","typ":"JWT"}', payload))
+    assert details is not None and details["jwt_claims"]["iss"] == "supabase"
