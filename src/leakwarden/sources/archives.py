@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, BinaryIO, Protocol
 
+from leakwarden.fsutil import open_regular
 from leakwarden.models import Chunk, Origin, ScanError
 from leakwarden.sources import OnError, chunks_from_stream, is_binary
 
@@ -281,9 +282,9 @@ class ArchiveWalker:
     def walk_file(self, path: str | os.PathLike[str], display: str, origin_for: OriginFor) -> Iterator[Chunk]:
         """Walk an archive on disk; problems become ScanErrors naming `display`."""
         try:
-            fh = open(path, "rb")  # noqa: SIM115 - closed in finally (generator)
+            fh = open_regular(path)  # closed in finally (generator)
         except OSError as exc:
-            self.on_error(ScanError(display, "unreadable", f"cannot open: {exc.strerror}"))
+            self.on_error(ScanError(display, "unreadable", f"cannot open: {exc.strerror or exc}"))
             return
         try:
             yield from self.walk_top(fh, display, origin_for)
