@@ -89,6 +89,7 @@ def emit_report(result: Any, ruleset: Any, *, fmt: str, output: Path | None, sho
     from leakwarden.fsutil import write_atomic
     from leakwarden.models import INCOMPLETE_KINDS
     from leakwarden.reporters import ReportContext, get_reporter
+    from leakwarden.reporters.safe import terminal_text
     from leakwarden.triage import last_found
 
     last_found.save(result.findings, source)
@@ -107,7 +108,7 @@ def emit_report(result: Any, ruleset: Any, *, fmt: str, output: Path | None, sho
             sys.stdout.flush()
     if fmt != "text" or output is not None:
         for e in result.errors:
-            click.echo(f"warning: {e.path}: {e.message}", err=True)
+            click.echo(f"warning: {terminal_text(e.path)}: {terminal_text(e.message)}", err=True)
     if output is not None:
         n = len(result.findings)
         click.echo(f"{n} finding{'s' if n != 1 else ''}; report written to {output}", err=True)
@@ -117,7 +118,7 @@ def emit_report(result: Any, ruleset: Any, *, fmt: str, output: Path | None, sho
         if not shown and output is None:
             for e in result.errors:
                 if e.kind in INCOMPLETE_KINDS:
-                    click.echo(f"warning: {e.path}: {e.message}", err=True)
+                    click.echo(f"warning: {terminal_text(e.path)}: {terminal_text(e.message)}", err=True)
         click.echo("error: the scan is incomplete: part of the input could not be read (see the warnings)", err=True)
         code = ExitCode.ERROR
     sys.exit(int(code))
