@@ -13,7 +13,7 @@ from leakwarden.config import IGNORE_FILE, Settings
 from leakwarden.matcher import select_matcher
 from leakwarden.models import Chunk, Confidence, Finding, Origin, ScanResult
 from leakwarden.rules import Ruleset, load_ruleset
-from leakwarden.sources import chunks_from_stream
+from leakwarden.sources import chunks_from_stream, text_chunks
 from leakwarden.triage.ignore import read_ignore_file
 
 if TYPE_CHECKING:
@@ -129,7 +129,11 @@ def scan_stream(stream: BinaryIO, label: str = "<stdin>", settings: Settings | N
     detector = detector or build_detector(settings)
     result = ScanResult()
     started = time.perf_counter()
-    scan_chunks(detector, chunks_from_stream(stream, Origin("stdin", path=label)), result)
+    origin = Origin("stdin", path=label)
+    head = stream.read(8192)
+    # UTF-16/32 text is transcoded; anything else is scanned as it comes (no binary skip here)
+    chunks = text_chunks(stream, origin, head) or chunks_from_stream(stream, origin, head)
+    scan_chunks(detector, chunks, result)
     result.stats.files = 1
     result.stats.seconds = time.perf_counter() - started
     return finish(result, settings, ruleset=detector.ruleset)

@@ -187,6 +187,12 @@ class Finding:
         return replace(self, validity=validity)
 
 
+# A ScanError kind for input that should have been readable and was not (a repository's corrupt
+# or missing objects): the scan is incomplete, so a run that found nothing exits 2, not 0.
+UNREADABLE_OBJECTS = "unreadable-objects"
+INCOMPLETE_KINDS = frozenset({UNREADABLE_OBJECTS})
+
+
 @dataclass(frozen=True, slots=True)
 class ScanError:
     """A problem with one input that did not stop the scan (unreadable file, too big, ...)."""

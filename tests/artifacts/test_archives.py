@@ -16,7 +16,12 @@ import zipfile
 import pytest
 
 from leakwarden.artifacts import scan_archives
-from leakwarden.sources.archives import ArchiveLimits, sanitize_member_name
+from leakwarden.sources.archives import (
+    ArchiveLimits,
+    _FlagMasked,
+    misflagged_names,
+    sanitize_member_name,
+)
 from tests.artifacts.imagebuild import CIRCLE, CIRCLE2, CRATES
 from tests.conftest import run_cli
 from tests.tooling import require_tool
@@ -345,3 +350,42 @@ def test_never_writes_members_to_disk(tmp_path, monkeypatch):
     scan_archives([target])
     assert list(work.iterdir()) == []
     shutil.rmtree(work)
+
+
+def _misflag(data: bytes, placeholder: bytes, raw: bytes) -> bytes:
+    """Rename `placeholder` to the same-length bytes `raw` (not UTF-8) and mark it UTF-8 (bit 11)
+    in the central directory and the local header, as some broken zip writers do."""
+    assert len(placeholder) == len(raw)
+    out = bytearray(data.replace(placeholder, raw))
+    for sig, flag_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        pos = out.find(sig)
+        while pos >= 0:
+            name_at = pos + (30 if sig == b"PK\x03\x04" else 46)
+            if out[name_at : name_at + len(raw)] == raw:
+                out[pos + flag_at + 1] |= 0x08
+            pos = out.find(sig, pos + 4)
+    return bytes(out)
+
+
+def test_member_name_flagged_utf8_but_invalid_does_not_hide_the_archive(tmp_path):
+    inner = _misflag(zip_bytes({"zzbad.env": CONFIG, "good.properties": CONFIG}), b"zzbad", b"\xff\xfebad")
+    with pytest.raises(UnicodeDecodeError):
+        zipfile.ZipFile(io.BytesIO(inner))
+    top = tmp_path / "x.zip"
+    top.write_bytes(inner)
+    nested = tmp_path / "outer.zip"
+    nested.write_bytes(zip_bytes({"lib/inner.jar": inner}))
+    for path, prefix in ((top, f"{top}!/"), (nested, f"{nested}!/lib/inner.jar!/")):
+        result = scan_archives([path])
+        assert sorted(by_path(result)) == [prefix + "?■bad.env", prefix + "good.properties"], path  # \xa0 is not printable
+        assert [e.kind for e in result.errors] == ["name"]
+        assert "not valid UTF-8" in result.errors[0].message
+    proc = run_cli("scan", "archive", str(top), "-f", "json")
+    assert proc.returncode == 1 and len(json.loads(proc.stdout)["findings"]) == 2
+    # a self-extractor: bytes before the archive shift every offset
+    sfx = io.BytesIO(b"#!/bin/sh\nexit 0\n" + inner)
+    flags = misflagged_names(sfx)
+    assert flags is not None and len(flags[0]) == len(flags[1]) == 1
+    with zipfile.ZipFile(_FlagMasked(sfx, sorted(flags[0] + flags[1]))) as zf:
+        assert zf.read("\xa0■bad.env") == CONFIG
+    assert misflagged_names(io.BytesIO(zip_bytes({"ok.txt": b"x"}))) is None

@@ -70,8 +70,14 @@ def stdin(label: str, fmt: str, output: Path | None, show_secrets: bool, exit_ze
     import sys
 
     from leakwarden import api
+    from leakwarden.errors import UsageError
 
+    if sys.stdin is None or getattr(sys.stdin, "buffer", None) is None:  # started with stdin closed (`<&-`)
+        raise UsageError("standard input is closed: pipe something in (`... | leakwarden scan stdin`) or use `scan path`")
     settings = build_settings(None, **rule_opts)
     detector = api.build_detector(settings)
-    result = api.scan_stream(sys.stdin.buffer, label, settings, detector)
+    try:
+        result = api.scan_stream(sys.stdin.buffer, label, settings, detector)
+    except OSError as exc:  # e.g. a descriptor opened for writing only
+        raise UsageError(f"cannot read standard input: {exc.strerror or exc}") from None
     emit_report(result, detector.ruleset, fmt=fmt, output=output, show_secrets=show_secrets, exit_zero=exit_zero, quiet=quiet, source="stdin")

@@ -41,4 +41,12 @@ REPORTER_NAMES = ("text", "json", "jsonl", "sarif", "csv", "junit", "gitlab", "h
 
 
 def get_reporter(name: str) -> Reporter:
-    return _load()[name]
+    """The reporter for a format; every one gets a result whose names it can write (`safe`)."""
+    from leakwarden.reporters.safe import clean_result
+
+    render = _load()[name]
+
+    def safe_render(result: ScanResult, ctx: ReportContext, out: IO[str]) -> None:
+        render(clean_result(result), ctx, out)
+
+    return safe_render

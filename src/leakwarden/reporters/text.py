@@ -13,7 +13,12 @@ _VALIDITY_STYLE = {ValidityState.VALID: "bold red", ValidityState.INVALID: "gree
 
 def render(result: ScanResult, ctx: ReportContext, out: IO[str]) -> None:
     from rich.console import Console
-    from rich.markup import escape
+    from rich.markup import escape as markup_escape
+
+    from leakwarden.reporters.safe import terminal_text
+
+    def escape(text: str) -> str:  # every name and value printed: no control characters
+        return markup_escape(terminal_text(text))
 
     console = Console(file=out, force_terminal=ctx.color, no_color=not ctx.color, highlight=False, soft_wrap=True, width=120)
     groups: dict[str, list] = {}

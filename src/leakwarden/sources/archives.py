@@ -17,6 +17,7 @@ import hashlib
 import io
 import lzma
 import os
+import struct
 import tarfile
 import zipfile
 import zlib
@@ -24,6 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, BinaryIO, Protocol
 
+from leakwarden.fsutil import open_regular
 from leakwarden.models import Chunk, Origin, ScanError
 from leakwarden.sources import OnError, chunks_from_stream, is_binary
 
@@ -280,9 +282,9 @@ class ArchiveWalker:
     def walk_file(self, path: str | os.PathLike[str], display: str, origin_for: OriginFor) -> Iterator[Chunk]:
         """Walk an archive on disk; problems become ScanErrors naming `display`."""
         try:
-            fh = open(path, "rb")  # noqa: SIM115 - closed in finally (generator)
+            fh = open_regular(path)  # closed in finally (generator)
         except OSError as exc:
-            self.on_error(ScanError(display, "unreadable", f"cannot open: {exc.strerror}"))
+            self.on_error(ScanError(display, "unreadable", f"cannot open: {exc.strerror or exc}"))
             return
         try:
             yield from self.walk_top(fh, display, origin_for)
@@ -372,7 +374,17 @@ class ArchiveWalker:
             self._ancestors.append(digest)
             fileobj = io.BytesIO(data)
         try:
-            with zipfile.ZipFile(fileobj) as zf:
+            try:
+                zf = zipfile.ZipFile(fileobj)
+            except UnicodeDecodeError:
+                # a name flagged UTF-8 that is not: read those names as cp437 (every byte is a
+                # character there) instead of losing the whole archive
+                flags = misflagged_names(fileobj)
+                if not flags:
+                    raise
+                self.on_error(ScanError(display, "name", f"{len(flags[0])} member name(s) marked UTF-8 are not valid UTF-8; shown decoded as cp437"))
+                zf = zipfile.ZipFile(_FlagMasked(fileobj, sorted(flags[0] + flags[1])))
+            with zf:
                 for info in zf.infolist():
                     if info.is_dir():
                         continue
@@ -423,6 +435,89 @@ class ArchiveWalker:
                     self.on_error(ScanError(where, "limit", str(exc)))
         finally:
             tf.close()
+
+
+_EOCD = struct.Struct("<4s4xHHIIH")  # signature, entries here, entries, CD size, CD offset, comment length
+_CD_SCAN_LIMIT = 256 * 1024 * 1024
+
+
+def misflagged_names(fh: Any) -> tuple[list[int], list[int]] | None:
+    """Where the UTF-8 flags (bit 11) of zip entries whose names are not valid UTF-8 sit: the
+    file offsets of the flag's high byte in the central directory and in the local headers.
+    None when the central directory cannot be found (zipfile reports why)."""
+    fh.seek(0, 2)
+    size = fh.tell()
+    tail_len = min(size, _EOCD.size + 0xFFFF)
+    fh.seek(size - tail_len)
+    tail = fh.read(tail_len)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < _EOCD.size:
+        return None
+    eocd = size - tail_len + at
+    _, _, _, cd_size, cd_offset, _ = _EOCD.unpack_from(tail, at)
+    end = eocd  # where the central directory ends (before a zip64 record, if any)
+    if 0xFFFFFFFF in (cd_size, cd_offset) and eocd >= 20:
+        fh.seek(eocd - 20)
+        locator = fh.read(20)
+        if locator[:4] == b"PK\x06\x07":
+            (z64,) = struct.unpack_from("<Q", locator, 8)
+            fh.seek(z64)
+            record = fh.read(56)
+            if record[:4] == b"PK\x06\x06" and len(record) == 56:
+                cd_size, cd_offset = struct.unpack_from("<QQ", record, 40)
+                end = eocd - 20 - 56
+    concat = end - cd_size - cd_offset  # bytes prepended to the archive (self-extractors)
+    if cd_size > _CD_SCAN_LIMIT or concat < 0 or cd_offset + concat < 0:
+        return None
+    fh.seek(cd_offset + concat)
+    cd = fh.read(cd_size)
+    central: list[int] = []
+    local: list[int] = []
+    pos = 0
+    while pos + 46 <= len(cd) and cd[pos : pos + 4] == b"PK\x01\x02":
+        (flags,) = struct.unpack_from("<H", cd, pos + 8)
+        n, m, k = struct.unpack_from("<HHH", cd, pos + 28)
+        (header,) = struct.unpack_from("<I", cd, pos + 42)
+        if flags & 0x800:
+            try:
+                cd[pos + 46 : pos + 46 + n].decode("utf-8")
+            except UnicodeDecodeError:
+                central.append(cd_offset + concat + pos + 9)
+                if header != 0xFFFFFFFF:  # a zip64 offset: that member alone stays unreadable
+                    local.append(header + concat + 7)
+        pos += 46 + n + m + k
+    return (central, local) if central else None
+
+
+class _FlagMasked:
+    """A seekable file whose bytes at `offsets` read with bit 3 cleared (a zip flag's bit 11)."""
+
+    def __init__(self, inner: Any, offsets: list[int]) -> None:
+        self._inner = inner
+        self._offsets = offsets
+
+    def read(self, n: int = -1) -> bytes:
+        from bisect import bisect_left
+
+        pos = self._inner.tell()
+        data = self._inner.read(n)
+        i = bisect_left(self._offsets, pos)
+        if i < len(self._offsets) and self._offsets[i] < pos + len(data):
+            buf = bytearray(data)
+            while i < len(self._offsets) and self._offsets[i] < pos + len(data):
+                buf[self._offsets[i] - pos] &= 0xF7
+                i += 1
+            data = bytes(buf)
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return int(self._inner.seek(offset, whence))
+
+    def tell(self) -> int:
+        return int(self._inner.tell())
+
+    def seekable(self) -> bool:
+        return True
 
 
 def _constant(value: int) -> Callable[[], int]:

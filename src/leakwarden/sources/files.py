@@ -13,7 +13,7 @@ import pathspec
 
 from leakwarden.errors import SourceError
 from leakwarden.models import Chunk, Origin, ScanError
-from leakwarden.sources import OnError, chunks_from_stream, is_binary
+from leakwarden.sources import OnError, text_chunks
 
 # Extensions that are never text; skipping them saves opening thousands of files.
 BINARY_EXTENSIONS = frozenset(
@@ -184,12 +184,12 @@ def file_chunks(path: str | Path, display: str, size: int, options: FileOptions,
             kind = "unreadable" if exc.errno != errno.EISDIR else "not-a-file"
             on_error(ScanError(display, kind, f"skipped: {exc.strerror}"))
             return
-        if is_binary(head):
+        chunks = text_chunks(fh, Origin("file", path=display), head)  # UTF-16/32 text: as UTF-8
+        if chunks is None:
             on_error(ScanError(display, "binary", "skipped: binary content"))
             return
-        origin = Origin("file", path=display)
         try:
-            yield from chunks_from_stream(fh, origin, head)
+            yield from chunks
         except OSError as exc:
             on_error(ScanError(display, "unreadable", f"read failed: {exc.strerror}"))
     finally:

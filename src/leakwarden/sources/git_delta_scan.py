@@ -36,7 +36,13 @@ from leakwarden.candidates import Detector
 from leakwarden.errors import SourceError
 from leakwarden.models import Chunk, Finding, Origin
 from leakwarden.sources import is_binary
-from leakwarden.sources.git_history import BatchResult, BlobReader, _widen_pipe, read_batch
+from leakwarden.sources.git_history import (
+    BatchResult,
+    BlobReader,
+    _widen_pipe,
+    git_error_line,
+    read_batch,
+)
 from leakwarden.sources.git_packs import (
     PackedBlob,
     PackError,
@@ -182,9 +188,10 @@ def _stripes(k: int, workers: int, take: Callable[[], int] | None) -> Iterator[i
         yield j
 
 
-def _slice_blobs(git: Git, objects: str, k: int, workers: int, take: Callable[[], int] | None = None) -> Iterator[PackedBlob]:
+def _slice_blobs(git: Git, objects: str, k: int, workers: int, take: Callable[[], int] | None = None, res: BatchResult | None = None) -> Iterator[PackedBlob]:
     """The blobs of worker k's stripes of all packs (and, for worker 0, the loose ones). Each
-    blob's `offset` is turned into the pack bytes of the worker's share walked so far."""
+    blob's `offset` is turned into the pack bytes of the worker's share walked so far. Loose
+    objects git cannot read are counted in `res.unreadable`."""
     packs = pack_paths(objects)
     sizes = [os.path.getsize(p) for p in packs]
     total = sum(sizes)
@@ -215,9 +222,14 @@ def _slice_blobs(git: Git, objects: str, k: int, workers: int, take: Callable[[]
         loose = loose_objects(objects)
         if loose:
             proc = git.run("cat-file", "--batch-check=%(objecttype) %(objectname) %(objectsize)", input="".join(f"{o}\n" for o in loose).encode(), check=False)
+            if proc.returncode != 0:
+                err = proc.stderr.decode("utf-8", "replace").strip()
+                raise SourceError(f"git could not read objects: {err.splitlines()[-1] if err else 'exit ' + str(proc.returncode)}")
             for raw in proc.stdout.splitlines():
                 parts = raw.split()
-                if len(parts) == 3 and parts[0] == b"blob":
+                if len(parts) == 2 and parts[1] == b"missing" and res is not None:
+                    res.unreadable += 1  # a loose object git cannot parse
+                elif len(parts) == 3 and parts[0] == b"blob":
                     yield PackedBlob(parts[1].decode(), int(parts[2]), None, None, walked)
 
 
@@ -321,7 +333,7 @@ def _slice_through_git(git: Git, objects: str, k: int, workers: int, max_size: i
         sink = reader.stdin
         assert sink is not None
         try:
-            for blob in _slice_blobs(git, objects, k, workers, take):
+            for blob in _slice_blobs(git, objects, k, workers, take, res):
                 if _skip(blob, max_size, res):
                     continue
                 queue.append(blob)
@@ -330,7 +342,7 @@ def _slice_through_git(git: Git, objects: str, k: int, workers: int, max_size: i
                 except (BrokenPipeError, ValueError, OSError):
                     return  # git stopped: the reader reports why
         except BaseException as exc:  # noqa: BLE001 - a bad or vanished pack: the caller falls back
-            failure.append(exc if isinstance(exc, PackError) else PackError(f"reading packs: {exc}"))
+            failure.append(exc if isinstance(exc, PackError | SourceError) else PackError(f"reading packs: {exc}"))
         finally:
             try:
                 sink.close()
@@ -345,8 +357,9 @@ def _slice_through_git(git: Git, objects: str, k: int, workers: int, max_size: i
     try:
         for raw_name, data in read_batch(out):
             blob = queue.popleft()
-            if data is None:
+            if data is None:  # listed in a pack or loose, yet git cannot read it
                 res.unscanned.add(blob.oid)
+                res.unreadable += 1
                 continue
             if raw_name.decode() != blob.oid:
                 raise PackError("git returned objects out of order")
@@ -361,6 +374,7 @@ def _slice_through_git(git: Git, objects: str, k: int, workers: int, max_size: i
         raise failure[0]
     if complete and reader.returncode != 0:
         raise SourceError(f"git could not read objects: {err.splitlines()[-1] if err else 'exit ' + str(reader.returncode)}")
+    res.git_error = git_error_line(err)
 
 
 def propagate(git: Git, detector: Detector, parts: list[DeltaSliceResult], found: dict[str, list[Finding]]) -> tuple[int, set[str]]:

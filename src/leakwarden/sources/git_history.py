@@ -38,7 +38,7 @@ from typing import Any
 
 from leakwarden.candidates import Detector
 from leakwarden.errors import SourceError
-from leakwarden.models import Chunk, Finding, Origin, ScanError, ScanResult
+from leakwarden.models import UNREADABLE_OBJECTS, Chunk, Finding, Origin, ScanError, ScanResult
 from leakwarden.sources import is_binary
 from leakwarden.sources.git_partial import MissingObjects, is_partial_clone
 from leakwarden.sources.gitcmd import COMMIT_FORMAT, CommitInfo, Git, finish_process, unquote_path
@@ -82,7 +82,8 @@ BlobRef = tuple[str, int, str]  # (object id, size, path hint or "")
 
 
 def list_blobs(git: Git, revs: tuple[str, ...]) -> Iterator[tuple[str, str, int, str]]:
-    """Yield (type, object id, size, path hint) for each object to consider, streaming."""
+    """Yield (type, object id, size, path hint) for each object to consider, streaming; the
+    type is "missing" for an object git listed but could not read."""
     check = "--batch-check=%(objecttype) %(objectname) %(objectsize) %(rest)"
     if not revs:
         proc = git.popen(["cat-file", "--batch-all-objects", "--unordered", check])
@@ -100,7 +101,10 @@ def list_blobs(git: Git, revs: tuple[str, ...]) -> Iterator[tuple[str, str, int,
     try:
         for raw in proc.stdout:
             parts = raw.rstrip(b"\n").decode("utf-8", "surrogateescape").split(" ", 3)
-            if len(parts) < 3 or parts[1] == "missing":
+            if len(parts) >= 2 and parts[1] == "missing":
+                yield "missing", parts[0], 0, ""
+                continue
+            if len(parts) < 3:
                 continue
             yield parts[0], parts[1], int(parts[2]), parts[3] if len(parts) > 3 else ""
         complete = True
@@ -193,6 +197,28 @@ class BatchResult:
     largest: int = 0
     read: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    # Objects git listed or was asked for but could not read (corrupt or missing), and the
+    # first error git wrote while listing or reading (exit status 0: it skipped what it could
+    # not read, e.g. a damaged pack index).
+    unreadable: int = 0
+    git_error: str = ""
+
+
+def git_error_line(stderr: str) -> str:
+    """The first `error:` or `fatal:` line git wrote, if any."""
+    for line in stderr.splitlines():
+        if line.startswith(("error:", "fatal:")):
+            return line
+    return ""
+
+
+def report_unreadable(result: ScanResult, count: int, detail: str = "", what: str = "") -> None:
+    """Objects that could not be read in a repository that should hold them: an error
+    (kind `unreadable-objects`, the run exits 2 when nothing else was found), never silence."""
+    if not count and not detail:
+        return
+    head = f"{count} object(s){what} could not be read (corrupt or missing) and were not scanned" if count else "git could not read some objects; what it skipped was not scanned"
+    result.errors.append(ScanError("<git>", UNREADABLE_OBJECTS, f"{head}{f' ({detail})' if detail else ''}; check the repository with `git fsck`"))
 
 
 def scan_batch(detector: Detector, reader: BlobReader, batch: list[BlobRef]) -> BatchResult:
@@ -201,6 +227,7 @@ def scan_batch(detector: Detector, reader: BlobReader, batch: list[BlobRef]) -> 
     res = BatchResult([])
     for oid, data in reader.read([oid for oid, _, _ in batch]):
         if data is None:
+            res.unreadable += 1
             continue
         res.read.append(oid)
         if is_binary(data[:8192]):
@@ -253,12 +280,16 @@ class _Listing:
     largest: int = 0
     total: int = 0
     skipped: set[str] = field(default_factory=set)
+    unreadable: int = 0
 
 
 def _batches(objects: Iterable[tuple[str, str, int, str]], max_size: int, listing: _Listing, skip: frozenset[str] = frozenset()) -> Iterator[list[BlobRef]]:
     batch: list[BlobRef] = []
     size = 0
     for kind, oid, n, path in objects:
+        if kind == "missing":
+            listing.unreadable += 1
+            continue
         if kind != "blob" or n == 0:
             continue
         if oid in skip:
@@ -287,7 +318,12 @@ def _feed_slice(lister: Any, sink: Any, lo: int, hi: int, max_size: int, res: Ba
     pos = 0
     try:
         for raw in lister.stdout:
-            kind, oid, n = raw.split()[:3]
+            fields = raw.split()
+            if len(fields) < 3:  # "<id> missing": listed but unreadable (a corrupt loose object)
+                if lo == 0:
+                    res.unreadable += 1
+                continue
+            kind, oid, n = fields[:3]
             if kind != b"blob":
                 continue
             size = int(n)
@@ -341,6 +377,7 @@ def stream_slice(repo: str | None, detector: Detector, lo: int, hi: int, max_siz
     try:
         for raw_name, data in read_batch(out):
             if data is None:
+                res.unreadable += 1
                 continue
             size = len(data)
             name = raw_name.decode()
@@ -365,6 +402,7 @@ def stream_slice(repo: str | None, detector: Detector, lo: int, hi: int, max_siz
     for proc, err, ok in ((reader, errors[0], True), (lister, errors[1], not stopped)):
         if complete and ok and proc.returncode != 0:
             raise SourceError(f"git could not read objects: {err.splitlines()[-1] if err else 'exit ' + str(proc.returncode)}")
+    res.git_error = git_error_line(errors[1]) or git_error_line(errors[0])
     return res
 
 
@@ -419,8 +457,11 @@ def _in_pool(detector: Detector, workers: int, calls: list[tuple[Any, tuple[Any,
 
 def _count_parts(parts: list[Any], result: ScanResult, seen: BlobsRead, max_size: int) -> None:
     """Add the workers' counts to the result; one error line for blobs over the size limit."""
-    too_large = largest = 0
+    too_large = largest = unreadable = 0
+    git_error = ""
     for r in parts:
+        unreadable += r.unreadable
+        git_error = git_error or r.git_error
         result.stats.files += r.blobs
         result.stats.bytes += r.scanned_bytes
         result.stats.skipped += r.binary
@@ -429,6 +470,7 @@ def _count_parts(parts: list[Any], result: ScanResult, seen: BlobsRead, max_size
         seen.read.update(r.read)
     if too_large:
         result.errors.append(ScanError("<git>", "too-large", f"skipped {too_large} blob(s) over the size limit of {max_size / 1e6:.1f} MB (largest {largest / 1e6:.1f} MB)"))
+    report_unreadable(result, unreadable, git_error)
 
 
 def _worker_delta_slice(repo: str | None, k: int, workers: int, max_size: int) -> Any:
@@ -542,6 +584,7 @@ def _scan_blobs(git: Git, repo: str | None, detector: Detector, options: History
     found: dict[str, list[Finding]] = {}
 
     def absorb(r: BatchResult) -> None:
+        listing.unreadable += r.unreadable
         result.stats.files += r.blobs
         result.stats.bytes += r.scanned_bytes
         result.stats.skipped += r.binary
@@ -573,6 +616,7 @@ def _scan_blobs(git: Git, repo: str | None, detector: Detector, options: History
         result.errors.append(
             ScanError("<git>", "too-large", f"skipped {listing.too_large} blob(s) over the size limit of {options.max_blob_size / 1e6:.1f} MB (largest {listing.largest / 1e6:.1f} MB)")
         )
+    report_unreadable(result, listing.unreadable)
     return found
 
 
@@ -805,6 +849,41 @@ def _locate(f: Finding, where: Introduction | None, repository_uri: str | None, 
 # --- entry point ------------------------------------------------------------------------------
 
 
+def check_object_store(git: Git, result: ScanResult) -> None:
+    """What a whole-repository listing cannot show: packs git ignores (no `.idx` beside them)
+    and blobs deleted outright. A missing object leaves no trace but in the trees naming it, so
+    the trees of the loose commits (the recent ones, usually few; packs hold the rest, and a
+    pack is read whole or fails loudly) are walked with `--missing=print`."""
+    from leakwarden.sources.git_packs import loose_objects
+
+    objects = git.objects_path()
+    if objects is None:
+        return
+    try:
+        names = os.listdir(os.path.join(objects, "pack"))
+    except OSError:
+        names = []
+    orphans = sorted(n for n in names if n.startswith("pack-") and n.endswith(".pack") and n[:-5] + ".idx" not in names)
+    if orphans:
+        result.errors.append(ScanError(
+            "<git>", UNREADABLE_OBJECTS,
+            f"{len(orphans)} pack file(s) have no index and git ignores them ({', '.join(orphans[:3])}{', ...' if len(orphans) > 3 else ''}): "
+            "their objects were not scanned; rebuild the index with `git index-pack` and check the repository with `git fsck`",
+        ))
+    loose = loose_objects(objects)
+    if not loose:
+        return
+    listed = git.run("cat-file", "--batch-check=%(objecttype) %(objectname)", input="".join(f"{o}\n" for o in loose).encode(), check=False)
+    commits = [line.split()[1] for line in listed.stdout.splitlines() if line.startswith(b"commit ")]
+    if listed.returncode != 0 or not commits:
+        return  # the scan itself has reported what git could not list
+    walk = git.run("rev-list", "--objects", "--missing=print", "--no-walk=unsorted", "--stdin", input=b"\n".join(commits) + b"\n", check=False)
+    if walk.returncode != 0:
+        err = walk.stderr.decode("utf-8", "replace").strip()
+        raise SourceError(f"git could not walk the recent commits: {err.splitlines()[-1] if err else 'exit ' + str(walk.returncode)}")
+    report_unreadable(result, sum(1 for line in walk.stdout.splitlines() if line.startswith(b"?")), what=" named by recent commits")
+
+
 def scan_history(repo: str | None, detector: Detector, options: HistoryOptions, result: ScanResult) -> BlobsRead:
     """Scan the history of `repo` (None: the repository git finds from the environment).
     Returns the blob ids read and those skipped because `options.skip_blobs` named them."""
@@ -825,6 +904,8 @@ def scan_history(repo: str | None, detector: Detector, options: HistoryOptions, 
             found = _scan_blobs(git, repo, detector, options, result, seen)
         else:
             found = _scan_all_objects(git, repo, detector, options, result, seen)
+            if missing is None:  # a partial clone's missing objects are counted by `missing`
+                check_object_store(git, result)
     except BaseException:
         if missing is not None:
             missing.cancel()

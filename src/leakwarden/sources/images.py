@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from leakwarden.errors import SourceError
+from leakwarden.fsutil import NotRegularFile, open_regular
 from leakwarden.models import Chunk, Origin, ScanError
 from leakwarden.sources import OnError, chunks_from_stream
 from leakwarden.sources.archives import (
@@ -43,6 +44,9 @@ MANIFEST_TYPES = frozenset({
     "application/vnd.docker.distribution.manifest.v2+json",
 })
 _MAX_JSON = 16 * 1024 * 1024
+# Manifests and indexes one image may resolve to: a real multi-platform index lists tens, an OCI
+# layout a few hundred tags; three levels of indexes listing each other 30 times list 810,000.
+MAX_MANIFESTS = 1024
 OPAQUE = ".wh..wh..opq"
 WHITEOUT = ".wh."
 
@@ -157,6 +161,27 @@ def _load_json(store: BlobStore, ref: str) -> Any:
         raise SourceError(f"{ref}: not valid JSON ({exc})") from None
 
 
+def _load_config(store: BlobStore, ref: str) -> dict[str, Any]:
+    """An image config, its shape checked where the scan reads it (Env, Labels, Cmd, history):
+    a malformed one raises TypeError, which callers report as malformed metadata."""
+    config = _load_json(store, ref)
+    if not isinstance(config, dict):
+        raise TypeError(f"config {ref} is not an object")
+    for key in ("config", "container_config"):
+        section = config.get(key)
+        if section is None:
+            continue
+        if not isinstance(section, dict):
+            raise TypeError(f"config {ref}: {key} is not an object")
+        for field_name, kinds in (("Env", (list,)), ("Labels", (dict,)), ("Cmd", (list, str)), ("Entrypoint", (list, str))):
+            value = section.get(field_name)
+            if value is not None and not isinstance(value, kinds):
+                raise TypeError(f"config {ref}: {key}.{field_name} has type {type(value).__name__}")
+    if not isinstance(config.get("history") or [], list | str):  # a string was always read as no history
+        raise TypeError(f"config {ref}: history is not a list")
+    return config
+
+
 def _load_manifest(store: BlobStore, digest: str) -> Any:
     """Registries serve manifests and blobs at different endpoints; layouts keep both as blobs."""
     reader = getattr(store, "read_manifest", None)
@@ -174,10 +199,23 @@ def _is_attestation(desc: dict[str, Any]) -> bool:
     return ann.get("vnd.docker.reference.type") == "attestation-manifest" or plat.get("os") == "unknown"
 
 
-def resolve(store: BlobStore, doc: dict[str, Any], name: str, platform: str | None, desc: dict[str, Any] | None = None, depth: int = 0) -> list[ImageManifest]:
-    """Turn an index or a manifest into image manifests, one per selected platform."""
+@dataclass(slots=True)
+class _Resolution:
+    """One image's walk through its indexes: each digest resolved once, at most MAX_MANIFESTS."""
+
+    on_error: OnError | None
+    seen: set[str] = field(default_factory=set)
+    capped: bool = False
+
+
+def resolve(store: BlobStore, doc: dict[str, Any], name: str, platform: str | None, desc: dict[str, Any] | None = None, depth: int = 0,
+            on_error: OnError | None = None, walk: _Resolution | None = None) -> list[ImageManifest]:
+    """Turn an index or a manifest into image manifests, one per selected platform. A digest an
+    index lists again (or another index lists too) is resolved once; past MAX_MANIFESTS
+    documents the rest are left out with a warning to `on_error`."""
     if depth > 4:
         raise SourceError(f"{name}: image indexes nested too deeply")
+    walk = walk if walk is not None else _Resolution(on_error)
     media = doc.get("mediaType") or (desc or {}).get("mediaType", "")
     if "manifests" in doc or media in INDEX_TYPES:
         out: list[ImageManifest] = []
@@ -187,13 +225,24 @@ def resolve(store: BlobStore, doc: dict[str, Any], name: str, platform: str | No
             plat = sub.get("platform")
             if plat and not platform_matches(_platform_of({}, sub), platform):
                 continue
+            digest = sub["digest"]
+            if not isinstance(digest, str):
+                raise TypeError(f"manifest digest {digest!r} is not a string")
+            if digest in walk.seen:
+                continue
+            if len(walk.seen) >= MAX_MANIFESTS:
+                if not walk.capped and walk.on_error is not None:
+                    walk.on_error(ScanError(name, "limit", f"the image indexes list more than {MAX_MANIFESTS} distinct manifests; only the first {MAX_MANIFESTS} were resolved and scanned"))
+                walk.capped = True
+                break
+            walk.seen.add(digest)
             sub_name = (sub.get("annotations") or {}).get("io.containerd.image.name") or (sub.get("annotations") or {}).get("org.opencontainers.image.ref.name")
             label = name if not sub_name or name.endswith(sub_name) else f"{name} ({sub_name})"
-            out.extend(resolve(store, _load_manifest(store, sub["digest"]), label, platform, sub, depth + 1))
+            out.extend(resolve(store, _load_manifest(store, digest), label, platform, sub, depth + 1, walk=walk))
         return out
     if "layers" in doc and "config" in doc:
         config_digest = doc["config"]["digest"]
-        config = _load_json(store, config_digest)
+        config = _load_config(store, config_digest)
         plat = _platform_of(config, desc if desc and desc.get("platform") else None)
         if not platform_matches(plat, platform):
             return []
@@ -229,9 +278,16 @@ class TarStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            self.tar = tarfile.open(path, "r:*")
+            self._fh = open_regular(path)
+        except NotRegularFile:
+            raise SourceError(f"{path}: not a file (a FIFO, device or socket; save the image to a file first)") from None
+        except OSError as exc:
+            raise SourceError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        try:
+            self.tar = tarfile.open(fileobj=self._fh, mode="r:*")
             self.members = {m.name.lstrip("./").lstrip("/"): m for m in self.tar.getmembers() if m.isreg()}
         except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+            self._fh.close()
             raise SourceError(f"{path}: not a readable image tarball ({describe_error(exc)})") from None
 
     def has(self, ref: str) -> bool:
@@ -261,6 +317,7 @@ class TarStore:
 
     def close(self) -> None:
         self.tar.close()
+        self._fh.close()
 
 
 class DirStore:
@@ -274,16 +331,17 @@ class DirStore:
 
     def _file(self, ref: str) -> Path:
         rel = _blob_path(ref)
-        if ".." in rel.split("/"):
-            raise SourceError(f"{self.path}: refusing blob reference {ref!r}")
+        # a reference names a file inside the layout: never an absolute path, `..` or a NUL
+        if not isinstance(ref, str) or ".." in rel.split("/") or rel.startswith("/") or os.path.isabs(rel) or "\x00" in rel:
+            raise SourceError(f"{self.path}: refusing blob reference {ref!r} (outside the layout)")
         return self.path / rel
 
     def read(self, ref: str) -> bytes:
         try:
-            with open(self._file(ref), "rb") as fh:
+            with open_regular(self._file(ref)) as fh:
                 data = fh.read(_MAX_JSON + 1)
         except OSError as exc:
-            raise SourceError(f"{self.path}: cannot read {ref}: {exc.strerror}") from None
+            raise SourceError(f"{self.path}: cannot read {ref}: {exc.strerror or exc}") from None
         if len(data) > _MAX_JSON:
             raise SourceError(f"{self.path}: {ref} is too large to be image metadata")
         return data
@@ -291,9 +349,9 @@ class DirStore:
     @contextmanager
     def open(self, ref: str) -> Iterator[Readable]:
         try:
-            fh = open(self._file(ref), "rb")  # noqa: SIM115
+            fh = open_regular(self._file(ref))
         except OSError as exc:
-            raise SourceError(f"{self.path}: cannot read {ref}: {exc.strerror}") from None
+            raise SourceError(f"{self.path}: cannot read {ref}: {exc.strerror or exc}") from None
         try:
             yield fh
         finally:
@@ -311,7 +369,7 @@ def _legacy_manifests(store: TarStore, name: str, platform: str | None) -> list[
     out = []
     for entry in entries:
         config_ref = entry["Config"]
-        config = _load_json(store, config_ref)
+        config = _load_config(store, config_ref)
         plat = _platform_of(config)
         if not platform_matches(plat, platform):
             continue
@@ -322,7 +380,9 @@ def _legacy_manifests(store: TarStore, name: str, platform: str | None) -> list[
         label = f"{name} ({tags[0]})" if tags else name
         layers = []
         for i, p in enumerate(paths):
-            if p.startswith("blobs/"):
+            if not isinstance(p, str):
+                raise TypeError(f"layer path {p!r} is not a string")
+            if p.startswith("blobs/") and p.count("/") >= 2:
                 _, algo, hexd = p.split("/", 2)
                 digest = f"{algo}:{hexd}"
             else:
@@ -333,20 +393,20 @@ def _legacy_manifests(store: TarStore, name: str, platform: str | None) -> list[
     return out
 
 
-def open_local_image(path: Path, platform: str | None) -> tuple[list[ImageManifest], TarStore | DirStore]:
-    """Resolve a tarball or an OCI layout folder into its image manifests."""
+def open_local_image(path: Path, platform: str | None, on_error: OnError | None = None) -> tuple[list[ImageManifest], TarStore | DirStore]:
+    """Resolve a tarball or an OCI layout folder into its image manifests (warnings to `on_error`)."""
     name = str(path)
     store: TarStore | DirStore = DirStore(path) if path.is_dir() else TarStore(path)
     try:
         if store.has("index.json"):
-            manifests = resolve(store, _load_json(store, "index.json"), name, platform)
+            manifests = resolve(store, _load_json(store, "index.json"), name, platform, on_error=on_error)
             if not manifests and store.has("manifest.json") and isinstance(store, TarStore):
                 manifests = _legacy_manifests(store, name, platform)
         elif isinstance(store, TarStore) and store.has("manifest.json"):
             manifests = _legacy_manifests(store, name, platform)
         else:
             raise SourceError(f"{name}: not an image (no index.json or manifest.json; expected `docker save` output or an OCI layout)")
-    except (KeyError, TypeError, AttributeError) as exc:
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
         store.close()
         raise SourceError(f"{name}: malformed image metadata ({type(exc).__name__}: {exc})") from None
     except SourceError:

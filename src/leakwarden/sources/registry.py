@@ -20,9 +20,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from leakwarden.errors import SourceError
+
+if TYPE_CHECKING:
+    from leakwarden.sources import OnError
 
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"
@@ -321,8 +324,10 @@ class RegistryStore:
             resp.close()
 
 
-def open_remote_image(target: str, platform: str | None, *, insecure: bool = False, username: str | None = None, password: str | None = None) -> tuple[list[Any], RegistryStore]:
-    """Resolve a registry reference into image manifests (all platforms, or `platform`)."""
+def open_remote_image(target: str, platform: str | None, *, insecure: bool = False, username: str | None = None, password: str | None = None,
+                      on_error: OnError | None = None) -> tuple[list[Any], RegistryStore]:
+    """Resolve a registry reference into image manifests (all platforms, or `platform`); warnings
+    go to `on_error`."""
     from leakwarden.sources.images import resolve
 
     ref = parse_reference(target)
@@ -333,7 +338,7 @@ def open_remote_image(target: str, platform: str | None, *, insecure: bool = Fal
             doc = json.loads(raw)
         except ValueError:
             raise SourceError(f"{ref}: the registry returned a manifest that is not JSON") from None
-        manifests = resolve(store, doc, str(ref), platform)
+        manifests = resolve(store, doc, str(ref), platform, on_error=on_error)
     except (SourceError, KeyError, TypeError) as exc:
         store.close()
         if isinstance(exc, SourceError):

@@ -1,0 +1,160 @@
+"""Hostile image metadata: fanned-out indexes, malformed configs and manifests, odd digests."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+
+from leakwarden.api import build_detector
+from leakwarden.artifacts import scan_image
+from leakwarden.config import Settings
+from leakwarden.errors import SourceError
+from leakwarden.sources import images
+from tests.artifacts.imagebuild import (
+    CIRCLE,
+    OCI_INDEX,
+    Blobs,
+    Image,
+    Layer,
+    oci_files,
+    secret_image,
+    write_dir,
+    write_tar,
+)
+from tests.conftest import run_cli
+
+
+def _blob_name(digest: str) -> str:
+    return "blobs/sha256/" + digest.split(":", 1)[1]
+
+
+def test_index_fanning_out_resolves_each_digest_once(tmp_path):
+    """Three levels of indexes listing the level below 30 times: 810,000 paths, one image."""
+    files = oci_files([secret_image()])
+    top = json.loads(files["index.json"])["manifests"][0]
+    blobs = Blobs()
+    ref = top
+    for _ in range(3):
+        raw = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [ref] * 30}).encode()
+        ref = {"mediaType": OCI_INDEX, "digest": blobs.add(raw), "size": len(raw)}
+    files["index.json"] = json.dumps({"schemaVersion": 2, "manifests": [ref] * 30}).encode()
+    files.update({_blob_name(d): b for d, b in blobs.blobs.items()})
+    detector = build_detector(Settings())  # built (and its rules compiled) outside the clock
+    started = time.monotonic()
+    result = scan_image(str(write_dir(tmp_path / "oci", files)), detector=detector, use_cache=False)
+    assert time.monotonic() - started < 20  # minutes before
+    assert sorted(f.location.path for f in result.findings) == ["/app/.env", "/app/lib/service.jar!/application.properties", "image-config/Env"]
+    assert result.errors == []
+
+
+def test_too_many_distinct_manifests_are_capped_with_a_warning(tmp_path, monkeypatch):
+    monkeypatch.setattr(images, "MAX_MANIFESTS", 20)
+    files = oci_files([Image([Layer({"a.txt": b"hello\n"}, "COPY a.txt /")], env=[f"CIRCLE_TOKEN={CIRCLE}"])])
+    manifest_desc = json.loads(files["index.json"])["manifests"][0]
+    manifest = json.loads(files[_blob_name(manifest_desc["digest"])])
+    blobs = Blobs()
+    descs = []
+    for k in range(50):  # distinct manifests (an annotation apart) of the same image
+        raw = json.dumps(dict(manifest, annotations={"n": str(k)})).encode()
+        descs.append({"mediaType": manifest_desc["mediaType"], "digest": blobs.add(raw), "size": len(raw)})
+    files["index.json"] = json.dumps({"schemaVersion": 2, "manifests": descs}).encode()
+    files.update({_blob_name(d): b for d, b in blobs.blobs.items()})
+    result = scan_image(str(write_dir(tmp_path / "oci", files)), use_cache=False)
+    (warning,) = result.errors
+    assert warning.kind == "limit" and "more than 20 distinct manifests" in warning.message
+    assert {f.location.path for f in result.findings} == {"image-config/Env"}
+
+
+def _docker_save(path, config: bytes, layers: list[str]) -> str:
+    return str(write_tar(path, {"c.json": config, "manifest.json": json.dumps([{"Config": "c.json", "Layers": layers}]).encode()}))
+
+
+@pytest.mark.parametrize(
+    ("config", "says"),
+    [
+        (b'{"config": {"Env": 5}}', "config.Env has type int"),
+        (b'{"config": {"Cmd": 5}}', "config.Cmd has type int"),
+        (b'{"config": {"Entrypoint": {}}}', "config.Entrypoint has type dict"),
+        (b'{"config": "str"}', "config is not an object"),
+        (b'{"config": {"Labels": ["a"]}}', "config.Labels has type list"),
+        (b'{"container_config": 7}', "container_config is not an object"),
+        (b'{"history": 5}', "history is not a list"),
+        (b"[1, 2]", "is not an object"),
+    ],
+)
+def test_malformed_config_is_a_clean_error(tmp_path, config, says):
+    target = _docker_save(tmp_path / "img.tar", config, [])
+    with pytest.raises(SourceError, match="malformed image metadata") as info:
+        scan_image(target, use_cache=False)
+    assert says in str(info.value)
+    proc = run_cli("scan", "image", target)
+    assert proc.returncode == 2 and proc.stderr.startswith(b"error: ") and b"malformed image metadata" in proc.stderr
+
+
+def test_odd_layer_paths_in_docker_save_manifest(tmp_path):
+    target = _docker_save(tmp_path / "img.tar", b"{}", ["blobs/sha256"])
+    result = scan_image(target, use_cache=False)  # a path with no digest in it: just a missing layer
+    assert [e.kind for e in result.errors] == ["unreadable"] and "blobs/sha256 is missing" in result.errors[0].message
+    with pytest.raises(SourceError, match="malformed image metadata"):
+        scan_image(_docker_save(tmp_path / "int.tar", b"{}", [5]), use_cache=False)  # type: ignore[list-item]
+
+
+def _layout_with(tmp_path, digest_of_manifest: str | None = None, layer_digest: str | None = None):
+    files = oci_files([Image([Layer({"a.txt": b"hello\n"}, "COPY a.txt /")])])
+    index = json.loads(files["index.json"])
+    if digest_of_manifest is not None:
+        index["manifests"][0]["digest"] = digest_of_manifest
+    if layer_digest is not None:
+        name = _blob_name(index["manifests"][0]["digest"])
+        manifest = json.loads(files[name])
+        manifest["layers"][0]["digest"] = layer_digest
+        raw = json.dumps(manifest).encode()
+        blobs = Blobs()
+        index["manifests"][0]["digest"] = blobs.add(raw)
+        files.update({_blob_name(d): b for d, b in blobs.blobs.items()})
+    files["index.json"] = json.dumps(index).encode()
+    return str(write_dir(tmp_path / "oci", files))
+
+
+def test_digests_never_leave_the_layout(tmp_path):
+    outside = tmp_path / "outside.json"
+    outside.write_text('{"schemaVersion": 2, "manifests": []}')
+    for bad in (str(outside), "/etc/hostname", "sha256:a\u0000b", "sha256:../../x"):
+        target = _layout_with(tmp_path / f"m{abs(hash(bad))}", digest_of_manifest=bad)
+        with pytest.raises(SourceError, match="outside the layout"):
+            scan_image(target, use_cache=False)
+        proc = run_cli("scan", "image", target)
+        assert proc.returncode == 2 and b"outside the layout" in proc.stderr and b"internal error" not in proc.stderr
+    secret = tmp_path / "secret.tar"
+    secret.write_bytes(b"")
+    for bad in (str(secret), "/dev/zero"):
+        result = scan_image(_layout_with(tmp_path / f"l{abs(hash(bad))}", layer_digest=bad), use_cache=False)
+        (err,) = result.errors
+        assert "outside the layout" in err.message
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_fifo_and_devices_are_refused_not_read(tmp_path):
+    fifo = tmp_path / "f.tar"
+    os.mkfifo(fifo)
+    for target in (str(fifo), "/dev/zero"):
+        if not os.path.exists(target):
+            continue
+        for command in ("image", "archive"):
+            proc = run_cli("scan", command, target, timeout=60)
+            assert proc.returncode == 2 and b"not a file" in proc.stderr, (command, target, proc.stderr)
+    # a layout whose blob is a FIFO: that blob is refused, never waited on
+    target = _layout_with(tmp_path / "lay")
+    index = json.loads((tmp_path / "lay" / "oci" / "index.json").read_text())
+    manifest = json.loads((tmp_path / "lay" / "oci" / _blob_name(index["manifests"][0]["digest"])).read_text())
+    layer = tmp_path / "lay" / "oci" / _blob_name(manifest["layers"][0]["digest"])
+    layer.unlink()
+    os.mkfifo(layer)
+    started = time.monotonic()
+    result = scan_image(target, use_cache=False)
+    assert time.monotonic() - started < 30
+    (err,) = result.errors
+    assert "not a regular file" in err.message
