@@ -14,13 +14,40 @@ from leakwarden.cli.options import build_settings, emit_report, report_options, 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# Deeper nesting than this is never a real artifact; each level costs a few stack frames.
+MAX_ARCHIVE_DEPTH = 64
+
+
+def _ratio(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    import math
+
+    if value is not None and not (math.isfinite(value) and value >= 1):
+        raise click.BadParameter(f"{value} is not a ratio of at least 1 (e.g. 200)")
+    return value
+
+
+def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from leakwarden.config import parse_size
+    from leakwarden.errors import ConfigError
+
+    if value is None:
+        return None
+    try:
+        size = parse_size(value)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if size < 1:
+        raise click.BadParameter(f"{value!r} is not a size of at least 1 byte")
+    return value
+
+
 def limit_options(func: F) -> F:
     decorators = [
-        click.option("--max-file-size", default=None, metavar="SIZE", help="Skip members larger than this (default 25MB)."),
-        click.option("--max-archive-depth", type=int, default=None, help="How deep to open nested archives (default 8)."),
-        click.option("--max-archive-members", type=int, default=None, help="Stop after this many members per archive or layer (default 200000)."),
-        click.option("--max-archive-bytes", default=None, metavar="SIZE", help="Stop an archive or layer after this many decompressed bytes (default 4GiB)."),
-        click.option("--max-ratio", type=float, default=None, help="Refuse streams that decompress more than this many times their size (default 200)."),
+        click.option("--max-file-size", default=None, metavar="SIZE", callback=_size, help="Skip members larger than this (default 25MB)."),
+        click.option("--max-archive-depth", type=click.IntRange(0, MAX_ARCHIVE_DEPTH), default=None, help="How deep to open nested archives (default 8)."),
+        click.option("--max-archive-members", type=click.IntRange(1), default=None, help="Stop after this many members per archive or layer (default 200000)."),
+        click.option("--max-archive-bytes", default=None, metavar="SIZE", callback=_size, help="Stop an archive or layer after this many decompressed bytes (default 4GiB)."),
+        click.option("--max-ratio", type=float, default=None, callback=_ratio, help="Refuse streams that decompress more than this many times their size (default 200)."),
     ]
     for d in reversed(decorators):
         func = d(func)

@@ -343,7 +343,7 @@ class ArchiveWalker:
             self.on_error(ScanError(display, "binary", "skipped: binary content"))
             return
         limit = self.limits.max_member_size
-        data = head + stream.read(limit + 1 - len(head))
+        data = head if len(head) > limit else head + stream.read(limit + 1 - len(head))
         if len(data) > limit:
             self.on_error(ScanError(display, "too-large", f"skipped: over the {limit / 1e6:.1f} MB member size limit"))
             return
