@@ -133,6 +133,9 @@ class Chunk:
     depth: int = 0
     # Findings starting at or past this offset belong to the next, overlapping block.
     own_end: int | None = None
+    # Decoded text: only matches overlapping [start, end) can be findings; the rest of `data`
+    # is context (the line around an encoded segment, already scanned as plain text).
+    focus: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -144,3 +144,33 @@ def test_base64_runs_without_an_upper_case_letter_or_digit_are_not_candidates() 
         for enc in (base64.b64encode, base64.urlsafe_b64encode):
             run = enc(text.encode()).rstrip(b"=")
             assert re.search(rb"[A-Z0-9]", run), text
+
+
+def test_a_long_line_of_encoded_values_is_decoded_once_per_segment() -> None:
+    """Each decoded segment is matched with its line around it for context, but only what
+    reaches into the decoded bytes is looked at: the other segments in that context are not
+    decoded again for it (that was quadratic, and it reported the one hidden token once for
+    every segment whose context held it)."""
+    from leakwarden.candidates import Detector
+    from leakwarden.matcher import select_matcher
+    from leakwarden.models import Chunk, Origin
+    from leakwarden.rules import load_ruleset
+
+    filler = f'password="{_b64("password=hunter2hunter2 " * 3)}" '
+    hidden = f'token="{_b64("export CARGO_REGISTRY_TOKEN=" + CRATES)}" '
+    line = filler * 60 + hidden + filler * 60 + "\n"
+    ruleset = load_ruleset()
+    detector = Detector(ruleset, select_matcher(ruleset))
+    calls = 0
+    find = detector.matcher.find
+
+    def counting(data: bytes) -> list:  # type: ignore[type-arg]
+        nonlocal calls
+        calls += 1
+        return find(data)
+
+    detector.matcher.find = counting  # type: ignore[method-assign]
+    found = [f for f in detector.scan(Chunk(line.encode(), Origin("file", path="x"))) if f.rule_id == "crates-io-api-token"]
+    assert [(f.decoded, f.location.start_column) for f in found] == [("base64", len(filler) * 60 + len('token="') + 1)]
+    # one plain scan, one per segment (121) and one per segment nested in a decoded one (none)
+    assert calls <= 1 + 121 + 5

@@ -176,6 +176,7 @@ class Decoded:
     text: bytes  # the line (bounded) with the segment decoded
     start: int  # the encoded segment's offset in the chunk
     end: int
+    focus: tuple[int, int] | None = None  # where in `text` the decoded bytes are (None: all of it)
 
 
 # What Hyperscan scans for (id -> expression). Start-of-match tracking and patterns led by
@@ -323,7 +324,8 @@ class SegmentFinder:
         spans.sort()
         return spans
 
-    def segments(self, data: bytes) -> Iterator[Decoded]:
+    def segments(self, data: bytes, focus: tuple[int, int] | None = None) -> Iterator[Decoded]:
+        """Decoded views of `data`; with `focus`, only of segments that reach into it."""
         budget = MAX_DECODED_PER_CHUNK
         count = 0
         done_lines: set[tuple[str, int]] = set()
@@ -331,6 +333,8 @@ class SegmentFinder:
         spans = self._spans(data)
         ml_done = -1  # continued literals already joined up to here
         for i, (start, kind, end) in enumerate(spans):
+            if focus is not None and (end <= focus[0] or start >= focus[1]):
+                continue
             # `late`: a segment that passes the budget is still yielded (it was decoded whole)
             late = True
             if kind == "concat_ml":
@@ -351,7 +355,8 @@ class SegmentFinder:
                 if decoded is None:
                     continue
                 ls, le = _line_bounds(data, seg_start, seg_end)
-                item = Decoded(kind, data[ls:seg_start] + decoded.replace(b"\n", b" ") + data[seg_end:le], seg_start, seg_end)
+                item = Decoded(kind, data[ls:seg_start] + decoded.replace(b"\n", b" ") + data[seg_end:le], seg_start, seg_end,
+                               (seg_start - ls, seg_start - ls + len(decoded)))
                 late = False
             else:
                 # percent, escapes and concatenations: decode the anchor's whole line once
