@@ -10,7 +10,7 @@ import fnmatch
 import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field, replace
-from itertools import accumulate
+from itertools import accumulate, islice
 from typing import TYPE_CHECKING, Any
 
 from leakwarden.candidates.analyzers import ANALYZERS
@@ -182,13 +182,25 @@ class Detector:
         return _with_lines(view, hits, seen, self.ruleset.rules)
 
     def _scan(self, chunk: Chunk) -> tuple[bytes, list[_Hit], _Seen | None]:
-        """The findings (display lines not built yet), what the scan saw, and the bytes it read."""
+        """The findings (display lines not built yet), what the scan saw, and the bytes it read:
+        the chunk's, with ANSI colour codes blanked (see `blank_ansi`)."""
         data = chunk.data
         spans: list[tuple[int, str, int]] = []
+        ws: list[int] = []
         if self._segments is not None and chunk.depth < MAX_DECODE_DEPTH:
-            spans = self._segments.find(data, ansi_stops=False)[0]
+            spans, ws, ansi = self._segments.find(data)
+            if ansi:
+                data = blank_ansi(data)
+                spans, ws, _ = self._segments.find(data, ansi_stops=False)
+        else:
+            if b"\x1b" in data and b"\x1b[" in data:
+                data = blank_ansi(data)
+            if b"\\" in data:
+                from leakwarden.candidates.decoders import MAX_WS_ESCAPES, PATTERNS
+
+                ws = [m.start() for m in islice(re.finditer(PATTERNS["ws_escape"], data), MAX_WS_ESCAPES)]
         seen: _Seen | None = None
-        hits, matches, values = self._scan_plain(chunk, data)
+        hits, matches, values = self._scan_plain(chunk, data, ws)
         if matches:
             seen = _Seen()
             seen.matches = matches
@@ -245,9 +257,11 @@ class Detector:
                 out.append(_Hit(replace(f, location=loc, decoded=chain), start, end))
         return out
 
-    def _scan_plain(self, chunk: Chunk, data: bytes) -> tuple[list[_Hit], list[RuleMatch], set[bytes]]:
+    def _scan_plain(self, chunk: Chunk, data: bytes, ws: list[int]) -> tuple[list[_Hit], list[RuleMatch], set[bytes]]:
         """Findings of the matches in `data`, the matches and the candidates' secret values."""
         matches = self.matcher.find(data)
+        if ws:
+            matches = matches + self._after_escapes(data, ws, matches)
         if not matches:
             return [], matches, set()
         lines = _Lines(data)
@@ -268,6 +282,46 @@ class Detector:
             candidates.append(cand)
         values = {data[c.start : c.end] for c in candidates if c.end - c.start <= _MAX_MASK_VALUE}
         return self._findings(chunk, data, candidates, lines), matches, values
+
+    def _after_escapes(self, data: bytes, ws: list[int], matches: list[RuleMatch]) -> list[RuleMatch]:
+        """Tokens right after a JSON/C `\\n`, `\\r` or `\\t` escape, which the escape's letter hides
+        from a rule's leading `\\b` (`"# tokens\\ncioNN..."`).
+
+        NOTE: the chunk is matched a second time with those escapes blanked (two spaces, so every
+        offset stays), and only matches whose secret starts right after a blanked escape, outside
+        every secret of the first pass, are kept. Everything else is found exactly as before: a
+        private key in JSON (`"-----BEGIN PRIVATE KEY-----\\nMIIE...\\n"`) keeps its `\\n`s, its
+        value and its fingerprint, and no token is cut out of it. An escaped backslash
+        (`"C:\\\\new"`) is no escape. The second pass runs only on chunks with such an escape
+        (found by the segment finder's Hyperscan scan, or `b"\\\\" in` and a regex without it).
+        """
+        starts: set[int] = set()
+        blanked = bytearray(data)
+        for p in ws:
+            q = p
+            while q > 0 and data[q - 1] == 0x5C:  # backslashes before: an even number, or escaped
+                q -= 1
+            if (p - q) % 2 == 0:
+                blanked[p : p + 2] = b"  "
+                starts.add(p + 2)
+        if not starts:
+            return []
+        rules = self.ruleset.rules
+        taken = []
+        for rule_index, m in matches:
+            group = next((g for g in rules[rule_index].secret_groups if m.start(g) >= 0), 0)
+            if group:
+                taken.append(m.span(group))
+        out: list[RuleMatch] = []
+        for rule_index, m in self.matcher.find(bytes(blanked)):
+            group = next((g for g in rules[rule_index].secret_groups if m.start(g) >= 0), 0)
+            if not group or m.start(group) not in starts:
+                continue
+            s, e = m.span(group)
+            if any(a < e and s < b for a, b in taken):
+                continue
+            out.append((rule_index, m))
+        return out
 
     def _gate(self, index: int, rule: Rule, m: re.Match[bytes], path: str | None) -> _Candidate | None:
         group = next((g for g in rule.secret_groups if m.start(g) >= 0), 0)
@@ -389,6 +443,20 @@ def assigned_name(m: re.Match[bytes], group: int) -> bytes:
     while start > floor and data[start - 1] in _NAME_CHARS:
         start -= 1
     return data[start : m.start(group)]
+
+
+_ANSI_CSI = re.compile(rb"\x1b\[[0-?]{0,32}[ -/]{0,8}[@-~]")
+
+
+def blank_ansi(data: bytes) -> bytes:
+    """`data` with each ANSI CSI escape sequence (`ESC [ params intermediates final`, bounded
+    length) replaced by as many spaces: a colour code's final letter (`\\e[32m`) is a word
+    character and hides the token after it from a rule's leading `\\b`.
+
+    NOTE: same length, so offsets, columns and line numbers stay exact and no secret byte changes.
+    The displayed line shows the spaces too: a report holds no terminal control sequences.
+    """
+    return _ANSI_CSI.sub(lambda m: b" " * (m.end() - m.start()), data)
 
 
 def _with_lines(data: bytes, hits: list[_Hit], seen: _Seen, rules: tuple[Rule, ...]) -> list[Finding]:
