@@ -170,11 +170,13 @@ class Finding:
     confidence: Confidence
     secret: Secret
     location: Location
-    line: str = ""  # the source line with the secret masked
+    line: str = ""  # the source line with every secret on it masked
     details: dict[str, Any] = field(default_factory=dict)
     related: dict[str, Secret] = field(default_factory=dict)
     validity: Validity = NOT_CHECKED
     decoded: str | None = None  # e.g. "base64" when found inside decoded text
+    # the same line unmasked, for --show-secrets only (a Secret: printing it shows it redacted)
+    raw_line: Secret | None = field(default=None, compare=False)
 
     @property
     def fingerprint(self) -> str:

@@ -8,22 +8,29 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field, replace
-from typing import Any
+from itertools import accumulate, islice
+from typing import TYPE_CHECKING, Any
 
 from leakwarden.candidates.analyzers import ANALYZERS
 from leakwarden.candidates.checksums import CHECKSUMS
 from leakwarden.candidates.entropy import shannon_entropy
 from leakwarden.candidates.filters import FILTERS
 from leakwarden.errors import RuleError
-from leakwarden.matcher import Matcher
+from leakwarden.matcher import Matcher, RuleMatch
 from leakwarden.models import Chunk, Confidence, Finding, Location, Secret
 from leakwarden.rules import Rule, Ruleset
+
+if TYPE_CHECKING:
+    from leakwarden.candidates.decoders import Decoded, SegmentFinder
 
 ALLOW_MARKER = b"leakwarden:allow"
 MAX_DECODE_DEPTH = 2
 _MAX_LINE_DISPLAY = 240
+# bytes of a line read before and after a secret for its display (60 and 240 characters shown)
+_WINDOW_BEFORE, _WINDOW_AFTER = 128, 512
+_MAX_MASK_VALUE = 4096  # longer secret values are masked where found, not searched for elsewhere
 
 
 def check_registries(ruleset: Ruleset) -> None:
@@ -73,9 +80,17 @@ class _Lines:
         return bisect_right(self.newlines(), offset - 1)
 
     def line_start(self, offset: int) -> int:
+        # NOTE: with many lookups, the index: a search back per finding on a megabytes-long
+        # line made many findings on it cost quadratic time
+        if self._nl is not None:
+            i = bisect_left(self._nl, offset) - 1
+            return self._nl[i] + 1 if i >= 0 else 0
         return self.data.rfind(b"\n", 0, offset) + 1
 
     def line_end(self, offset: int) -> int:
+        if self._nl is not None:
+            i = bisect_left(self._nl, offset)
+            return self._nl[i] if i < len(self._nl) else len(self.data)
         e = self.data.find(b"\n", offset)
         return len(self.data) if e < 0 else e
 
@@ -95,6 +110,55 @@ class _Lines:
         return self.data[lo:hi]
 
 
+@dataclass(slots=True)
+class _Hit:
+    """A finding before its display line is built, with the bytes it stands for in the chunk:
+    the secret, or for a decoded finding the encoded text it was decoded from."""
+
+    finding: Finding
+    start: int
+    end: int
+
+
+class _Seen:
+    """Everything scanning one chunk saw that a displayed line must not show: every rule match
+    (before any gate, filter or allowlist), every finding's span, the secret values (to mask
+    their other occurrences), and the same for each decoded segment, mapped back to the encoded
+    text. Resolved only when the chunk has something to report."""
+
+    __slots__ = ("children", "hits", "matches", "values")
+
+    def __init__(self) -> None:
+        self.matches: list[RuleMatch] = []
+        self.hits: list[tuple[int, int]] = []
+        self.values: set[bytes] = set()
+        self.children: list[tuple[Decoded, _Seen]] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.matches or self.hits or self.children)
+
+    def resolve(self, rules: tuple[Rule, ...], data: bytes) -> tuple[list[tuple[int, int]], set[bytes]]:
+        """(spans to mask, values to mask wherever they occur), in `data`'s offsets."""
+        from leakwarden.candidates.decoders import raw_span
+
+        spans = list(self.hits)
+        values = set(self.values)
+        for rule_index, m in self.matches:
+            group = next((g for g in rules[rule_index].secret_groups if m.start(g) >= 0), 0)
+            if group:
+                spans.append(m.span(group))
+        for seg, child in self.children:
+            child_spans, child_values = child.resolve(rules, seg.text)
+            values |= child_values
+            for a, b in child_spans:
+                spans.append(raw_span(seg, data, a, b))
+            for a, b in child.hits:  # the encoded form of what was found: masked wherever it occurs
+                ra, rb = raw_span(seg, data, a, b)
+                if rb - ra <= _MAX_MASK_VALUE:
+                    values.add(data[ra:rb])
+        return spans, values
+
+
 class Detector:
     """Run the matcher over a chunk and produce findings for it."""
 
@@ -104,69 +168,115 @@ class Detector:
         self.matcher = matcher
         self._allow_regex = [tuple(re.compile(x) for x in r.allow.regexes) for r in ruleset.rules]
         self._allow_names = [tuple(re.compile(x.encode()) for x in r.allow.names) for r in ruleset.rules]
-        self._segments = None
+        self._segments: SegmentFinder | None = None
         if decode:
             from leakwarden.candidates.decoders import SegmentFinder
 
             self._segments = SegmentFinder()
 
     def scan(self, chunk: Chunk) -> list[Finding]:
-        findings = self._scan_plain(chunk)
+        view, hits, seen = self._scan(chunk)
+        if not hits:
+            return []
+        assert seen is not None
+        return _with_lines(view, hits, seen, self.ruleset.rules)
+
+    def _scan(self, chunk: Chunk) -> tuple[bytes, list[_Hit], _Seen | None]:
+        """The findings (display lines not built yet), what the scan saw, and the bytes it read:
+        the chunk's, with ANSI colour codes blanked (see `blank_ansi`)."""
+        data = chunk.data
+        spans: list[tuple[int, str, int]] = []
+        ws: list[int] = []
         if self._segments is not None and chunk.depth < MAX_DECODE_DEPTH:
-            decoded = self._scan_decoded(chunk, findings)
+            spans, ws, ansi = self._segments.find(data)
+            if ansi:
+                data = blank_ansi(data)
+                spans, ws, _ = self._segments.find(data, ansi_stops=False)
+        else:
+            if b"\x1b" in data and b"\x1b[" in data:
+                data = blank_ansi(data)
+            if b"\\" in data:
+                from leakwarden.candidates.decoders import MAX_WS_ESCAPES, PATTERNS
+
+                ws = [m.start() for m in islice(re.finditer(PATTERNS["ws_escape"], data), MAX_WS_ESCAPES)]
+        seen: _Seen | None = None
+        hits, matches, values = self._scan_plain(chunk, data, ws)
+        if matches:
+            seen = _Seen()
+            seen.matches = matches
+            seen.hits = [(h.start, h.end) for h in hits]
+            seen.values = values
+        if spans:
+            if seen is None:
+                seen = _Seen()
+            decoded = self._scan_decoded(chunk, data, spans, hits, seen)
             if decoded:
                 # the encoded text itself often looks like a generic secret: the decoded
                 # finding says more, so it replaces a generic one on the same line
-                lines = {f.location.start_line for f in decoded}
-                findings = [f for f in findings if not ("generic" in self.ruleset.by_id[f.rule_id].tags and f.location.start_line in lines)]
-                findings.extend(decoded)
-        return findings
+                lines = {h.finding.location.start_line for h in decoded}
+                hits = [h for h in hits if not ("generic" in self.ruleset.by_id[h.finding.rule_id].tags and h.finding.location.start_line in lines)]
+                hits.extend(decoded)
+        return data, hits, seen if seen else None
 
-    def _scan_decoded(self, chunk: Chunk, found: list[Finding]) -> list[Finding]:
+    def _scan_decoded(self, chunk: Chunk, data: bytes, spans: list[tuple[int, str, int]], found: list[_Hit], seen_here: _Seen) -> list[_Hit]:
         """Scan decoded segments; report what they hide at the encoded text's location."""
         assert self._segments is not None
-        data = chunk.data
-        seen = {(f.rule_id, f.secret.reveal(), f.location.offset) for f in found}
-        seen_secrets = {(f.rule_id, f.secret.reveal()) for f in found}
-        out: list[Finding] = []
+        seen = {(h.finding.rule_id, h.finding.secret.reveal(), h.finding.location.offset) for h in found}
+        seen_secrets = {(h.finding.rule_id, h.finding.secret.reveal()) for h in found}
+        out: list[_Hit] = []
+        lines = _Lines(data)
         # NOTE: a decoded segment is rescanned with its line around it, for context; only what
-        # reaches into the decoded bytes can be new. Without `focus`, every other segment and
+        # reaches into the decoded bytes can be new (`focus`). Without it every other segment and
         # assignment on a long line of them was decoded and checked again for each one:
         # quadratic (a 200 KB line of quoted base64 took 400 s).
-        for seg in self._segments.segments(data, chunk.focus):
-            child = Chunk(seg.text, chunk.origin, depth=chunk.depth + 1, focus=seg.focus)
-            for f in self.scan(child):
+        if chunk.focus is not None:
+            lo, hi = chunk.focus
+            spans = [s for s in spans if s[2] > lo and s[0] < hi]
+        for seg in self._segments.segments(data, spans):
+            focus = (seg.start - seg.region[0], seg.start - seg.region[0] + seg.decoded_len) if seg.kind == "base64" else None
+            child = Chunk(seg.text, chunk.origin, depth=chunk.depth + 1, focus=focus)
+            _, child_hits, child_seen = self._scan(child)
+            if child_seen is not None:
+                seen_here.children.append((seg, child_seen))
+            for h in child_hits:
+                f = h.finding
                 key = (f.rule_id, f.secret.reveal())
                 if key in seen_secrets:
                     continue  # already visible in the plain text (e.g. escapes around it)
-                line = data.count(b"\n", 0, seg.start)
-                ls = data.rfind(b"\n", 0, seg.start) + 1
+                line = lines.line_of(seg.start)
+                ls = lines.line_start(seg.start)
                 col0 = chunk.base_column if ls == 0 else 1
                 loc = replace(
                     f.location,
                     start_line=chunk.base_line + line,
                     end_line=chunk.base_line + line + data.count(b"\n", seg.start, seg.end),
                     start_column=seg.start - ls + col0,
-                    end_column=seg.end - (data.rfind(b"\n", 0, seg.end) + 1) + (col0 if ls == 0 else 1),
+                    end_column=seg.end - lines.line_start(seg.end) + (col0 if ls == 0 else 1),
                     offset=chunk.base_offset + seg.start,
                 )
                 chain = f"{seg.kind}>{f.decoded}" if f.decoded else seg.kind
                 if (f.rule_id, f.secret.reveal(), loc.offset) in seen:
                     continue
                 seen.add((f.rule_id, f.secret.reveal(), loc.offset))
-                out.append(replace(f, location=loc, decoded=chain))
+                from leakwarden.candidates.decoders import raw_span
+
+                start, end = raw_span(seg, data, h.start, h.end)
+                seen_here.hits.append((start, end))
+                out.append(_Hit(replace(f, location=loc, decoded=chain), start, end))
         return out
 
-    def _scan_plain(self, chunk: Chunk) -> list[Finding]:
-        data = chunk.data
+    def _scan_plain(self, chunk: Chunk, data: bytes, ws: list[int]) -> tuple[list[_Hit], list[RuleMatch], set[bytes]]:
+        """Findings of the matches in `data`, the matches and the candidates' secret values."""
         matches = self.matcher.find(data)
+        if ws:
+            matches = matches + self._after_escapes(data, ws, matches)
         if chunk.focus is not None and matches:
             lo, hi = chunk.focus
             rules = self.ruleset.rules
             # helpers (e-mails, site URLs) in the context still pair with a finding in focus
             matches = [(r, m) for r, m in matches if (m.end() > lo and m.start() < hi) or not rules[r].visible]
         if not matches:
-            return []
+            return [], matches, set()
         lines = _Lines(data)
         path = chunk.origin.path
         candidates: list[_Candidate] = []
@@ -183,7 +293,48 @@ class Detector:
                     continue
             cand.line = lines.line_of(cand.start)
             candidates.append(cand)
-        return self._findings(chunk, candidates, lines)
+        values = {data[c.start : c.end] for c in candidates if c.end - c.start <= _MAX_MASK_VALUE}
+        return self._findings(chunk, data, candidates, lines), matches, values
+
+    def _after_escapes(self, data: bytes, ws: list[int], matches: list[RuleMatch]) -> list[RuleMatch]:
+        """Tokens right after a JSON/C `\\n`, `\\r` or `\\t` escape, which the escape's letter hides
+        from a rule's leading `\\b` (`"# tokens\\ncioNN..."`).
+
+        NOTE: the chunk is matched a second time with those escapes blanked (two spaces, so every
+        offset stays), and only matches whose secret starts right after a blanked escape, outside
+        every secret of the first pass, are kept. Everything else is found exactly as before: a
+        private key in JSON (`"-----BEGIN PRIVATE KEY-----\\nMIIE...\\n"`) keeps its `\\n`s, its
+        value and its fingerprint, and no token is cut out of it. An escaped backslash
+        (`"C:\\\\new"`) is no escape. The second pass runs only on chunks with such an escape
+        (found by the segment finder's Hyperscan scan, or `b"\\\\" in` and a regex without it).
+        """
+        starts: set[int] = set()
+        blanked = bytearray(data)
+        for p in ws:
+            q = p
+            while q > 0 and data[q - 1] == 0x5C:  # backslashes before: an even number, or escaped
+                q -= 1
+            if (p - q) % 2 == 0:
+                blanked[p : p + 2] = b"  "
+                starts.add(p + 2)
+        if not starts:
+            return []
+        rules = self.ruleset.rules
+        taken = []
+        for rule_index, m in matches:
+            group = next((g for g in rules[rule_index].secret_groups if m.start(g) >= 0), 0)
+            if group:
+                taken.append(m.span(group))
+        out: list[RuleMatch] = []
+        for rule_index, m in self.matcher.find(bytes(blanked)):
+            group = next((g for g in rules[rule_index].secret_groups if m.start(g) >= 0), 0)
+            if not group or m.start(group) not in starts:
+                continue
+            s, e = m.span(group)
+            if any(a < e and s < b for a, b in taken):
+                continue
+            out.append((rule_index, m))
+        return out
 
     def _gate(self, index: int, rule: Rule, m: re.Match[bytes], path: str | None) -> _Candidate | None:
         group = next((g for g in rule.secret_groups if m.start(g) >= 0), 0)
@@ -224,21 +375,25 @@ class Detector:
             secret, confidence=confidence, details=details,
         )
 
-    def _findings(self, chunk: Chunk, candidates: list[_Candidate], lines: _Lines) -> list[Finding]:
+    def _findings(self, chunk: Chunk, data: bytes, candidates: list[_Candidate], lines: _Lines) -> list[_Hit]:
         by_rule: dict[str, list[_Candidate]] = {}
         for c in candidates:
             by_rule.setdefault(c.rule.id, []).append(c)
-        out: list[Finding] = []
-        data = chunk.data
+        out: list[_Hit] = []
         origin = chunk.origin
         # A generic rule says nothing new where a specific rule already found the same bytes.
-        specific = [(c.start, c.end) for c in candidates if c.rule.visible and "generic" not in c.rule.tags]
+        specific = sorted((c.start, c.end) for c in candidates if c.rule.visible and "generic" not in c.rule.tags)
+        specific_starts = [a for a, _ in specific]
+        reach = list(accumulate((b for _, b in specific), max))  # furthest end among the first i + 1
+        allowed: dict[tuple[int, int], bool] = {}
         for c in candidates:
             rule = c.rule
             if not rule.visible:
                 continue
-            if "generic" in rule.tags and any(s < c.end and c.start < e for s, e in specific):
-                continue
+            if "generic" in rule.tags:
+                i = bisect_left(specific_starts, c.end)  # specific spans starting before c ends
+                if i and reach[i - 1] > c.start:
+                    continue
             related: dict[str, Secret] = {}
             missing = False
             for req in rule.requires:
@@ -251,12 +406,13 @@ class Detector:
             if missing:
                 continue
             ls, le = lines.line_start(c.start), lines.line_end(c.end)
-            line_bytes = data[ls:le]
-            if ALLOW_MARKER in line_bytes:
+            allow = allowed.get((ls, le))
+            if allow is None:
+                allow = allowed[ls, le] = data.find(ALLOW_MARKER, ls, le) >= 0
+            if allow:
                 continue
             end_line = c.line + data.count(b"\n", c.start, c.end)
-            end_ls = data.rfind(b"\n", 0, c.end) + 1
-            display = _display_line(line_bytes, c.start - ls, c.end - ls, c.secret)
+            end_ls = lines.line_start(c.end)
             loc = Location(
                 kind=origin.kind,
                 path=origin.path,
@@ -270,21 +426,19 @@ class Detector:
                 layer=origin.layer,
                 extra=dict(origin.extra),
             )
-            out.append(
-                Finding(
-                    rule_id=rule.id,
-                    rule_name=rule.name,
-                    provider=rule.provider,
-                    severity=rule.severity,
-                    confidence=c.confidence,
-                    secret=Secret(c.secret),
-                    location=loc,
-                    line=display,
-                    details=c.details,
-                    related=related,
-                    decoded=None,
-                )
+            finding = Finding(
+                rule_id=rule.id,
+                rule_name=rule.name,
+                provider=rule.provider,
+                severity=rule.severity,
+                confidence=c.confidence,
+                secret=Secret(c.secret),
+                location=loc,
+                details=c.details,
+                related=related,
+                decoded=None,
             )
+            out.append(_Hit(finding, c.start, c.end))
         return out
 
 
@@ -304,13 +458,128 @@ def assigned_name(m: re.Match[bytes], group: int) -> bytes:
     return data[start : m.start(group)]
 
 
-def _display_line(line: bytes, s: int, e: int, secret: str) -> str:
-    """The line with the secret replaced by its redacted form, cut to a readable length."""
+_ANSI_CSI = re.compile(rb"\x1b\[[0-?]{0,32}[ -/]{0,8}[@-~]")
+
+
+def blank_ansi(data: bytes) -> bytes:
+    """`data` with each ANSI CSI escape sequence (`ESC [ params intermediates final`, bounded
+    length) replaced by as many spaces: a colour code's final letter (`\\e[32m`) is a word
+    character and hides the token after it from a rule's leading `\\b`.
+
+    NOTE: same length, so offsets, columns and line numbers stay exact and no secret byte changes.
+    The displayed line shows the spaces too: a report holds no terminal control sequences.
+    """
+    return _ANSI_CSI.sub(lambda m: b" " * (m.end() - m.start()), data)
+
+
+def _with_lines(data: bytes, hits: list[_Hit], seen: _Seen, rules: tuple[Rule, ...]) -> list[Finding]:
+    """The findings with their display lines: the raw line (kept as a Secret, shown only with
+    --show-secrets) and the line with every span the scan saw masked (see `_Seen`)."""
+    spans, values = seen.resolve(rules, data)
+    spans = sorted(set(spans))
+    starts = [a for a, _ in spans]
+    reach = max((b - a for a, b in spans), default=0)
+    finder = _ValueFinder(values)
+    lines = _Lines(data)
+    out = []
+    for h in hits:
+        ls, le = lines.line_start(h.start), lines.line_end(h.end)
+        masked, raw = _display(data, ls, le, h.start, h.end, spans, starts, reach, finder)
+        out.append(replace(h.finding, line=masked, raw_line=Secret(raw)))
+    return out
+
+
+class _ValueFinder:
+    """Occurrences of secret values in a window. A few values: a `find` loop each. Many (a
+    minified line full of tokens): one pass over the window with a dict of their first bytes,
+    so the cost per window does not grow with the number of values."""
+
+    _FEW = 16
+    _MIN = 4  # shorter values are masked where they were found only
+
+    def __init__(self, values: set[bytes]) -> None:
+        self.values = sorted(v for v in values if len(v) >= self._MIN)
+        self.key = min((len(v) for v in self.values), default=0)
+        self.by_key: dict[bytes, list[bytes]] = {}
+        if len(self.values) > self._FEW:
+            for v in self.values:
+                self.by_key.setdefault(v[: self.key], []).append(v)
+
+    def find(self, data: bytes, ls: int, le: int, lo: int, hi: int) -> list[tuple[int, int]]:
+        """(start, end) of every occurrence inside the line [ls, le) that overlaps [lo, hi)."""
+        out: list[tuple[int, int]] = []
+        if not self.by_key:
+            for v in self.values:
+                n = len(v)
+                b0 = min(le, hi + n - 1)
+                k = data.find(v, max(ls, lo - n + 1), b0)
+                while k >= 0:
+                    out.append((k, k + n))
+                    k = data.find(v, k + 1, b0)
+            return out
+        key, get = self.key, self.by_key.get
+        longest = max(len(v) for v in self.values)
+        for i in range(max(ls, lo - longest + 1), min(le, hi) - key + 1):
+            found = get(data[i : i + key])
+            if found:
+                out.extend((i, i + len(v)) for v in found if data.startswith(v, i) and i + len(v) <= le)
+        return out
+
+
+def _display(
+    data: bytes, ls: int, le: int, s: int, e: int,
+    spans: list[tuple[int, int]], starts: list[int], reach: int, values: _ValueFinder,
+) -> tuple[str, str]:
+    """The line(s) data[ls:le] around data[s:e], masked and raw, cut to a readable length.
+
+    Only a bounded window around the secret is read (a minified line may be megabytes long).
+    Masked: every span overlapping the window and every occurrence of a value in it is replaced
+    by its redacted form (overlapping ones merged first)."""
     from leakwarden.models import redact
 
-    text = line[:s].decode("utf-8", "replace") + redact(secret) + line[e:].decode("utf-8", "replace")
-    text = text.strip()
+    lo, hi = max(ls, s - _WINDOW_BEFORE), min(le, e + _WINDOW_AFTER)
+    marks = [(s, e)]
+    j = bisect_left(starts, hi) - 1
+    while j >= 0 and starts[j] > lo - reach - 1:
+        a, b = spans[j]
+        if b > lo and a < hi:
+            marks.append((a, b))
+        j -= 1
+    marks.extend(values.find(data, ls, le, lo, hi))
+    marks.sort()
+    merged: list[list[int]] = []
+    for a, b in marks:
+        if merged and a < merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    parts: list[str] = []
+    size = 0
+    own = 0
+    cur = lo
+    for a, b in merged:
+        piece = data[cur : max(a, lo)].decode("utf-8", "replace")
+        parts.append(piece)
+        size += len(piece)
+        if a <= s < b:
+            own = size
+        piece = redact(data[a:b].decode("utf-8", "replace"))
+        parts.append(piece)
+        size += len(piece)
+        cur = min(b, hi)
+    parts.append(data[cur:hi].decode("utf-8", "replace"))
+    left, right = lo > ls, hi < le
+    masked = _cut("".join(parts), own, left, right)
+    raw = _cut(data[lo:hi].decode("utf-8", "replace"), len(data[lo:s].decode("utf-8", "replace")), left, right)
+    return masked, raw
+
+
+def _cut(text: str, own: int, left: bool, right: bool) -> str:
+    """`text` stripped and cut to a readable length around the character offset `own`."""
+    stripped = text.lstrip()
+    own -= len(text) - len(stripped)
+    text = stripped.rstrip()
     if len(text) > _MAX_LINE_DISPLAY:
-        pos = max(0, text.find(redact(secret)) - 60)
-        text = ("…" if pos else "") + text[pos : pos + _MAX_LINE_DISPLAY] + "…"
-    return text
+        pos = max(0, own - 60)
+        return ("…" if pos or left else "") + text[pos : pos + _MAX_LINE_DISPLAY] + "…"
+    return ("…" if left else "") + text + ("…" if right else "")

@@ -21,14 +21,17 @@ from __future__ import annotations
 
 import binascii
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
 MAX_SEGMENT = 64 * 1024
 MAX_DECODED_PER_CHUNK = 4 * 1024 * 1024
 MAX_SEGMENTS_PER_CHUNK = 2000
+MAX_WS_ESCAPES = 8000  # ws_escape offsets kept per chunk
 _LINE_CONTEXT = 2048
 
 # base64 value: after `:`/`=` or an opening quote, 20+ alphabet characters, ended by a
@@ -53,8 +56,14 @@ _B64_TAIL_WITH_UPPER = (
     + rb"|".join(_B64_LOWER * k + _B64_UPPER + _B64_ANY + b"{%d,}" % (13 - k) for k in range(13))
     + rb"|" + _B64_LOWER + rb"{13,}" + _B64_UPPER + _B64_ANY + rb"*)"
 )
-_B64 = (
-    rb"(?:[:=][ \t]{0,4}[\"'`]?|[\"'`])(?:"
+# NOTE: `Basic ` (any case, one space or more) also starts a run: an HTTP basic-auth header holds
+# base64 of `user:password`, and its value is not after a `:`, `=` or quote of its own. Hyperscan
+# gets it as an expression of its own: inside the prefix alternation it cost 0.07 CPU-s per 412 MB
+# of source, apart 0.02.
+_B64_PREFIX = rb"(?:[:=][ \t]{0,4}[\"'`]?|[\"'`])"
+_B64_BASIC_PREFIX = rb"[Bb][Aa][Ss][Ii][Cc] +"
+_B64_BODY = (
+    rb"(?:"
     rb"[A-Z][A-HM-Xc-ns-z0-38-9+/_\-]" + _B64_ANY + rb"{14,}"
     rb"|[a-f][A-HM-X0-38-9]" + _B64_ANY + rb"{14,}"
     rb"|[a-f][c-ns-z+/_\-]" + _B64_TAIL_WITH_UPPER
@@ -63,10 +72,17 @@ _B64 = (
     rb"|[w-z][abopqr]" + _B64_TAIL_WITH_UPPER
     + rb")={0,2}[^A-Za-z0-9+/_\-=]"
 )
+_B64 = rb"(?:" + _B64_PREFIX[3:-1] + rb"|" + _B64_BASIC_PREFIX + rb")" + _B64_BODY
 # percent-encoding that can hide a token character: letters, digits, + / = @ :
 _PCT = rb"%(?:[46][1-9A-Fa-f]|[57][0-9Aa]|3[0-9AaDd]|2[BbFf]|40)"
-# escapes that break a token or the quotes around it: \" \' \/ and \u00XX
-_ESC = rb"\\[\"'/]|\\u00[0-9A-Fa-f]{2}"
+# escapes that break a token or the quotes around it: \" \' \/ and \u00XX, and the `.properties`
+# escapes \= \: and \ (backslash space) where they follow a token character (`...Tc\=A1D0`).
+# NOTE: the token character keeps the trigger rare: \: and \ alone are common in LaTeX and shell.
+_ESC = rb"\\[\"'/]|\\u00[0-9A-Fa-f]{2}|(?<=[A-Za-z0-9_.\-])\\[=: ]"
+# a JSON/C \n \r \t right before a token character: the letter defeats the `\b` a rule puts
+# before its prefix (`"# tokens\ncioNN..."`). Not a decoder: the Detector matches the chunk again
+# with these escapes turned into two spaces and keeps only the tokens that start right after one.
+_WS_ESC = rb"\\[nrt][A-Za-z0-9]"
 # a string literal split and joined with + (or PHP's " . "): "ATATT3x" + "FfGF0..."
 _CONCAT = rb"\"[ \t]*\+[ \t]*\"|'[ \t]*\+[ \t]*'|\"[ \t]+\.[ \t]+\"|'[ \t]+\.[ \t]+'"
 # the same split across lines: `"abc" +` / `+ "def"` (JS, Java, Go, C#) or a literal followed by
@@ -80,15 +96,19 @@ _CONCAT_ML = (
     rb"[^\s\"']\"[ \t]*\+[ \t]*\r?\n[ \t]*\"[^\s\"']|[^\s\"']\"[ \t]*\r?\n[ \t]*\+[ \t]*\"[^\s\"']|[^\s\"']\"\r?\n[ \t]+\"[^\s\"']"
     rb"|[^\s\"']'[ \t]*\+[ \t]*\r?\n[ \t]*'[^\s\"']|[^\s\"']'[ \t]*\r?\n[ \t]*\+[ \t]*'[^\s\"']|[^\s\"']'\r?\n[ \t]+'[^\s\"']"
 )
-PATTERNS: dict[str, bytes] = {"base64": _B64, "percent": _PCT, "escape": _ESC, "concat": _CONCAT, "concat_ml": _CONCAT_ML}
+PATTERNS: dict[str, bytes] = {
+    "base64": _B64, "percent": _PCT, "escape": _ESC, "concat": _CONCAT, "concat_ml": _CONCAT_ML, "ws_escape": _WS_ESC,
+}
 MAX_CONCAT_LINES = 8  # lines joined into one literal at most
 MAX_CONCAT_BYTES = 4096
 _COMPILED = {name: re.compile(p) for name, p in PATTERNS.items()}
+_WS_ESC_RE = _COMPILED["ws_escape"]
 _B64_RUN = re.compile(rb"[A-Za-z0-9+/_\-]{16,}={0,2}")
-_ESC_RE = re.compile(rb"\\(u[0-9A-Fa-f]{4}|x[0-9A-Fa-f]{2}|[\"'/\\nrtbf])")
+_ESC_RE = re.compile(rb"\\(u[0-9A-Fa-f]{4}|x[0-9A-Fa-f]{2}|[\"'/\\nrtbf=: ])")
 _URLSAFE = bytes.maketrans(b"-_", b"+/")
 _ASCII_GOOD = bytes(range(0x20, 0x7F)) + b"\n\r\t"
-_SIMPLE = {b'"': b'"', b"'": b"'", b"/": b"/", b"\\": b"\\", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
+_SIMPLE = {b'"': b'"', b"'": b"'", b"/": b"/", b"\\": b"\\", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f",
+           b"=": b"=", b":": b":", b" ": b" "}
 
 
 def _printable(data: bytes) -> bool:
@@ -176,7 +196,67 @@ class Decoded:
     text: bytes  # the line (bounded) with the segment decoded
     start: int  # the encoded segment's offset in the chunk
     end: int
-    focus: tuple[int, int] | None = None  # where in `text` the decoded bytes are (None: all of it)
+    region: tuple[int, int] = (0, 0)  # the chunk's bytes `text` was made from (a bounded line)
+    decoded_len: int = 0  # base64: length of the decoded run inside `text`
+
+
+# An edit made by a decoder: (start, end) in its input, (start, end) of what replaced it in its
+# output. A decoder's edits map offsets in the decoded text back to the encoded text.
+Edit = tuple[int, int, int, int]
+
+
+def _sub_edits(rx: re.Pattern[bytes], data: bytes, size: Callable[[re.Match[bytes]], int]) -> list[Edit]:
+    out: list[Edit] = []
+    shift = 0
+    for m in rx.finditer(data):
+        s, e = m.span()
+        n = size(m)
+        out.append((s, e, s + shift, s + shift + n))
+        shift += n - (e - s)
+    return out
+
+
+_PCT_RE = re.compile(rb"%[0-9A-Fa-f]{2}")  # what unquote_to_bytes decodes
+
+
+def _edit_stages(seg: Decoded, raw: bytes) -> list[list[Edit]]:
+    """The edits that turned `raw` (the segment's region) into `seg.text`, one list per pass."""
+    if seg.kind == "base64":
+        ls = seg.region[0]
+        return [[(seg.start - ls, seg.end - ls, seg.start - ls, seg.start - ls + seg.decoded_len)]]
+    if seg.kind == "escape":
+        return [_sub_edits(_ESC_RE, raw, lambda m: len(_unescape_one(m)))]
+    if seg.kind == "percent":
+        return [_sub_edits(_PCT_RE, raw, lambda m: 1)]
+    if seg.kind == "concat":
+        return [_sub_edits(_JOIN_RE, raw, lambda m: 0)]
+    # concat_ml: continuations joined first, then the one-line joins of the result
+    return [_sub_edits(_ML_JOIN_RE, raw, lambda m: 0), _sub_edits(_JOIN_RE, _ML_JOIN_RE.sub(b"", raw), lambda m: 0)]
+
+
+def _back_start(edits: list[Edit], p: int) -> int:
+    i = bisect_right(edits, p, key=lambda x: x[2]) - 1
+    if i < 0:
+        return p
+    rs, re_, ds, de = edits[i]
+    return rs if p < de else re_ + (p - de)
+
+
+def _back_end(edits: list[Edit], p: int) -> int:
+    i = bisect_left(edits, p, key=lambda x: x[2]) - 1
+    if i < 0:
+        return p
+    rs, re_, ds, de = edits[i]
+    return re_ if p <= de else re_ + (p - de)
+
+
+def raw_span(seg: Decoded, data: bytes, start: int, end: int) -> tuple[int, int]:
+    """Chunk offsets of the encoded bytes that seg.text[start:end] was decoded from, widened to
+    whole escapes (and, for base64, to the whole run when it touches the decoded part)."""
+    ls, le = seg.region
+    for edits in reversed(_edit_stages(seg, data[ls:le])):
+        start, end = _back_start(edits, start), _back_end(edits, end)
+    return min(le, ls + start), min(le, ls + max(start, end))
 
 
 # What Hyperscan scans for (id -> expression). Start-of-match tracking and patterns led by
@@ -191,12 +271,16 @@ _WS = b" \t"
 _NOT_EDGE = frozenset(b" \t\n\r\f\v\"'")  # the [^\s"'] around a multi-line join
 _B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-"
 _B64_PREFIX_QUOTES = b"\"'`"
-_ID_B64, _ID_PCT, _ID_ESC2, _ID_ESC6, _ID_PLUS, _ID_DOT, _ID_ML_INDENT = range(7)
+_ID_B64, _ID_PCT, _ID_ESC2, _ID_ESC6, _ID_PLUS, _ID_DOT, _ID_ML_INDENT, _ID_ESC_PROPS, _ID_WS_ESC, _ID_B64_BASIC, _ID_ANSI = range(11)
 _HS_EXPRESSIONS: dict[int, bytes] = {
-    _ID_B64: _B64,
+    _ID_B64: _B64_PREFIX + _B64_BODY,
+    _ID_B64_BASIC: _B64_BASIC_PREFIX + _B64_BODY,
     _ID_PCT: _PCT,
     _ID_ESC2: rb"\\[\"'/]",
     _ID_ESC6: rb"\\u00[0-9A-Fa-f]{2}",
+    _ID_ESC_PROPS: rb"[A-Za-z0-9_.\-]\\[=: ]",  # the escape is the last two bytes (a lookbehind in _ESC)
+    _ID_WS_ESC: _WS_ESC,
+    _ID_ANSI: rb"\x1b\[",  # not a segment: tells the Detector to blank ANSI escapes first
     _ID_PLUS: rb"\+[ \t]*(?:\r?\n[ \t]*)?[\"']",
     _ID_DOT: rb"\"[ \t]+\.[ \t]+\"|'[ \t]+\.[ \t]+'",
     _ID_ML_INDENT: rb"[^\s\"']\"\r?\n[ \t]+\"[^\s\"']|[^\s\"']'\r?\n[ \t]+'[^\s\"']",
@@ -226,6 +310,10 @@ def _b64_start(data: bytes, end: int) -> int:
     ws = _back(data, q, _WS)
     if q - ws <= 4 and ws > 0 and data[ws - 1] in b":=":
         return ws - 1
+    if q == run:  # no quote: `Basic ` then the run
+        sp = _back(data, run, b" ")
+        if sp < run and sp >= 5 and data[sp - 5 : sp].lower() == b"basic":
+            return sp - 5
     return q
 
 
@@ -278,7 +366,8 @@ class SegmentFinder:
 
             db = hs.Database(mode=hs.HS_MODE_BLOCK)
             ids = sorted(_HS_EXPRESSIONS)
-            db.compile(expressions=[_HS_EXPRESSIONS[i] for i in ids], ids=ids, elements=len(ids), flags=[0] * len(ids))
+            flags = [hs.HS_FLAG_SINGLEMATCH if i in (_ID_ANSI, _ID_WS_ESC) else 0 for i in ids]
+            db.compile(expressions=[_HS_EXPRESSIONS[i] for i in ids], ids=ids, elements=len(ids), flags=flags)
             self._db = db
         except Exception:  # noqa: BLE001 - no Hyperscan, or it refused: Python regexes instead
             self._db = None
@@ -286,14 +375,39 @@ class SegmentFinder:
     def _spans(self, data: bytes) -> list[tuple[int, str, int]]:
         """(start, kind, end) of each candidate segment, sorted by start then kind: every end
         where a pattern matches, with the leftmost start of a match ending there."""
+        spans, ws, _ = self.find(data, ansi_stops=False)
+        return sorted(spans + [(p, "ws_escape", p + 3) for p in ws]) if ws else spans
+
+    def find(self, data: bytes, ansi_stops: bool = True) -> tuple[list[tuple[int, str, int]], list[int], bool]:
+        """The candidate segments (as `_spans`, without ws_escape), apart the offsets of the
+        ws_escape matches (\\n \\r \\t before a token character, capped on their own), and
+        whether `data` holds an ANSI escape (`ESC [`).
+
+        NOTE: with `ansi_stops` the scan stops at an ANSI escape (the caller blanks them and asks
+        again). Hyperscan finds it within the same scan; a `bytes in` test over every chunk
+        cost 0.035 CPU-s per 412 MB, 1.4% of the Detector's time."""
         if self._db is None:
-            return sorted((m.start(), n, m.end()) for n, rx in _COMPILED.items() for m in rx.finditer(data))
+            has_ansi = b"\x1b" in data and b"\x1b[" in data
+            found = sorted((m.start(), n, m.end()) for n, rx in _COMPILED.items() for m in rx.finditer(data))
+            if not any(k == "ws_escape" for _, k, _ in found):
+                return found, [], has_ansi
+            return [x for x in found if x[1] != "ws_escape"], [x[0] for x in found if x[1] == "ws_escape"][:MAX_WS_ESCAPES], has_ansi
         spans: list[tuple[int, str, int]] = []
+        ws: list[int] = []
+        ansi: list[int] = []
         cap = MAX_SEGMENTS_PER_CHUNK * 4
         append = spans.append
 
         def on_match(pid: int, _start: int, end: int, _f: int, _c: object) -> bool | None:
-            if pid == _ID_B64:
+            if pid == _ID_ANSI:  # reported once per scan (HS_FLAG_SINGLEMATCH)
+                ansi.append(end)
+                return ansi_stops or None
+            if pid == _ID_WS_ESC:  # reported once per scan too: the offsets are found below
+                ws.append(end - 3)
+                return None
+            if pid == _ID_ESC_PROPS:
+                append((end - 2, "escape", end))
+            elif pid == _ID_B64 or pid == _ID_B64_BASIC:
                 append((_b64_start(data, end), "base64", end))
             elif pid == _ID_PLUS:
                 span = _plus_span(data, end)
@@ -318,23 +432,26 @@ class SegmentFinder:
             self._db.scan(data, match_event_handler=on_match)
         except Exception:  # noqa: BLE001 - a stopped scan raises; what we have is enough
             pass
+        if ansi and ansi_stops:
+            return [], [], True
         if len(spans) > cap + 1:
             spans.sort(key=lambda s: s[2])
             del spans[cap + 1 :]
         spans.sort()
-        return spans
+        if ws:
+            ws = [m.start() for m in islice(_WS_ESC_RE.finditer(data, ws[0]), MAX_WS_ESCAPES)]
+        return spans, ws, bool(ansi)
 
-    def segments(self, data: bytes, focus: tuple[int, int] | None = None) -> Iterator[Decoded]:
-        """Decoded views of `data`; with `focus`, only of segments that reach into it."""
+    def segments(self, data: bytes, spans: list[tuple[int, str, int]] | None = None) -> Iterator[Decoded]:
+        """Decoded segments of `data`; `spans` are `find(data)[0]` when already known."""
         budget = MAX_DECODED_PER_CHUNK
         count = 0
         done_lines: set[tuple[str, int]] = set()
         b64_search = _B64_RUN.search
-        spans = self._spans(data)
+        if spans is None:
+            spans = self.find(data, ansi_stops=False)[0]
         ml_done = -1  # continued literals already joined up to here
         for i, (start, kind, end) in enumerate(spans):
-            if focus is not None and (end <= focus[0] or start >= focus[1]):
-                continue
             # `late`: a segment that passes the budget is still yielded (it was decoded whole)
             late = True
             if kind == "concat_ml":
@@ -343,7 +460,7 @@ class SegmentFinder:
                 ls, le = _concat_region(data, spans, i)
                 ml_done = le
                 decoded = decode_concat_ml(data[ls:le])
-                item = Decoded(kind, decoded.replace(b"\n", b" "), start, le) if decoded is not None else None
+                item = Decoded(kind, decoded.replace(b"\n", b" "), start, le, (ls, le)) if decoded is not None else None
             elif kind == "base64":
                 run = b64_search(data, start, end)
                 if run is None:
@@ -355,8 +472,7 @@ class SegmentFinder:
                 if decoded is None:
                     continue
                 ls, le = _line_bounds(data, seg_start, seg_end)
-                item = Decoded(kind, data[ls:seg_start] + decoded.replace(b"\n", b" ") + data[seg_end:le], seg_start, seg_end,
-                               (seg_start - ls, seg_start - ls + len(decoded)))
+                item = Decoded(kind, data[ls:seg_start] + decoded.replace(b"\n", b" ") + data[seg_end:le], seg_start, seg_end, (ls, le), len(decoded))
                 late = False
             else:
                 # percent, escapes and concatenations: decode the anchor's whole line once
@@ -365,7 +481,7 @@ class SegmentFinder:
                     continue
                 done_lines.add((kind, ls))
                 decoded = DECODERS[kind](data[ls:le])
-                item = Decoded(kind, decoded.replace(b"\n", b" "), start, le) if decoded is not None else None
+                item = Decoded(kind, decoded.replace(b"\n", b" "), start, le, (ls, le)) if decoded is not None else None
             if decoded is not None:
                 count += 1
                 budget -= len(decoded)

@@ -28,7 +28,7 @@ def finding_dict(f: Finding, ctx: ReportContext) -> dict[str, Any]:
         "end_column": loc.end_column,
         "secret": f.secret.reveal() if ctx.show_secrets else f.secret.redacted,
         "secret_redacted": not ctx.show_secrets,
-        "line": f.line,
+        "line": f.raw_line.reveal() if ctx.show_secrets and f.raw_line is not None else f.line,
         "fingerprint": f.fingerprint,
         "occurrence_fingerprint": f.occurrence_fingerprint,
         "validity": {

@@ -1,0 +1,92 @@
+"""No report shows a raw secret without --show-secrets: not in the finding's own value, and not
+in the source line printed with it (which may hold other secrets, other copies of the same one,
+secrets the ignore file, a baseline or an inline `leakwarden:allow` hide, or an encoded copy)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+from leakwarden.models import secret_fingerprint
+from tests.conftest import run_cli
+
+GH = "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"
+GH2 = "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"
+AKID = "AKIAQ3EGRTXZ7LPWKN5Y"
+CRATES = "cioc4sohdmM0Lm7exG3lCMqXXQ8agOMTNwn"
+ENCODED = base64.b64encode(f"token={CRATES}".encode()).decode()
+SECRETS = (GH, GH2, AKID, CRATES, ENCODED)
+FORMATS = ["json", "jsonl", "text", "sarif", "csv", "junit", "gitlab", "html"]
+
+
+def _tree(root: Path) -> Path:
+    root.mkdir()
+    (root / "a.sh").write_text(f'GITHUB_TOKEN="{GH}" # also {GH}\n')
+    (root / "b.py").write_text(f'y = "{AKID}" ; z = "{GH2}"\n')
+    (root / "c.py").write_text(f'crates = "{CRATES}"; copy = "{ENCODED}"; gh = "{GH2}"\n')
+    # GH2 is allowed inline here; it is reported elsewhere, and must be masked there too
+    (root / "d.py").write_text(f'ok = "{GH2}"  # leakwarden:allow\n')
+    return root
+
+
+def _findings(out: bytes, fmt: str) -> list[dict]:
+    if fmt == "json":
+        return json.loads(out)["findings"]
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def _scan(root: Path, fmt: str, *extra: str) -> bytes:
+    r = run_cli("scan", "path", str(root), "-f", fmt, *extra, cwd=root)
+    assert r.returncode in (0, 1), r.stderr.decode()
+    return r.stdout
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    return _tree(tmp_path / "repo")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_no_raw_secret_in_any_format(tree: Path, fmt: str) -> None:
+    out = _scan(tree, fmt)
+    assert out
+    for s in SECRETS:
+        assert s.encode() not in out, (fmt, s)
+        assert s[4:-4].encode() not in out, (fmt, s)
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_lines_mask_every_secret_and_show_secrets_shows_them(tree: Path, fmt: str) -> None:
+    found = _findings(_scan(tree, fmt), fmt)
+    lines = {f["path"].rsplit("/", 1)[-1]: f["line"] for f in found}
+    assert lines["a.sh"] == 'GITHUB_TOKEN="ghp_************U0qN" # also ghp_************U0qN'
+    assert lines["b.py"] == 'y = "AKIA************KN5Y" ; z = "ghp_************mQRY"'
+    assert lines["c.py"] == f'crates = "cioc************TNwn"; copy = "{ENCODED[:4]}************{ENCODED[-4:]}"; gh = "ghp_************mQRY"'
+    shown = {f["path"].rsplit("/", 1)[-1]: f["line"] for f in _findings(_scan(tree, fmt, "--show-secrets"), fmt)}
+    assert shown["a.sh"] == f'GITHUB_TOKEN="{GH}" # also {GH}'
+    assert shown["c.py"] == f'crates = "{CRATES}"; copy = "{ENCODED}"; gh = "{GH2}"'
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_secrets_hidden_by_the_ignore_file_or_a_baseline_stay_hidden(tree: Path, fmt: str) -> None:
+    (tree / ".leakwardenignore").write_text(secret_fingerprint("aws-access-key-id", AKID) + "\n")
+    found = _findings(_scan(tree, fmt), fmt)
+    assert not [f for f in found if f["rule_id"] == "aws-access-key-id"]
+    assert any(f["path"].endswith("b.py") for f in found)  # GH2 on the same line is still reported
+    (tree / ".leakwardenignore").unlink()
+
+    # a baseline made from c.py hides its findings, GH2's among them; GH2 stays masked on the
+    # lines of the findings still reported
+    baseline = tree.parent / "baseline.json"
+    r = run_cli("baseline", "create", "--output", str(baseline), str(tree / "c.py"), cwd=tree)
+    assert r.returncode == 0, r.stderr.decode()
+    out = _scan(tree, fmt, "--baseline", str(baseline))
+    found = _findings(out, fmt)
+    assert found and not [f for f in found if f["path"].endswith("c.py")]
+    [aws] = [f for f in found if f["rule_id"] == "aws-access-key-id"]
+    assert aws["line"] == 'y = "AKIA************KN5Y" ; z = "ghp_************mQRY"'
+    for s in SECRETS:
+        assert s.encode() not in out

@@ -1,0 +1,146 @@
+"""Tokens hidden by what surrounds them: `.properties` escapes (`\\=`), ANSI colour codes, a
+JSON/C `\\n` right before the token, HTTP basic auth (`Basic base64(user:token)`)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import pytest
+
+from leakwarden import scan_text
+from leakwarden.candidates import Detector
+from leakwarden.candidates.decoders import decode_escapes
+from leakwarden.config import Settings
+from leakwarden.models import Chunk, Origin
+from tests.conftest import run_cli
+
+ATATT = (
+    "ATATT3xFfGF0vMhAxOn2QQtakJ-xbt7w_uOSyQtuPSh2x4UYjlY9E7aqFhagGyufDQIv3fTlmpGJB3hM7h5Lpq3JPTjveJ0eZFwIYRAJojy8"
+    "qzpLFlZKHl2eW_2oniOmy6lp2ZKpXsVGMmZ0JHq-BgXeS4AkDcY3OIAcjz_w1k4V77tYzLNFNTc=A1D057B4"
+)
+JWT = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1c2VyLTh4cXJmRCIsImlzcyI6Imh0dHBzOi8vYXV0aC5hY21lLWNvcnAuaW8iLCJhdWQi"
+    "OiJhcGkiLCJpYXQiOjE3NjM5MDAwMDAsImV4cCI6NDEwMjQ0NDgwMH0.L1UXW_kAQY1IKzcHEpaeUQE7RP9U4FOOsgYdvYloHVA"
+)
+CCIPAT = "CCIPAT_U72f3RdGcBovEZHVHs8gcV_ce464584c9d6ce83aa7698283438c624b24ccc8c"
+CRATES = "cio3sVS5cOAEZWJW2Yqc7BaQcMV6EdQHCdv"
+TOKENS = {"atlassian-api-token": ATATT, "jwt": JWT, "circleci-personal-token": CCIPAT, "crates-io-api-token": CRATES}
+
+
+def _found(text: str, **kw: object) -> set[tuple[str, str]]:
+    return {(f.rule_id, f.secret.reveal()) for f in scan_text(text, **kw)}  # type: ignore[arg-type]
+
+
+# --- B1: .properties escapes -------------------------------------------------------------------
+
+
+def test_properties_escapes_are_decoded() -> None:
+    assert decode_escapes(b"a\\=b c\\:d e\\ f") == b"a=b c:d e f"
+    text = "jira.api.token=" + ATATT.replace("=", "\\=") + "\n"
+    [f] = [f for f in scan_text(text, path="app.properties") if f.rule_id == "atlassian-api-token"]
+    assert (f.secret.reveal(), f.decoded, f.location.start_line) == (ATATT, "escape", 1)
+    assert ATATT[:40] not in f.line
+
+
+def test_properties_escape_triggers_only_after_a_token_character() -> None:
+    from leakwarden.candidates.decoders import SegmentFinder
+
+    finder = SegmentFinder()
+    assert [k for _, k, _ in finder._spans(b"a\\=b x\\:y z\\ w\n")] == ["escape"] * 3
+    assert finder._spans(b"$\\= \\: ( \\ \n") == []  # LaTeX, shell: no token character before
+
+
+# --- B3: ANSI colour codes ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("decode", [True, False])
+def test_tokens_after_ansi_colour_codes(decode: bool) -> None:
+    log = "".join(f"\x1b[{code}m{tok}\x1b[0m\n" for code, tok in zip(("32", "1;33", "36", "35"), TOKENS.values(), strict=True))
+    found = scan_text(log, settings=Settings(decode=decode))
+    assert {(f.rule_id, f.secret.reveal()) for f in found} == set(TOKENS.items())
+    for f in found:
+        assert "\x1b" not in f.line and f.location.start_column == log.splitlines()[f.location.start_line - 1].index(f.secret.reveal()) + 1
+
+
+def test_blanking_keeps_every_offset() -> None:
+    from leakwarden.candidates import blank_ansi
+
+    data = b"x\x1b[1;31mA\x1b[0m\x1b[K\x1b[?25lB\x1b[\x1b"
+    out = blank_ansi(data)
+    assert len(out) == len(data) and out == b"x       A    " + b"   " + b"      B\x1b[\x1b"
+
+
+def test_ansi_on_stdin() -> None:
+    r = run_cli("scan", "stdin", "-f", "jsonl", input=f"\x1b[32m{CRATES}\x1b[0m\n".encode())
+    assert r.returncode == 1, r.stderr.decode()
+    [f] = [json.loads(line) for line in r.stdout.splitlines()]
+    assert (f["rule_id"], f["start_column"], f["line"]) == ("crates-io-api-token", 6, "cio3************HCdv")
+
+
+# --- B4: \n \r \t escapes right before a token ---------------------------------------------------
+
+
+@pytest.mark.parametrize("esc", ["\n", "\t", "\r"])
+def test_token_after_a_json_escape(esc: str) -> None:
+    content = json.dumps({"files": {"tokens.txt": f"# tokens{esc}" + esc.join(TOKENS.values()) + esc}})
+    assert set(TOKENS.items()) <= _found(content, path="state.json")
+    # the same without decoding (the escapes are then found by a regex)
+    assert set(TOKENS.items()) <= _found(content, path="state.json", settings=Settings(decode=False))
+
+
+def test_token_after_an_escaped_backslash_is_not_cut_out_of_a_word() -> None:
+    # `\\ncio...` is a backslash then `ncio...`: no token starts at `cio`
+    assert ("crates-io-api-token", CRATES) not in _found('{"path": "C:\\\\n' + CRATES + '"}\n')
+
+
+def test_private_keys_in_json_are_found_exactly_as_before(ruleset, monkeypatch: pytest.MonkeyPatch) -> None:
+    from leakwarden.matcher import select_matcher
+
+    key = ruleset.by_id["private-key-pem"].examples[0].text
+    doc = json.dumps({"type": "service_account", "private_key": key, "note": f"x\n{CRATES}\nMIIE{CRATES}"}, indent=1)
+    chunk = Chunk(doc.encode(), Origin("file", path="sa.json"))
+
+    def findings(det: Detector) -> list[tuple[object, ...]]:
+        return sorted((f.rule_id, f.secret.reveal(), f.location) for f in det.scan(chunk))  # type: ignore[return-value]
+
+    det = Detector(ruleset, select_matcher(ruleset))
+    now = findings(det)
+    monkeypatch.setattr(Detector, "_after_escapes", lambda self, data, ws, matches: [])
+    before = findings(Detector(ruleset, select_matcher(ruleset)))
+    keys = [x for x in now if x[0] == "private-key-pem"]
+    assert len(keys) == 1 and "\\n" in str(keys[0][1])  # the key's value keeps its `\n` escapes
+    assert [x for x in now if x[0] != "crates-io-api-token"] == [x for x in before if x[0] != "crates-io-api-token"]
+    assert [x[1] for x in now if x[0] == "crates-io-api-token"] == [CRATES]  # after `\n`, not after `\nMIIE`
+
+
+# --- B10: HTTP basic auth --------------------------------------------------------------------------
+
+
+def test_basic_auth_header_is_decoded() -> None:
+    encoded = base64.b64encode(f"me@acme.io:{ATATT}".encode()).decode()
+    for text in (
+        f'headers = {{"Authorization": "Basic {encoded}"}}\n',
+        f'curl -H "Authorization: Basic {encoded}" https://acme.atlassian.net/rest/api/3/myself\n',
+        f"authorization: basic   {encoded}\n",
+    ):
+        found = scan_text(text)
+        [f] = [f for f in found if f.rule_id == "atlassian-api-token"]
+        assert (f.secret.reveal(), f.decoded, f.related["email"].reveal()) == (ATATT, "base64", "me@acme.io")
+        assert not [f for f in found if f.rule_id == "generic-authorization-header"]  # replaced by the decoded one
+        assert encoded not in f.line and encoded[4:-4] not in f.line
+
+
+# --- hostile input ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("unit", [b"\x1b[", b"\x1b[0m", b"Basic ", b"a\\=", b"\\=", b"\\nA", b"\\\\\\\\n", b"Basic QUJDRGVmZ2hpams0QUJD "])
+def test_hostile_repetitions_stay_fast(ruleset, unit: bytes) -> None:
+    from leakwarden.matcher import select_matcher
+
+    det = Detector(ruleset, select_matcher(ruleset))
+    data = unit * (2_000_000 // len(unit))
+    t = time.process_time()
+    det.scan(Chunk(data, Origin("file", path="x")))
+    assert time.process_time() - t < 10
