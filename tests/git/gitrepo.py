@@ -72,3 +72,31 @@ class Repo:
 
     def head(self) -> str:
         return self.git("rev-parse", "HEAD")
+
+
+def pre_receive_server(tmp_path: Path) -> tuple[Repo, Repo]:
+    """A bare repository with leakwarden as its pre-receive hook (push options on; the hook
+    notes the quarantine folder it ran in), and a client clone that has pushed `main`."""
+    import stat
+    import sys
+
+    from tests.conftest import SRC
+
+    origin = Repo(tmp_path / "server.git", bare=True)
+    origin.git("config", "receive.advertisePushOptions", "true")
+    hook = origin.path / "hooks" / "pre-receive"
+    hook.write_text(
+        "#!/bin/sh\n"
+        f'echo "$GIT_QUARANTINE_PATH" > "{tmp_path}/quarantine-seen"\n'
+        f"PYTHONPATH={SRC} exec {sys.executable} -m leakwarden scan pre-receive $LEAKWARDEN_HOOK_ARGS\n"
+    )
+    hook.chmod(hook.stat().st_mode | stat.S_IXUSR)
+    client = Repo(tmp_path / "client")
+    client.commit("init", {"README": "hi\n"})
+    client.git("remote", "add", "origin", str(origin.path))
+    client.git("push", "-q", "origin", "main")
+    return origin, client
+
+
+def push(client: Repo, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(["git", "push", "origin", *args], cwd=client.path, env={**client.env, **(env or {})}, capture_output=True)

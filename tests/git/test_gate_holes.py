@@ -4,13 +4,10 @@ the user's diff settings, bypasses without a reason, fingerprints missing from r
 from __future__ import annotations
 
 import json
-import stat
-import subprocess
-import sys
 
 import pytest
-from gitrepo import Repo, crates_token
-from tests.conftest import SRC, run_cli
+from gitrepo import Repo, crates_token, pre_receive_server, push
+from tests.conftest import run_cli
 
 from leakwarden.api import scan_commits, scan_staged
 
@@ -91,19 +88,7 @@ def test_scan_commits_and_ci_range_read_a_tagged_blob(pushed):
 
 @pytest.fixture
 def server(tmp_path):
-    origin = Repo(tmp_path / "server.git", bare=True)
-    hook = origin.path / "hooks" / "pre-receive"
-    hook.write_text(f"#!/bin/sh\nPYTHONPATH={SRC} exec {sys.executable} -m leakwarden scan pre-receive $LEAKWARDEN_HOOK_ARGS\n")
-    hook.chmod(hook.stat().st_mode | stat.S_IXUSR)
-    client = Repo(tmp_path / "client")
-    client.commit("init", {"README": "hi\n"})
-    client.git("remote", "add", "origin", str(origin.path))
-    client.git("push", "-q", "origin", "main")
-    return origin, client
-
-
-def push(client: Repo, *args: str, env: dict[str, str] | None = None):
-    return subprocess.run(["git", "push", "origin", *args], cwd=client.path, env={**client.env, **(env or {})}, capture_output=True)
+    return pre_receive_server(tmp_path)
 
 
 def test_pre_receive_rejects_tags_of_blobs_and_trees(server):

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from gitrepo import Repo, crates_token, git_env
+from gitrepo import Repo, crates_token, git_env, pre_receive_server, push
 from tests.conftest import SRC, run_cli
 
 from leakwarden.api import scan_commits, scan_staged
@@ -183,25 +181,7 @@ def test_installed_hooks_block_a_real_commit_and_push(pushed):
 
 @pytest.fixture
 def server(tmp_path):
-    """A bare repository with leakwarden as its pre-receive hook, and a client clone."""
-    origin = Repo(tmp_path / "server.git", bare=True)
-    origin.git("config", "receive.advertisePushOptions", "true")
-    hook = origin.path / "hooks" / "pre-receive"
-    hook.write_text(
-        "#!/bin/sh\n"
-        f'echo "$GIT_QUARANTINE_PATH" > "{tmp_path}/quarantine-seen"\n'
-        f'PYTHONPATH={SRC} exec {sys.executable} -m leakwarden scan pre-receive $LEAKWARDEN_HOOK_ARGS\n'
-    )
-    hook.chmod(hook.stat().st_mode | stat.S_IXUSR)
-    client = Repo(tmp_path / "client")
-    client.commit("init", {"README": "hi\n"})
-    client.git("remote", "add", "origin", str(origin.path))
-    client.git("push", "-q", "origin", "main")
-    return origin, client
-
-
-def push(client: Repo, *args: str, env: dict[str, str] | None = None):
-    return subprocess.run(["git", "push", "origin", *args], cwd=client.path, env={**client.env, **(env or {})}, capture_output=True)
+    return pre_receive_server(tmp_path)
 
 
 def test_pre_receive_rejects_a_secret_read_from_quarantine(server, tmp_path):
