@@ -17,13 +17,16 @@ CONFIG_NAMES = (".leakwarden.toml", "leakwarden.toml")
 IGNORE_FILE = ".leakwardenignore"
 
 
+DEFAULT_MAX_FILE_SIZE = 25 * 1024 * 1024
+
+
 @dataclass(frozen=True)
 class Settings:
     extra_rules: tuple[Path, ...] = ()
     disable_rules: tuple[str, ...] = ()
     only_rules: tuple[str, ...] = ()
     exclude_paths: tuple[str, ...] = ()
-    max_file_size: int = 25 * 1024 * 1024
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
     respect_gitignore: bool = True
     follow_symlinks: bool = False
     engine: str = "auto"

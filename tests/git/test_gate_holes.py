@@ -242,3 +242,26 @@ def test_pre_receive_timeout_allowed_is_logged(server):
     assert proc.returncode == 0 and b"push allowed unchecked" in proc.stderr
     (entry,) = [json.loads(x) for x in (origin.path / "leakwarden/bypass.log").read_text().splitlines()]
     assert entry["gate"] == "pre-receive" and "did not finish" in entry["reason"] and entry["refs"] == ["refs/heads/main"]
+
+
+# --- files the repository's own attributes mark binary -----------------------------------------
+
+
+def test_a_committed_minus_diff_attribute_cannot_hide_text_from_the_gates(pushed):
+    """`*.env -diff` in .gitattributes makes git print "Binary files ... differ" for text: the
+    gates read those files whole. Real binaries stay skipped."""
+    _, repo = pushed
+    repo.commit("attributes", {".gitattributes": "*.env -diff\n*.gif -diff\n"})
+    base = repo.head()
+    repo.write("prod.env", f"CARGO_REGISTRY_TOKEN={T3}\n")
+    repo.write("logo.gif", b"GIF89a\x00\x00" + f"{T4}".encode())
+    repo.git("add", "prod.env", "logo.gif")
+    staged = scan_staged(repo.path)
+    assert secrets_of(staged) == {T3}
+    assert staged.stats.skipped == 1  # the gif: a NUL byte, git's own test for binary
+    head = repo.commit("leak")
+    result, _ = scan_commits(repo.path, [f"{base}..HEAD"])
+    [f] = result.findings
+    assert (f.secret.reveal(), f.location.path, f.location.commit, f.location.start_line) == (T3, "prod.env", head, 1)
+    proc = pre_push(repo, "refs/heads/main", head)
+    assert proc.returncode == 1 and [x["path"] for x in json.loads(proc.stdout)["findings"]] == ["prod.env"]

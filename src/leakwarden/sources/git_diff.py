@@ -67,6 +67,10 @@ class DiffStats:
     files: int = 0
     binary: int = 0
     bytes: int = 0
+    # Files git printed as "Binary files ... differ": (commit, new path, new blob id as printed).
+    # git decides that by content or by a `-diff`/`binary` attribute; the attribute can be set
+    # in the repository itself, so these are checked afterwards (`scan_binary_claims`).
+    binary_claims: list[tuple[CommitInfo | None, str, str]] = field(default_factory=list)
 
 
 def parse_diff(stream: IO[bytes], stats: DiffStats) -> Iterator[tuple[CommitInfo | None, Hunk]]:
@@ -76,6 +80,7 @@ def parse_diff(stream: IO[bytes], stats: DiffStats) -> Iterator[tuple[CommitInfo
     hunk: Hunk | None = None
     parents = 1
     in_header = False
+    new_blob = ""
     for raw in stream:
         line = raw[:-1] if raw.endswith(b"\n") else raw
         if line.startswith(b"\x01"):
@@ -89,10 +94,18 @@ def parse_diff(stream: IO[bytes], stats: DiffStats) -> Iterator[tuple[CommitInfo
             if hunk is not None:
                 yield commit, hunk
                 hunk = None
-            path, in_header = None, True
+            path, in_header, new_blob = None, True, ""
             stats.files += 1
             continue
         if in_header:
+            if line.startswith(b"index "):
+                # `index OLD..NEW [mode]`, or `index A,B..NEW` for a combined diff
+                new_blob = line[6:].split(b" ", 1)[0].rpartition(b"..")[2].decode("ascii", "replace")
+                continue
+            if line.startswith(b"Binary files "):
+                target = _binary_target(line)
+                if target is not None and new_blob.strip("0"):
+                    stats.binary_claims.append((commit, target, new_blob))
             if line.startswith(b"+++ "):
                 # git ends the name with a tab when it contains a space.
                 target = unquote_path(line[4:].decode("utf-8", "surrogateescape").rstrip("\t"))
@@ -129,6 +142,17 @@ def parse_diff(stream: IO[bytes], stats: DiffStats) -> Iterator[tuple[CommitInfo
         hunk.lines.append(content)
     if hunk is not None:
         yield commit, hunk
+
+
+def _binary_target(line: bytes) -> str | None:
+    """The new path of `Binary files a/X and b/Y differ` (None for a deletion or a shape we
+    cannot split; our flags fix the prefixes to a/ and b/)."""
+    text = line.decode("utf-8", "surrogateescape").removeprefix("Binary files ").removesuffix(" differ")
+    for sep in (' and "b/', " and b/"):
+        head, found, tail = text.rpartition(sep)
+        if found and head:
+            return unquote_path(('"b/' if sep.endswith('"b/') else "b/") + tail)[2:]
+    return None
 
 
 def hunk_chunk(hunk: Hunk, commit: CommitInfo | None, kind: str, repository_uri: str | None = None) -> Chunk:
@@ -205,6 +229,46 @@ def scan_git_diff(git: Git, args: list[str], detector: Detector, kind: str, resu
     result.stats.files += stats.files
     result.stats.bytes += stats.bytes
     result.stats.skipped += stats.binary
+    if finished and stats.binary_claims:
+        finished = scan_binary_claims(git, stats.binary_claims, detector, kind, result, uri, deadline)
+    return finished
+
+
+def scan_binary_claims(git: Git, claims: Sequence[tuple[CommitInfo | None, str, str]], detector: Detector, kind: str, result: ScanResult,
+                       repository_uri: str | None = None, deadline: float | None = None) -> bool:
+    """Read in full the files git printed as binary whose content is text: a committed
+    `.gitattributes` line such as `*.env -diff` would otherwise hide them from every gate.
+    The whole file counts as added (git gave no line diff). Real binaries (a NUL byte in the
+    first 8 KB, git's own test) are skipped as before."""
+    wanted = list(dict.fromkeys(oid for _, _, oid in claims))
+    listed = git.run("cat-file", "--batch-check=%(objectname) %(objecttype) %(objectsize)", input="".join(f"{o}\n" for o in wanted).encode(), check=False)
+    full: dict[str, tuple[str, int]] = {}
+    for short, line in zip(wanted, listed.stdout.decode("utf-8", "replace").splitlines(), strict=False):
+        parts = line.split()
+        if len(parts) == 3 and parts[1] == "blob":
+            full[short] = (parts[0], int(parts[2]))
+    blobs: list[tuple[str, str, int]] = []
+    origins: dict[tuple[str, str], Origin] = {}
+    for commit, path, short in claims:
+        if short not in full:
+            continue
+        oid, size = full[short]
+        extra: dict[str, str] = dict(commit.extra()) if commit is not None else {}
+        if repository_uri and commit is not None:
+            extra["repository_uri"] = repository_uri
+        origins[oid, path] = Origin(kind, path=path, commit=commit.sha if commit else None, blob=oid, extra=tuple(extra.items()))
+        blobs.append((oid, path, size))
+    from leakwarden.config import DEFAULT_MAX_FILE_SIZE
+
+    files, skipped = result.stats.files, result.stats.skipped
+    finished = scan_blobs(git, blobs, detector, result, DEFAULT_MAX_FILE_SIZE, deadline, origins)
+    # The diff already counted each of these files, and each as skipped binary: those read
+    # here as text are no longer skipped.
+    too_large = sum(1 for _, _, size in blobs if size > DEFAULT_MAX_FILE_SIZE)
+    read = result.stats.files - files
+    still_binary = result.stats.skipped - skipped - too_large
+    result.stats.files = files
+    result.stats.skipped = skipped - (read - still_binary)
     return finished
 
 
@@ -339,8 +403,10 @@ def object_blobs(git: Git, tips: Tips, labels: dict[str, str] | None = None) -> 
     return out
 
 
-def scan_blobs(git: Git, blobs: Sequence[tuple[str, str, int]], detector: Detector, result: ScanResult, max_size: int, deadline: float | None = None) -> bool:
-    """Scan whole blobs (every line counts as added). False when the deadline passed."""
+def scan_blobs(git: Git, blobs: Sequence[tuple[str, str, int]], detector: Detector, result: ScanResult, max_size: int, deadline: float | None = None,
+               origins: dict[tuple[str, str], Origin] | None = None) -> bool:
+    """Scan whole blobs (every line counts as added). False when the deadline passed.
+    `origins` gives a (blob, path) its own provenance (a commit); by default a tagged object."""
     from leakwarden.models import ScanError
     from leakwarden.sources import chunks_from_stream, is_binary
 
@@ -373,7 +439,7 @@ def scan_blobs(git: Git, blobs: Sequence[tuple[str, str, int]], detector: Detect
                 result.stats.skipped += 1
                 continue
             result.stats.bytes += len(data)
-            origin = Origin("git", path=path, blob=oid, extra=(("object", f"blob {oid}"),))
+            origin = (origins or {}).get((oid, path)) or Origin("git", path=path, blob=oid, extra=(("object", f"blob {oid}"),))
             for chunk in chunks_from_stream(io.BytesIO(data), origin):
                 result.findings.extend(detector.scan(chunk))
     finally:
