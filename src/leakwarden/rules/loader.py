@@ -14,7 +14,7 @@ from leakwarden.errors import RuleError
 from leakwarden.rules.spec import Rule, parse_file
 
 DATA_DIR = Path(__file__).parent / "data"
-_CACHE_FORMAT = 6  # bump when Rule changes shape
+_CACHE_FORMAT = 7  # bump when Rule changes shape or parsing changes (7: default filters by checksum)
 
 
 @dataclass(frozen=True)

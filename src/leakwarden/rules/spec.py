@@ -26,7 +26,6 @@ PLAYBOOK_FIELDS = (
     "prevent",
     "env_var",
 )
-# Fields every rule must fill; the others are recommended (`rules check` warns when missing).
 # Checksums strong enough to prove a value was generated (a CRC-32 over the token): a token that
 # passes one is not a placeholder, whatever letters its random body happens to spell, so rules
 # using them default to the `template` filter alone. (One-character checks such as crates'
@@ -40,6 +39,7 @@ def default_filters(checksum: str | None) -> tuple[str, ...]:
     return ("template",) if checksum in CRC_CHECKSUMS else DEFAULT_FILTERS
 
 
+# Fields every rule must fill; the others are recommended (`rules check` warns when missing).
 PLAYBOOK_REQUIRED = ("what", "risk", "revoke_steps", "abuse_checks", "env_var")
 
 
