@@ -69,3 +69,16 @@ def test_closed_stdin_is_a_clear_error() -> None:
         ["/bin/sh", "-c", f'exec "{sys.executable}" -m leakwarden scan stdin <&-'], capture_output=True, env={"PYTHONPATH": str(SRC)}, timeout=60
     )
     assert proc.returncode == 2 and proc.stderr.startswith(b"error: standard input is closed"), proc.stderr
+
+
+def test_archive_members_in_utf16_are_read_as_text(tmp_path: Path) -> None:
+    """A UTF-16 member of a zip (or a tar layer) is transcoded like a file on disk; a real
+    binary member is still skipped."""
+    import zipfile
+
+    archive = tmp_path / "bundle.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("deploy/creds.txt", TEXT.encode("utf-16"))
+        z.writestr("deploy/blob.dat", b"\x00\x01\x02" + TEXT.encode())
+    found = _findings(run_cli("scan", "archive", str(archive), "-f", "json"))
+    assert found == [("aws-access-key-id", 2, 19, "utf-16-le"), ("aws-secret-access-key", 3, 26, "utf-16-le")]

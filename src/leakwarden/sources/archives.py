@@ -27,7 +27,7 @@ from typing import IO, Any, BinaryIO, Protocol
 
 from leakwarden.fsutil import open_regular
 from leakwarden.models import Chunk, Origin, ScanError
-from leakwarden.sources import OnError, chunks_from_stream, is_binary
+from leakwarden.sources import OnError, is_binary, text_chunks, text_encoding
 
 # Extensions worth opening as archives during a path scan (content sniffing confirms them).
 ARCHIVE_EXTENSIONS = (
@@ -339,7 +339,8 @@ class ArchiveWalker:
         return _Guarded(raw, lambda: counting.count, self.budget, display)
 
     def _leaf(self, head: bytes, stream: Readable, display: str, origin_for: OriginFor, name: str) -> Iterator[Chunk]:
-        if os.path.splitext(name)[1].lower() in _BINARY_MEMBER_EXT or is_binary(head):
+        # UTF-16/32 text (a PowerShell `>` file in a zip, a layer) is transcoded, not skipped
+        if os.path.splitext(name)[1].lower() in _BINARY_MEMBER_EXT or (is_binary(head) and text_encoding(head) is None):
             self.on_error(ScanError(display, "binary", "skipped: binary content"))
             return
         limit = self.limits.max_member_size
@@ -348,7 +349,9 @@ class ArchiveWalker:
             self.on_error(ScanError(display, "too-large", f"skipped: over the {limit / 1e6:.1f} MB member size limit"))
             return
         blob = "sha256:" + hashlib.sha256(data).hexdigest()
-        yield from chunks_from_stream(io.BytesIO(data), origin_for(display, blob))
+        chunks = text_chunks(io.BytesIO(data[len(head):]), origin_for(display, blob), head)
+        if chunks is not None:
+            yield from chunks
 
     def _member_name(self, raw: str, parent: str) -> str:
         clean, escapes = sanitize_member_name(raw)
