@@ -50,6 +50,10 @@ class Settings:
         """Return a copy with the given (non-None) overrides applied."""
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
+    def with_excludes(self, extra: tuple[str, ...]) -> Settings:
+        """A copy whose exclude_paths also hold `extra` (the command line's --exclude)."""
+        return replace(self, exclude_paths=(*self.exclude_paths, *extra)) if extra else self
+
 
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?i?b?)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 10**6, "mb": 10**6, "mib": 2**20, "g": 10**9, "gb": 10**9, "gib": 2**30}

@@ -193,12 +193,12 @@ class Detector:
                 data = blank_ansi(data)
                 spans, ws, _ = self._segments.find(data, ansi_stops=False)
         else:
-            if b"\x1b" in data and b"\x1b[" in data:
+            from leakwarden.candidates.decoders import has_ansi, ws_escape_offsets
+
+            if has_ansi(data):
                 data = blank_ansi(data)
             if b"\\" in data:
-                from leakwarden.candidates.decoders import MAX_WS_ESCAPES, PATTERNS
-
-                ws = [m.start() for m in islice(re.finditer(PATTERNS["ws_escape"], data), MAX_WS_ESCAPES)]
+                ws = ws_escape_offsets(data)
         seen: _Seen | None = None
         hits, matches, values = self._scan_plain(chunk, data, ws)
         if matches:

@@ -48,11 +48,10 @@ def path(paths: tuple[Path, ...], no_ignore: bool, max_file_size: str | None, fo
 
     roots = paths or (Path("."),)
     settings = build_settings(roots[0], **rule_opts)
-    settings = settings.merged(
+    settings = settings.with_excludes(exclude).merged(
         respect_gitignore=False if no_ignore else None,
         max_file_size=parse_size(max_file_size) if max_file_size else None,
         follow_symlinks=True if follow_symlinks else None,
-        exclude_paths=(*settings.exclude_paths, *exclude) if exclude else None,
         jobs=jobs,
         scan_archives=True if archives else None,
     )

@@ -45,10 +45,8 @@ def git(repo: Path | None, rev_range: str | None, since_commit: str | None, bran
         revs = (f"{since_commit}..HEAD",)
     elif branch:
         revs = (branch,)
-    settings = build_settings(repo, **rule_opts)
-    settings = settings.merged(
+    settings = build_settings(repo, **rule_opts).with_excludes(exclude).merged(
         max_file_size=parse_size(max_file_size) if max_file_size else None,
-        exclude_paths=(*settings.exclude_paths, *exclude) if exclude else None,
         jobs=jobs,
     )
     detector = api.build_detector(settings)
@@ -68,8 +66,7 @@ def _exclude_option(func: Any) -> Any:
 
 def _gate_settings(repo: Path | None, exclude: tuple[str, ...], rule_opts: dict[str, Any]) -> Any:
     """Settings for a gate: the config file (exclude_paths included) plus --exclude."""
-    settings = build_settings(repo, **rule_opts)
-    return settings.merged(exclude_paths=(*settings.exclude_paths, *exclude) if exclude else None)
+    return build_settings(repo, **rule_opts).with_excludes(exclude)
 
 
 def _bypassed(gate: str, refs: list[str] = (), *, use_push_options: bool = False, repo: Path | None = None) -> bool:  # type: ignore[assignment]
