@@ -10,7 +10,7 @@ import fnmatch
 import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field, replace
-from itertools import accumulate, islice
+from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
 from leakwarden.candidates.analyzers import ANALYZERS
