@@ -93,7 +93,7 @@ def scan_archives(paths: Iterable[str | Path], settings: Settings | None = None,
         if not path.is_file():
             raise SourceError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
         roots.append(path)
-        walker = ArchiveWalker(limits, scanner.on_error)
+        walker = ArchiveWalker(limits, _target_errors(scanner.on_error, str(path)))
         scanner.scan(walker.walk_file(path, str(path), archive_origin(str(path))))
     scanner.result.stats.seconds = time.perf_counter() - started
     return finish(scanner.result, settings, roots)
@@ -147,12 +147,12 @@ def scan_image(
     if not images.is_local_image(target) and (target.startswith((".", "/", "~")) or target.lower().endswith((".tar", ".tar.gz", ".tgz"))):
         raise SourceError(f"{target}: no such file or folder")
     if images.is_local_image(target):
-        manifests, store = images.open_local_image(Path(target), platform, scanner.on_error)
+        manifests, store = images.open_local_image(Path(target), platform, _target_errors(scanner.on_error, None))
         roots.append(Path(target))
     else:
         from leakwarden.sources import registry
 
-        manifests, store = registry.open_remote_image(target, platform, on_error=scanner.on_error, **(registry_options or {}))
+        manifests, store = registry.open_remote_image(target, platform, on_error=_target_errors(scanner.on_error, None), **(registry_options or {}))
     try:
         _scan_manifests(scanner, manifests, detector, limits, settings, use_cache)
     finally:
@@ -193,7 +193,8 @@ def _scan_manifests(scanner: ArtifactScanner, manifests: list[Any], detector: De
             errors_before = len(scanner.result.errors)
             label = f"{manifest.name} layer {layer.index}"
             walker = ArchiveWalker(limits, _prefixed_errors(scanner.on_error, label))
-            layer_findings = scanner.scan(images.layer_chunks(walker, manifest, layer, record, scanner.on_error))
+            # what goes wrong with the layer itself (not with a file in it) leaves it unscanned
+            layer_findings = scanner.scan(images.layer_chunks(walker, manifest, layer, record, _target_errors(scanner.on_error, None)))
             layers_done[layer.digest] = (layer_findings, record)
             records.append(record)
             found.extend((layer.index, f) for f in layer_findings)
@@ -204,7 +205,24 @@ def _scan_manifests(scanner: ArtifactScanner, manifests: list[Any], detector: De
 
 def _prefixed_errors(on_error: Callable[[ScanError], None], label: str) -> Callable[[ScanError], None]:
     def handle(e: ScanError) -> None:
-        on_error(ScanError(f"{label}: {e.path}" if e.path else label, e.kind, e.message))
+        on_error(ScanError(f"{label}: {e.path}" if e.path else label, e.kind, e.message, e.incomplete))
+
+    return handle
+
+
+# Damage that leaves part of a target unread. Limits (bombs, depth, sizes) are the user's own
+# ceilings: they stay warnings, as documented for each option.
+_DAMAGE_KINDS = frozenset({"corrupt", "unreadable", "unsupported"})
+
+
+def _target_errors(on_error: Callable[[ScanError], None], top: str | None) -> Callable[[ScanError], None]:
+    """Mark damage to the scan's target itself (`top`, or anything when None) as leaving the
+    scan incomplete: a truncated archive or a missing layer hides what it did not let us read.
+    Damage to a member inside (a corrupt nested zip) is the target's content: a warning."""
+
+    def handle(e: ScanError) -> None:
+        hit = e.kind in _DAMAGE_KINDS and (top is None or e.path == top)
+        on_error(replace(e, incomplete=True) if hit else e)
 
     return handle
 
@@ -238,7 +256,7 @@ def scan_package(ecosystem: str, spec: str, settings: Settings | None = None, de
     started = time.perf_counter()
     for artifact in packages.fetch(ecosystem, spec, index_url=index_url, all_files=all_files):
         with artifact.stream as fh:
-            walker = ArchiveWalker(limits, scanner.on_error)
+            walker = ArchiveWalker(limits, _target_errors(scanner.on_error, artifact.display))
             scanner.scan(walker.walk_top(fh, artifact.display, archive_origin(artifact.display, kind="package", **artifact.extra)))
     scanner.result.stats.seconds = time.perf_counter() - started
     return finish(scanner.result, settings)

@@ -200,11 +200,20 @@ INCOMPLETE_KINDS = frozenset({UNREADABLE_OBJECTS})
 
 @dataclass(frozen=True, slots=True)
 class ScanError:
-    """A problem with one input that did not stop the scan (unreadable file, too big, ...)."""
+    """A problem with one input that did not stop the scan (unreadable file, too big, ...).
+
+    `incomplete`: part of the scan's own target went unread (a damaged archive or image layer,
+    a missing layer), not just one item in it: then "nothing found" is no all-clear (exit 2)."""
 
     path: str
     kind: str
     message: str
+    incomplete: bool = False
+
+    @property
+    def leaves_gap(self) -> bool:
+        """True when this error means the scan did not read all of its target."""
+        return self.incomplete or self.kind in INCOMPLETE_KINDS
 
 
 @dataclass(slots=True)

@@ -38,7 +38,9 @@ COMMANDS = {
 def cli() -> None:
     """Find leaked secrets in code, history, CI and images — and say what to do about them.
 
-    Exit codes: 0 no findings, 1 findings, 2 usage or runtime error.
+    Exit codes: 0 no findings, 1 findings, 2 usage or runtime error, or nothing found while
+    part of the target could not be read (a damaged archive or image layer, unreadable git
+    objects).
     """
 
 

@@ -15,7 +15,8 @@ from leakwarden.cli import cli
 HEADER = """# Command reference
 
 Generated from `--help` by `python -m leakwarden.cli.reference > docs/cli.md`; do not edit by hand.
-Exit codes everywhere: 0 nothing found, 1 findings, 2 usage or runtime error.
+Exit codes everywhere: 0 nothing found, 1 findings, 2 usage or runtime error (or nothing found
+while part of the target could not be read).
 """
 
 

@@ -65,5 +65,5 @@ def clean_result(result: ScanResult) -> ScanResult:
     return replace(
         result,
         findings=[_clean_finding(f) for f in result.findings],
-        errors=[ScanError(clean_text(e.path), e.kind, clean_text(e.message)) for e in result.errors],
+        errors=[ScanError(clean_text(e.path), e.kind, clean_text(e.message), e.incomplete) for e in result.errors],
     )
