@@ -79,6 +79,25 @@ class Transcoded:
         return data
 
 
+def blob_text(data: bytes) -> tuple[bytes, str | None] | None:
+    """Content read whole (a git blob) as text to scan: itself, or UTF-16/32 text transcoded to
+    UTF-8 with its encoding's name (as `text_chunks` does for streams); None when binary."""
+    if not is_binary(data[:8192]):
+        return data, None
+    found = text_encoding(data[:8192])
+    if found is None:
+        return None
+    codec, name = found
+    return data.decode(codec, "replace").encode("utf-8", "surrogatepass"), name
+
+
+def with_encoding(origin: Origin, name: str | None) -> Origin:
+    """`origin` marked with the text encoding its content was transcoded from, if any."""
+    if name is None:
+        return origin
+    return Origin(origin.kind, origin.path, origin.commit, origin.blob, origin.layer, (*origin.extra, ("encoding", name)))
+
+
 def text_chunks(stream: BinaryIO, origin: Origin, head: bytes) -> Iterator[Chunk] | None:
     """Chunks of a stream whose first bytes `head` were read already: transcoded to UTF-8 (and
     the origin marked with its `encoding`) when it is UTF-16 or UTF-32 text; None when it is
@@ -89,8 +108,7 @@ def text_chunks(stream: BinaryIO, origin: Origin, head: bytes) -> Iterator[Chunk
     if found is None:
         return None
     codec, name = found
-    marked = Origin(origin.kind, origin.path, origin.commit, origin.blob, origin.layer, (*origin.extra, ("encoding", name)))
-    return chunks_from_stream(Transcoded(stream, codec, head), marked)
+    return chunks_from_stream(Transcoded(stream, codec, head), with_encoding(origin, name))
 
 
 def chunks_from_stream(stream: BinaryIO | Transcoded, origin: Origin, first: bytes = b"") -> Iterator[Chunk]:

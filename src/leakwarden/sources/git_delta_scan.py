@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from leakwarden.candidates import Detector
 from leakwarden.errors import SourceError
 from leakwarden.models import Chunk, Finding, Origin
-from leakwarden.sources import is_binary
+from leakwarden.sources import blob_text, is_binary, with_encoding
 from leakwarden.sources.git_history import (
     BatchResult,
     BlobReader,
@@ -248,14 +248,21 @@ class _SliceScanner:
         res.read.append(name)
         if self.progress is not None and len(res.read) % 64 == 0:
             self.progress(len(res.read), blob.offset, len(self.secrets))
+        encoding = None
         if is_binary(data[:8192]):
-            res.binary += 1
+            text = blob_text(data)
+            if text is None:
+                res.binary += 1
+                res.unscanned.add(name)
+                return
+            # UTF-16/32 text: matched whole once transcoded (the deltas count raw bytes), and
+            # not followed down its delta chain: its children are rescanned whole (`propagate`)
+            data, encoding = text
             res.unscanned.add(name)
-            return
         res.blobs += 1
         res.scanned_bytes += len(data)
-        origin = Origin("git", blob=name)
-        regions = widen(data, blob.changes, self.min_lines) if blob.changes is not None and blob.base else None
+        origin = with_encoding(Origin("git", blob=name), encoding)
+        regions = widen(data, blob.changes, self.min_lines) if blob.changes is not None and blob.base and encoding is None else None
         if regions is None:
             res.matched_bytes += len(data)
             found = self.detector.scan(Chunk(data, origin))
@@ -390,12 +397,14 @@ def propagate(git: Git, detector: Detector, parts: list[DeltaSliceResult], found
     if orphans:
         reader = BlobReader(git)
         try:
-            for oid, data in reader.read([o.hex() for o in orphans]):
-                if data is None or is_binary(data[:8192]):
+            for oid, raw in reader.read([o.hex() for o in orphans]):
+                text = blob_text(raw) if raw is not None else None
+                if text is None:
                     continue
+                data, encoding = text
                 read.add(oid)
                 matched += len(data)
-                fs = detector.scan(Chunk(data, Origin("git", blob=oid)))
+                fs = detector.scan(Chunk(data, with_encoding(Origin("git", blob=oid), encoding)))
                 found.pop(oid, None)  # the whole blob's findings include those of its regions
                 if fs:
                     found[oid] = fs

@@ -238,8 +238,9 @@ def scan_binary_claims(git: Git, claims: Sequence[tuple[CommitInfo | None, str, 
                        repository_uri: str | None = None, deadline: float | None = None) -> bool:
     """Read in full the files git printed as binary whose content is text: a committed
     `.gitattributes` line such as `*.env -diff` would otherwise hide them from every gate.
-    The whole file counts as added (git gave no line diff). Real binaries (a NUL byte in the
-    first 8 KB, git's own test) are skipped as before."""
+    The whole file counts as added (git gave no line diff). UTF-16/32 text (Windows tools,
+    PowerShell's `>`), which git takes for binary, is transcoded and scanned; real binaries (a
+    NUL byte in the first 8 KB, git's own test) are skipped as before."""
     wanted = list(dict.fromkeys(oid for _, _, oid in claims))
     listed = git.run("cat-file", "--batch-check=%(objectname) %(objecttype) %(objectsize)", input="".join(f"{o}\n" for o in wanted).encode(), check=False)
     full: dict[str, tuple[str, int]] = {}
@@ -408,7 +409,7 @@ def scan_blobs(git: Git, blobs: Sequence[tuple[str, str, int]], detector: Detect
     """Scan whole blobs (every line counts as added). False when the deadline passed.
     `origins` gives a (blob, path) its own provenance (a commit); by default a tagged object."""
     from leakwarden.models import ScanError
-    from leakwarden.sources import chunks_from_stream, is_binary
+    from leakwarden.sources import blob_text, chunks_from_stream, with_encoding
 
     wanted = []
     for oid, path, size in blobs:
@@ -435,12 +436,14 @@ def scan_blobs(git: Git, blobs: Sequence[tuple[str, str, int]], detector: Detect
                 finished = False
                 break
             result.stats.files += 1
-            if is_binary(data[:8000]):
+            text = blob_text(data)
+            if text is None:
                 result.stats.skipped += 1
                 continue
+            data, encoding = text  # UTF-16/32 text (git diffs it as binary) is transcoded
             result.stats.bytes += len(data)
             origin = (origins or {}).get((oid, path)) or Origin("git", path=path, blob=oid, extra=(("object", f"blob {oid}"),))
-            for chunk in chunks_from_stream(io.BytesIO(data), origin):
+            for chunk in chunks_from_stream(io.BytesIO(data), with_encoding(origin, encoding)):
                 result.findings.extend(detector.scan(chunk))
     finally:
         proc.kill()

@@ -39,7 +39,7 @@ from typing import Any
 from leakwarden.candidates import Detector
 from leakwarden.errors import SourceError
 from leakwarden.models import UNREADABLE_OBJECTS, Chunk, Finding, Origin, ScanError, ScanResult
-from leakwarden.sources import is_binary
+from leakwarden.sources import blob_text, with_encoding
 from leakwarden.sources.git_partial import MissingObjects, is_partial_clone
 from leakwarden.sources.gitcmd import COMMIT_FORMAT, CommitInfo, Git, finish_process, unquote_path
 
@@ -230,12 +230,14 @@ def scan_batch(detector: Detector, reader: BlobReader, batch: list[BlobRef]) -> 
             res.unreadable += 1
             continue
         res.read.append(oid)
-        if is_binary(data[:8192]):
+        text = blob_text(data)
+        if text is None:
             res.binary += 1
             continue
+        data, encoding = text
         res.blobs += 1
         res.scanned_bytes += len(data)
-        found = detector.scan(Chunk(data, Origin("git", path=hints.get(oid) or None, blob=oid)))
+        found = detector.scan(Chunk(data, with_encoding(Origin("git", path=hints.get(oid) or None, blob=oid), encoding)))
         if found:
             res.findings.append((oid, found))
     return res
@@ -382,12 +384,14 @@ def stream_slice(repo: str | None, detector: Detector, lo: int, hi: int, max_siz
             size = len(data)
             name = raw_name.decode()
             res.read.append(name)
-            if is_binary(data[:8192]):
+            text = blob_text(data)
+            if text is None:
                 res.binary += 1
                 continue
+            data, encoding = text
             res.blobs += 1
             res.scanned_bytes += size
-            found = detector.scan(Chunk(data, Origin("git", blob=name)))
+            found = detector.scan(Chunk(data, with_encoding(Origin("git", blob=name), encoding)))
             if found:
                 res.findings.append((name, found))
         complete = True
