@@ -401,14 +401,14 @@ def propagate(git: Git, detector: Detector, parts: list[DeltaSliceResult], found
                 text = blob_text(raw) if raw is not None else None
                 if text is None:
                     continue
-                data, encoding = text
+                body, encoding = text
                 read.add(oid)
-                matched += len(data)
-                fs = detector.scan(Chunk(data, with_encoding(Origin("git", blob=oid), encoding)))
+                matched += len(body)
+                fs = detector.scan(Chunk(body, with_encoding(Origin("git", blob=oid), encoding)))
                 found.pop(oid, None)  # the whole blob's findings include those of its regions
                 if fs:
                     found[oid] = fs
-                    ns = {x for x in (needle_of(data, f) for f in fs) if x}
+                    ns = {x for x in (needle_of(body, f) for f in fs) if x}
                     if ns:
                         needles.setdefault(bytes.fromhex(oid), set()).update(ns)
         finally:
