@@ -193,6 +193,8 @@ def test_bad_reports_give_clear_errors(tmp_path: Path) -> None:
         "wrong.json": ('{"hello": 1}', "not a leakwarden JSON report"),
         "schema.json": ('{"schema_version": 9, "findings": []}', "unsupported report schema_version"),
         "finding.json": ('{"schema_version": 1, "findings": [{"rule_id": "x"}]}', "missing 'secret'"),
+        "commit.json": ('{"findings": [{"rule_id": "jwt", "secret": "x", "fingerprint": "ab", "commit": 5}]}', "finding 0: 'commit' must be a string, not int"),
+        "layer.json": ('{"findings": [{"rule_id": "jwt", "secret": "x", "fingerprint": "ab", "layer": {"digest": 1}}]}', "'layer' must be a string"),
     }
     for name, (content, message) in cases.items():
         path = tmp_path / name
