@@ -324,3 +324,16 @@ def test_implicit_concatenation_is_left_for_a_person(tmp_path: Path) -> None:
     assert (repo / "auth.py").read_text() == text, "the rewrite would have been a syntax error"
     assert (repo / "auth.rb").read_text() == f"AUTH = \"Bearer \" '{CIO}'\n"
     assert proc.stderr.decode().count("implicit string concatenation") == 2
+
+
+def test_go_file_with_crlf_line_ends_keeps_them(tmp_path: Path) -> None:
+    """`import (` and `package` lines end in \r\n here: the import joins the block, no stray \r."""
+    repo = _git_repo(tmp_path / "repo")
+    block = repo / "block.go"
+    block.write_bytes(f'package main\r\n\r\nimport (\r\n\t"fmt"\r\n)\r\n\r\nfunc main() {{ fmt.Println("{CCI}") }}\r\n'.encode())
+    bare = repo / "bare.go"
+    bare.write_bytes(f'package main\r\n\r\nvar token = "{CIO}"\r\n'.encode())
+    proc = _fix(str(repo))
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert block.read_bytes() == b'package main\r\n\r\nimport (\r\n\t"os"\r\n\t"fmt"\r\n)\r\n\r\nfunc main() { fmt.Println(os.Getenv("CIRCLECI_TOKEN")) }\r\n'
+    assert bare.read_bytes() == b'package main\r\n\r\nimport "os"\r\n\r\nvar token = os.Getenv("CARGO_REGISTRY_TOKEN")\r\n'

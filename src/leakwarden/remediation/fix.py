@@ -291,13 +291,13 @@ def _add_import(text: str, lang: str) -> str:
     if lang == "go":
         if re.search(r'^\s*(?:import\s+)?(?:\w+\s+)?"os"\s*$', text, re.M):
             return text
-        block = re.search(r"^import \($", text, re.M)
+        block = re.search(r"^import \((?=\r?$)", text, re.M)  # CRLF files too
         if block:
             return text[: block.end()] + f'{nl}\t"os"' + text[block.end() :]
         single = re.search(r'^import (\w+ )?"[^"]+"\s*$', text, re.M)
         if single:
             return text[: single.start()] + f'import "os"{nl}' + text[single.start() :]
-        pkg = re.search(r"^package \w+.*$", text, re.M)
+        pkg = re.search(r"^package \w+[^\r\n]*", text, re.M)
         if pkg:
             return text[: pkg.end()] + f'{nl}{nl}import "os"' + text[pkg.end() :]
     return text
