@@ -269,3 +269,71 @@ def test_ignored_fingerprints_are_not_rewritten(tmp_path: Path) -> None:
     proc = _fix(str(repo))
     assert proc.returncode == 0, proc.stderr.decode()
     assert (repo / "t.py").read_text() == f'import os\nFIXTURE = "{CCI}"\nREAL = os.environ["CARGO_REGISTRY_TOKEN"]\n'
+
+
+def test_import_os_goes_below_a_docstring_that_mentions_from(tmp_path: Path) -> None:
+    """A docstring line starting with "from"/"import" is prose, not the first import."""
+    repo = _git_repo(tmp_path / "repo")
+    target = repo / "client.py"
+    target.write_text(f'"""CI client.\n\nfrom here on everything talks to CircleCI.\n"""\nTOKEN = "{CCI}"\nprint(TOKEN)\n')
+    proc = _fix(str(repo))
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert target.read_text() == '"""CI client.\n\nfrom here on everything talks to CircleCI.\n"""\nimport os\nTOKEN = os.environ["CIRCLECI_TOKEN"]\nprint(TOKEN)\n'
+    out = _run([sys.executable, "client.py"], repo, {"CIRCLECI_TOKEN": CCI})
+    assert out == CCI + "\n"
+
+
+def test_import_os_goes_above_code_that_precedes_the_first_import(tmp_path: Path) -> None:
+    repo = _git_repo(tmp_path / "repo")
+    target = repo / "late.py"
+    target.write_text(f'#!/usr/bin/env python3\nTOKEN = "{CCI}"\nimport sys\nprint(TOKEN, file=sys.stdout)\n')
+    assert _fix(str(repo)).returncode == 0
+    assert target.read_text().startswith('#!/usr/bin/env python3\nimport os\nTOKEN = os.environ["CIRCLECI_TOKEN"]\nimport sys\n')
+    assert _run([sys.executable, "late.py"], repo, {"CIRCLECI_TOKEN": CCI}) == CCI + "\n"
+
+
+def test_a_split_literal_keeps_what_applies_to_the_whole_string(tmp_path: Path) -> None:
+    """`"Bearer TOKEN".encode()` must not become `"Bearer " + os.environ[...].encode()`."""
+    javac, java = require_tool("javac"), require_tool("java")
+    repo = _git_repo(tmp_path / "repo")
+    py = f'print("Bearer {CCI}".encode(), "{{}}/me?key={CIO}".format("https://x.io"), "%s:{CCI}" % "user")\n'
+    (repo / "calls.py").write_text(py)
+    (repo / "Main.java").write_text(
+        f'public class Main {{\n    public static void main(String[] a) {{\n        System.out.println(new String("Bearer {CCI}".getBytes()).length());\n    }}\n}}\n'
+    )
+    before = _run([sys.executable, "calls.py"], repo)
+    _run([javac, "-d", "out", "Main.java"], repo)
+    java_before = _run([java, "-cp", "out", "Main"], repo)
+    proc = _fix(str(repo))
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert '("Bearer " + os.environ["CIRCLECI_TOKEN"]).encode()' in (repo / "calls.py").read_text()
+    assert '("%s:" + os.environ["CIRCLECI_TOKEN"]) % "user"' in (repo / "calls.py").read_text()
+    env = read_env(repo / ".env")
+    assert _run([sys.executable, "calls.py"], repo, env) == before
+    _run([javac, "-d", "out", "Main.java"], repo)
+    assert _run([java, "-cp", "out", "Main"], repo, env) == java_before
+
+
+def test_implicit_concatenation_is_left_for_a_person(tmp_path: Path) -> None:
+    repo = _git_repo(tmp_path / "repo")
+    text = f'AUTH = "Bearer " "{CCI}"\n'
+    (repo / "auth.py").write_text(text)
+    (repo / "auth.rb").write_text(f"AUTH = \"Bearer \" '{CIO}'\n")
+    proc = _fix(str(repo))
+    assert proc.returncode == 1
+    assert (repo / "auth.py").read_text() == text, "the rewrite would have been a syntax error"
+    assert (repo / "auth.rb").read_text() == f"AUTH = \"Bearer \" '{CIO}'\n"
+    assert proc.stderr.decode().count("implicit string concatenation") == 2
+
+
+def test_go_file_with_crlf_line_ends_keeps_them(tmp_path: Path) -> None:
+    """`import (` and `package` lines end in \r\n here: the import joins the block, no stray \r."""
+    repo = _git_repo(tmp_path / "repo")
+    block = repo / "block.go"
+    block.write_bytes(f'package main\r\n\r\nimport (\r\n\t"fmt"\r\n)\r\n\r\nfunc main() {{ fmt.Println("{CCI}") }}\r\n'.encode())
+    bare = repo / "bare.go"
+    bare.write_bytes(f'package main\r\n\r\nvar token = "{CIO}"\r\n'.encode())
+    proc = _fix(str(repo))
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert block.read_bytes() == b'package main\r\n\r\nimport (\r\n\t"os"\r\n\t"fmt"\r\n)\r\n\r\nfunc main() { fmt.Println(os.Getenv("CIRCLECI_TOKEN")) }\r\n'
+    assert bare.read_bytes() == b'package main\r\n\r\nimport "os"\r\n\r\nvar token = os.Getenv("CARGO_REGISTRY_TOKEN")\r\n'

@@ -146,6 +146,30 @@ def test_replacements_file_is_private_and_really_purges_history(tmp_path: Path) 
     assert CCI not in log and "***REMOVED-circleci-personal-token***" in log
 
 
+def test_replacement_file_holds_only_replacement_lines(tmp_path: Path) -> None:
+    """--replace-text has no comment syntax: a '# ...' header is one more literal that
+    filter-repo replaces in every file of the history that contains it."""
+    report = _make_report(tmp_path, show_secrets=True)
+    target = tmp_path / "repl.txt"
+    proc = run_cli("remediate", str(report), "--write-replacements", str(target))
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert sorted(target.read_text().splitlines()) == sorted([f"{CCI}==>***REMOVED-circleci-personal-token***", f"{CIO}==>***REMOVED-crates-io-api-token***"])
+
+    filter_repo = require_tool("git-filter-repo")
+    repo = tmp_path / "repo"
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.test", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.test"}
+    repo.mkdir()
+    notes = "# leakwarden: git filter-repo / BFG --replace-text file. It holds live secrets: delete it when done.\n"
+    (repo / "incident.md").write_text(notes)
+    (repo / "ci.sh").write_text(f"export CIRCLE_TOKEN={CCI}\n")
+    for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "add"]):
+        subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
+    subprocess.run([filter_repo, "--force", "--replace-text", str(target)], cwd=repo, env=env, check=True, capture_output=True)
+    subprocess.run(["git", "reset", "-q", "--hard"], cwd=repo, env=env, check=True)
+    assert (repo / "incident.md").read_text() == notes, "a line of the file that is no replacement rewrote other text"
+    assert (repo / "ci.sh").read_text() == "export CIRCLE_TOKEN=***REMOVED-circleci-personal-token***\n"
+
+
 def test_html_plan_is_self_contained_and_renders_in_chromium(redacted_report: Path, tmp_path: Path) -> None:
     out = tmp_path / "plan.html"
     proc = run_cli("remediate", str(redacted_report), "--format", "html", "-o", str(out))
@@ -193,6 +217,8 @@ def test_bad_reports_give_clear_errors(tmp_path: Path) -> None:
         "wrong.json": ('{"hello": 1}', "not a leakwarden JSON report"),
         "schema.json": ('{"schema_version": 9, "findings": []}', "unsupported report schema_version"),
         "finding.json": ('{"schema_version": 1, "findings": [{"rule_id": "x"}]}', "missing 'secret'"),
+        "commit.json": ('{"findings": [{"rule_id": "jwt", "secret": "x", "fingerprint": "ab", "commit": 5}]}', "finding 0: 'commit' must be a string, not int"),
+        "layer.json": ('{"findings": [{"rule_id": "jwt", "secret": "x", "fingerprint": "ab", "layer": {"digest": 1}}]}', "'layer' must be a string"),
     }
     for name, (content, message) in cases.items():
         path = tmp_path / name

@@ -236,6 +236,15 @@ def test_secret_never_appears_in_reasons(provider):
     assert CCI not in v.reason
 
 
+def test_secret_echoed_by_the_provider_is_not_kept_in_details(provider):
+    """Details go into every report (text, JSON, SARIF) unredacted: an echoed token must not."""
+    provider.handler = lambda req: (200, {}, {"id": "u-1", "login": req.header("Circle-Token"), "name": f"bot ({CCI[:8]}) {CCI}"})
+    v = one(finding("circleci-personal-token", CCI), settings_for({"circleci.com": provider.base_url}))
+    assert v.state is ValidityState.VALID
+    assert CCI not in repr(v.details) and v.details["user_id"] == "u-1"
+    assert v.details["login"] == "<redacted>" and v.details["name"] == f"bot ({CCI[:8]}) <redacted>"
+
+
 def test_a_5xx_the_rule_names_is_an_answer_not_an_outage(provider):
     """Mandrill-style: a bad key is HTTP 500 + an error name; a bare 500 is still an outage."""
     from dataclasses import replace

@@ -45,6 +45,23 @@ def test_expiry_within_clock_skew_is_not_expired():
     assert v.state is ValidityState.UNKNOWN
 
 
+def test_exp_outside_the_calendar_is_judged_by_its_number():
+    """An exp too large for a date or a float crashed the check ("internal error"), and one
+    long before year 1 read as "never expires"; both are plain numbers to a verifier."""
+    past = check_jwt(token({**LIVE, "exp": -1e20}), now=NOW)
+    assert past.state is ValidityState.INVALID and "expired" in past.reason and "never expires" not in past.reason
+    for far in (10**400, 1e30):
+        v = check_jwt(token({**LIVE, "exp": far, "nbf": far}), now=NOW)
+        assert v.state is ValidityState.UNKNOWN and "(not yet usable); expires after the year 9999" in v.reason
+        assert "exp lies beyond the year 9999: effectively no expiry" in v.details["notes"]
+
+
+def test_exp_that_is_not_a_number_is_not_called_missing():
+    v = check_jwt(token({**LIVE, "exp": str(NOW - 3600)}), now=NOW)
+    assert v.state is ValidityState.UNKNOWN and "no exp claim" not in v.reason and "its exp claim is not a number" in v.reason
+    assert any("exp claim is not a number" in n for n in v.details["notes"])
+
+
 def test_not_yet_valid():
     v = check_jwt(token({**LIVE, "nbf": NOW + 86400}), now=NOW)
     assert v.state is ValidityState.UNKNOWN and "not valid before" in v.reason and v.details["not_before"]

@@ -114,6 +114,7 @@ class Rewrite:
     text: str
     needs: str | None = None
     note: str | None = None
+    manual: str | None = None  # set: no rewrite is safe here, this says why
 
 
 def _concat(prefix: str, q: str, expr: str, suffix: str, plus: str = " + ") -> str:
@@ -126,12 +127,32 @@ def _concat(prefix: str, q: str, expr: str, suffix: str, plus: str = " + ") -> s
     return plus.join(parts)
 
 
+def _grouped(line: str, a: int, b: int, text: str, joined: bool) -> str:
+    """`text` (replacing line[a:b]; `joined`: a `+` concatenation) in parentheses when a
+    neighbour binds tighter than `+`: in `"Bearer TOKEN".encode()` or `"{}/?key=TOKEN" % x`
+    the call or operator must still apply to the whole string, not to its last part."""
+    if not joined:
+        return text
+    after, before = line[b:].lstrip()[:1], line[:a].rstrip()[-1:]
+    return f"({text})" if after in (".", "[", "%", "*") or before in ("%", "*") else text
+
+
+_IMPLICIT_CONCAT = "part of an implicit string concatenation (\"a\" \"b\"): rewrite it by hand"
+
+
+def _adjacent_literal(line: str, a: int, b: int) -> bool:
+    """Python and Ruby join neighbouring literals (`"a" "b"`); replacing one by a call breaks that."""
+    before, after = line[:a].rstrip(), line[b:].lstrip()
+    return before[-1:] in ("'", '"') or re.match(r"""[rRbBfFuU]{0,2}['"]""", after) is not None
+
+
 def _rewrite_c_like(line: str, s: int, e: int, expr: str, quotes: str = "\"'") -> Rewrite | None:
     lit = _enclosing(line, s, e, quotes)
     if lit is None:
         return None
     o, c, q = lit
-    return Rewrite(o, c + len(q), _concat(line[o + len(q) : s], q, expr, line[e:c]))
+    pre, post = line[o + len(q) : s], line[e:c]
+    return Rewrite(o, c + len(q), _grouped(line, o, c + len(q), _concat(pre, q, expr, post), bool(pre or post)))
 
 
 def _rw_python(line: str, s: int, e: int, name: str) -> Rewrite | None:
@@ -155,7 +176,10 @@ def _rw_python(line: str, s: int, e: int, name: str) -> Rewrite | None:
         return Rewrite(s, e, "{" + expr + "}", needs="os")
     if "r" in prefix_letters or "b" in prefix_letters or "u" in prefix_letters:
         q = line[p:o] + q
-    return Rewrite(p, c + len(lit[2]), _concat(pre, q, expr, post), needs="os")
+    end = c + len(lit[2])
+    if _adjacent_literal(line, p, end):
+        return Rewrite(p, end, "", manual=_IMPLICIT_CONCAT)
+    return Rewrite(p, end, _grouped(line, p, end, _concat(pre, q, expr, post), bool(pre or post)), needs="os")
 
 
 def _rw_js(line: str, s: int, e: int, name: str, ts: bool = False) -> Rewrite | None:
@@ -189,7 +213,10 @@ def _rw_ruby(line: str, s: int, e: int, name: str) -> Rewrite | None:
     expr = f'ENV.fetch("{name}")'
     if q == '"' and (line[o + 1 : s] or line[e:c]):
         return Rewrite(s, e, "#{" + expr + "}")
-    return Rewrite(o, c + 1, _concat(line[o + 1 : s], q, expr, line[e:c]))
+    if _adjacent_literal(line, o, c + 1):
+        return Rewrite(o, c + 1, "", manual=_IMPLICIT_CONCAT)
+    pre, post = line[o + 1 : s], line[e:c]
+    return Rewrite(o, c + 1, _grouped(line, o, c + 1, _concat(pre, q, expr, post), bool(pre or post)))
 
 
 def _rw_shell(line: str, s: int, e: int, name: str) -> Rewrite | None:
@@ -244,30 +271,71 @@ def _add_import(text: str, lang: str) -> str:
     lines = text.splitlines(keepends=True)
     nl = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
     if lang == "python":
+        lines = _python_lines(text)
+        found = _python_import_slot(text)
+        if found is not None:
+            has_os, at = found
+            return text if has_os else "".join(lines[:at] + [f"import os{nl}"] + lines[at:])
         if re.search(r"^import os\s*(?:#.*)?$|^import os\s*,|^import .*,\s*os\s*(?:#.*)?$", text, re.M):
             return text
+        header = _after_python_header(lines)
         future = [i for i, ln in enumerate(lines) if ln.startswith("from __future__ import")]
-        imports = [i for i, ln in enumerate(lines) if re.match(r"(?:import|from)\s", ln)]
+        imports = [i for i, ln in enumerate(lines) if i >= header and re.match(r"(?:import|from)\s", ln)]
         if future:
             at = future[-1] + 1
         elif imports:
             at = imports[0]
         else:
-            at = _after_python_header(lines)
+            at = header
         return "".join(lines[:at] + [f"import os{nl}"] + lines[at:])
     if lang == "go":
         if re.search(r'^\s*(?:import\s+)?(?:\w+\s+)?"os"\s*$', text, re.M):
             return text
-        block = re.search(r"^import \($", text, re.M)
+        block = re.search(r"^import \((?=\r?$)", text, re.M)  # CRLF files too
         if block:
             return text[: block.end()] + f'{nl}\t"os"' + text[block.end() :]
         single = re.search(r'^import (\w+ )?"[^"]+"\s*$', text, re.M)
         if single:
             return text[: single.start()] + f'import "os"{nl}' + text[single.start() :]
-        pkg = re.search(r"^package \w+.*$", text, re.M)
+        pkg = re.search(r"^package \w+[^\r\n]*", text, re.M)
         if pkg:
             return text[: pkg.end()] + f'{nl}{nl}import "os"' + text[pkg.end() :]
     return text
+
+
+def _python_lines(text: str) -> list[str]:
+    """Lines as Python's parser counts them (\\n, \\r\\n or \\r; a form feed is no line break)."""
+    return re.findall(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z", text)
+
+
+def _python_import_slot(text: str) -> tuple[bool, int] | None:
+    """(the module already imports `os`, the 0-based line for `import os`): after the docstring
+    and `from __future__` imports, before the first other statement. None if it does not parse.
+
+    NOTE: parsed, not matched line by line: a docstring line such as "from here on ..." is no
+    import, and a module whose first import comes after code that now uses `os` needs it on top.
+    """
+    import ast
+
+    try:
+        body = ast.parse(text).body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    has_os = any(
+        isinstance(node, ast.Import) and any(a.name.split(".")[0] == "os" and a.asname in (None, "os") for a in node.names)
+        for node in body
+    )
+    at, i = 0, 0
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+        at, i = body[0].end_lineno or body[0].lineno, 1
+    for node in body[i:]:
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+            at = node.end_lineno or node.lineno
+            continue
+        decorators = getattr(node, "decorator_list", [])
+        at = min([node.lineno, *(d.lineno for d in decorators)]) - 1
+        break
+    return has_os, at
 
 
 def _after_python_header(lines: list[str]) -> int:
@@ -458,6 +526,8 @@ def _plan_file(fp: FilePlan, text: str, findings: list[Finding], ruleset: object
         rw = rewriter(text[ls:le], s - ls, e - ls, name)
         if rw is None:
             return SecretFix(rule_id, name, value, line_no, False, "not inside a string literal (a comment or documentation?): remove it by hand")
+        if rw.manual:
+            return SecretFix(rule_id, name, value, line_no, False, rw.manual)
         if any(not (ls + rw.b <= a or b <= ls + rw.a) for a, b, _ in edits):
             return SecretFix(rule_id, name, value, line_no, False, "another secret in the same string: rewrite it by hand")
         edits.append((ls + rw.a, ls + rw.b, rw.text))

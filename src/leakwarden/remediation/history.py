@@ -59,9 +59,9 @@ def replacements(secrets: Sequence[tuple[str, str | None, str]]) -> list[Replace
 
 
 def replacements_text(reps: Sequence[Replacement], reveal: bool) -> str:
-    head = "# leakwarden: git filter-repo / BFG --replace-text file. It holds live secrets: delete it when done.\n"
-    if not reveal:
-        head = "# REDACTED PREVIEW — the real file needs the full values (see below).\n"
+    """The real file is replacement lines only: `--replace-text` has no comments, so a header
+    line would be one more literal replaced throughout the history. The preview has a header."""
+    head = "" if reveal else "# REDACTED PREVIEW — the real file needs the full values (see below).\n"
     return head + "".join(r.line(reveal) + "\n" for r in reps)
 
 

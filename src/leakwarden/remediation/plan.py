@@ -131,6 +131,17 @@ def _str(d: dict[str, Any], key: str, default: str = "") -> str:
     return default if value is None else str(value)
 
 
+def _optional(d: dict[str, Any], key: str, index: int) -> str | None:
+    """An optional text field: absent or empty is None; any other non-string is an error here
+    rather than a crash where the plan slices it."""
+    value = d.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ReportError(f"finding {index}: {key!r} must be a string, not {type(value).__name__} (is this a leakwarden JSON report?)")
+    return value
+
+
 def parse_finding(d: dict[str, Any], index: int) -> ReportFinding:
     if not isinstance(d, dict):
         raise ReportError(f"finding {index}: expected an object")
@@ -154,10 +165,10 @@ def parse_finding(d: dict[str, Any], index: int) -> ReportFinding:
         secret_redacted=d.get("secret_redacted", True) is not False,
         fingerprint=d["fingerprint"],
         line=_str(d, "line"),
-        commit=d.get("commit") or None,
-        author=d.get("author") or None,
-        date=d.get("date") or None,
-        layer=d.get("layer") or None,
+        commit=_optional(d, "commit", index),
+        author=_optional(d, "author", index),
+        date=_optional(d, "date", index),
+        layer=_optional(d, "layer", index),
         repository=str(repository) if repository else None,
     )
 

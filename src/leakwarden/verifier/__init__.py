@@ -39,7 +39,30 @@ def _not_checked(reason: str) -> Validity:
     return Validity(ValidityState.NOT_CHECKED, reason)
 
 
+def _scrubbed(value: Validity, secret: str) -> Validity:
+    """The result without the secret: a provider (or a misconfigured fake) may echo the token
+    in a field the rule keeps or in an error text, and details are printed in every report."""
+    from dataclasses import replace
+
+    from leakwarden.verifier.exchange import scrub
+
+    def clean(v: Any) -> Any:
+        if isinstance(v, str):
+            return scrub(v, [secret])
+        if isinstance(v, list):
+            return [clean(x) for x in v]
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        return v
+
+    return replace(value, reason=clean(value.reason), details=clean(value.details))
+
+
 async def _run_check(rule: Rule, secret: str, related: Mapping[str, str], exchange: Exchange | None) -> Validity:
+    return _scrubbed(await _check(rule, secret, related, exchange), secret)
+
+
+async def _check(rule: Rule, secret: str, related: Mapping[str, str], exchange: Exchange | None) -> Validity:
     from leakwarden.verifier.custom import CUSTOM_CHECKS
     from leakwarden.verifier.http import check_http, unknown
     from leakwarden.verifier.offline import OFFLINE_CHECKS

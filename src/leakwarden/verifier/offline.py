@@ -11,6 +11,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -47,9 +48,14 @@ def _when(value: Any) -> str | None:
 
 
 def _number(value: Any) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return None
+    """A NumericDate claim as a float (±inf past what a float holds); None if not a number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # a JSON integer of hundreds of digits
+        return math.inf if value > 0 else -math.inf
+    return None if math.isnan(number) else number
 
 
 def guess_hmac_secret(signing_input: bytes, signature: bytes, alg: str) -> str | None:
@@ -94,9 +100,16 @@ def check_jwt(token: str, related: Mapping[str, str] | None = None, now: float |
         notes.append("no audience (aud): any service trusting the issuer may accept it")
     if "iss" not in claims:
         notes.append("no issuer (iss)")
-    expired = exp is not None and _when(exp) is not None and exp < now - CLOCK_SKEW
-    if _when(exp) is None:
+    # NOTE: judged on the number, not on its date: an `exp` far outside the calendar is still
+    # long past (expired) or far ahead (effectively no expiry).
+    expired = exp is not None and exp < now - CLOCK_SKEW
+    if "exp" not in claims:
         notes.append("no expiry (exp): usable until its signing key is rotated")
+    elif exp is None:
+        notes.append("the exp claim is not a number: standard verifiers reject the token, lenient ones may treat it as never expiring")
+    elif "expires_at" not in details and not expired:
+        notes.append("exp lies beyond the year 9999: effectively no expiry")
+    expired_at = details.get("expires_at") or "a time before the year 1"
     if notes:
         details["notes"] = notes
 
@@ -105,15 +118,22 @@ def check_jwt(token: str, related: Mapping[str, str] | None = None, now: float |
         details["weak_secret"] = redact(guessed)
         reason = f"signed with a guessable secret ({alg} key found in the bundled list of {len(weak_secrets())} default secrets): anyone can forge tokens for this issuer"
         if expired:
-            reason += f"; this token itself expired at {details['expires_at']}"
+            reason += f"; this token itself expired at {expired_at}"
         return outcome(ValidityState.VALID, reason, details)
     if expired:
-        return outcome(ValidityState.INVALID, f"expired at {details['expires_at']}", details)
+        return outcome(ValidityState.INVALID, f"expired at {expired_at}", details)
     if claims.get("iss") == "supabase-demo":
         return outcome(ValidityState.INVALID, "a Supabase local-development demo key (the same for everyone)", details)
-    lifetime = f"; expires at {details['expires_at']}" if "expires_at" in details else "; never expires (no exp claim)"
-    if nbf is not None and _when(nbf) is not None and nbf > now + CLOCK_SKEW:
-        return outcome(ValidityState.UNKNOWN, f"not valid before {details['not_before']} (not yet usable){lifetime}", details)
+    if "expires_at" in details:
+        lifetime = f"; expires at {details['expires_at']}"
+    elif "exp" not in claims:
+        lifetime = "; never expires (no exp claim)"
+    elif exp is None:
+        lifetime = "; its exp claim is not a number"
+    else:
+        lifetime = "; expires after the year 9999"
+    if nbf is not None and nbf > now + CLOCK_SKEW:
+        return outcome(ValidityState.UNKNOWN, f"not valid before {details.get('not_before') or 'the year 10000'} (not yet usable){lifetime}", details)
     if alg.lower() == "none":
         reason = "unsigned (alg none): only a verifier that wrongly accepts 'none' takes it, and that verifier would accept forged tokens too"
         return outcome(ValidityState.UNKNOWN, reason + lifetime, details)
