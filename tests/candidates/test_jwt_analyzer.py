@@ -41,3 +41,12 @@ def test_real_supabase_keys_are_kept() -> None:
     payload = json.dumps({"iss": "supabase", "ref": "qwertyuiopasdfghjklz", "role": "service_role"}).encode()
     details = analyze_jwt(_token(b'{"alg":"HS256","typ":"JWT"}', payload))
     assert details is not None and details["jwt_claims"]["iss"] == "supabase"
+
+
+def test_a_signing_algorithm_without_signature_is_an_elided_token() -> None:
+    header, payload = _b64(b'{"alg":"HS256","typ":"JWT"}'), _b64(b'{"sub":"ann"}')
+    assert analyze_jwt(f"{header}.{payload}.") is None  # docs: 'eyJ...eyJ...' followed by '...'
+    assert analyze_jwt(f"{header}.{payload}.c2lnbmF0dXJlLWJ5dGVzLWhlcmU") is not None
+    none = _b64(b'{"alg":"none"}')
+    unsigned = analyze_jwt(f"{none}.{payload}.")  # alg none: kept, and flagged
+    assert unsigned is not None and unsigned["alg_none"] and not unsigned["signed"]

@@ -22,7 +22,8 @@ RANDOM_LETTERS = ["AJtPlDEtYlTegTlWJIKVzwgr", "qZKmbVAyAVHnyrvWdFrKxQpL", "Gvmlg
 CASES: dict[str, tuple[list[str], list[str]]] = {
     "template-variable": (
         ["${DB_PASSWORD}", "{{ .Values.apiKey }}", "{{ vault_token }}", "<%= ENV['TOKEN'] %>", "%(password)s", "$API_KEY",
-         "%APP_SECRET%", "#{secret}", "active_storage#{prefix}/disk#update", "${{ secrets.DEPLOY_TOKEN }}", "{token}", "@db.password@", "{{ pw | default('x') }}"],
+         "%APP_SECRET%", "#{secret}", "active_storage#{prefix}/disk#update", "${{ secrets.DEPLOY_TOKEN }}", "{token}", "@db.password@", "{{ pw | default('x') }}",
+         "REFRESH_TOKEN_{}", "token-{0}"],
         REAL + ["pa$$w0rdQz8"],
     ),
     "env-reference": (
@@ -42,7 +43,9 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
          "49d3a6f0b1c8e2d7...", "1466aac22e6a869134be\u2026", "1466aac22e6a869134be\u2026/",
          # short stand-in words as whole words (separators, case changes, digits around them)
          "cio_FAKE_TOKEN", "your-api-key-here", "dummyKey8Hq2", "myFakeToken", "faketoken", "DUMMYKEY", "TODO", "fixme-later",
-         "Lorem9ipsum", "sk_live_xxxx", "AKIAXXXXXXXXXXXXXXXX", "xxxx-xxxx-Zq7K", "ExampleKey9Zq"],
+         "Lorem9ipsum", "sk_live_xxxx", "AKIAXXXXXXXXXXXXXXXX", "xxxx-xxxx-Zq7K", "ExampleKey9Zq",
+         # leetspeak markers, typed runs, a word in brackets
+         "letme1n_p@ssw0rd!", "EXPRESS_s3cr3t", "Prod_53cr37", "b2C3d4E5f6G7", "2345-6789-0123-4567", "(anything)", "[your key]"],
         REAL + RANDOM_WITH_WORDS,
     ),
     "fake": (
@@ -64,12 +67,16 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
                     "!!options.withCredentials", "Rails.env.test?", "environment_specified?",
                     "active_storage/disk#update", "time:zones:all",
                     "jiraIssueTrackerFieldName", "MyServiceClientFactoryBuilder", "XMLHttpRequestEventTarget", "getUserIdByNameOrEmail",
-                    "NSURLSessionDataDelegate"],
+                    "NSURLSessionDataDelegate",
+                    # type names with numbers, union types, optional chaining, relative modules, typographic quotes
+                    "V1ConfigMapKeySelector", "Ed25519PrivateKey", "BoundedString2048", "XmlStringMaxLen256", "resolveFromConfig2",
+                    "Buffer|Uint8Array|string", "session?.access_token", ".models.v2_secret_list", "expired-token-causes-403",
+                    "aws4_request\u201d"],
                    REAL + ["deploy:Rk4vN8pQ2wX7", "Tr0ub4dor:3xQz"] + RANDOM_LETTERS),
     "path": (["/etc/app/secret.key", "./keys/id_rsa", "~/.ssh/id_ed25519", "C:\\keys\\app.pfx", "https://vault.acme.io/v1/secret",
               "access_key/20140101/myregion/myservice/aws4_request", "20210827%2Fus-west-2%2Fs3%2Faws4_request", "latest/api/token",
               "webpack://SwaggerUICore/./src/core/components/auth/basic-auth.jsx", "s3://acme-backups/db/dump.sql",
-              "config/database.yml", "config/custom_key_path.key", "my_credentials/#{Rails.env}.yml.enc"], REAL + ["https://u:p4ss@h"]),
+              "config/database.yml", "config/custom_key_path.key", "my_credentials/#{Rails.env}.yml.enc", "auth-request-type/at"], REAL + ["https://u:p4ss@h"]),
     "integrity": (["sha512-2F1Wf8rMq0Yk8hVt5bUa9x3Zy4Pq7sJ6nC1d0eRbL2o=", "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
                    "h1:qZ8s7vXq2wG6r9p3kK1m5Yt0Lc4Nb8Hj2Ds6Fa9Ue0Q=", "sha1-Zq7Kx2Lm9Pw4Rt8Vn3Bc="], REAL),
     "password-hash": (["pbkdf2_sha256$600000$salt$hash", "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW",
@@ -141,3 +148,27 @@ def test_format_fields_as_whole_items_are_templates():
     assert is_template_variable("{token}")
     assert not is_template_variable("pa{ss}word99")  # braces inside a real value
     assert not is_template_variable("Zx9{q}Lm&!x")
+
+
+def test_type_names_with_numbers_are_words_not_random_runs() -> None:
+    assert F._is_type_name_with_digits("V1LocalObjectReference") and F._is_type_name_with_digits("SensitiveString2048")
+    # random letters around a digit: too short, consonant runs, or words without vowels
+    for v in ("PmozeusB1T", "vbdzuoYCY5", "kapKujar03", "Dlpg7Jbgvp", "Hq8sK2vN5xP7rT4wZ1yB", "N3vq8ZpL2kRt"):
+        assert not F.is_identifier_like(v), v
+
+
+def test_a_value_that_spells_its_own_name() -> None:
+    from leakwarden.candidates import spells_own_name
+
+    assert spells_own_name("metadatav2sessiontoken", b'METADATA_V2_SESSION_TOKEN = "')
+    assert spells_own_name("API_TOKEN", b"apiToken: '")
+    assert not spells_own_name("Hq8sK2vN5xP7rT4wZ1yB", b'"apiKey": "')
+    assert not spells_own_name("token", b"token=")  # too short to say anything
+
+
+def test_leetspeak_markers_only_when_the_reading_spells_them() -> None:
+    assert F.is_placeholder("EXPRESS_s3cr3t") and F.is_placeholder("letme1n_p@ssw0rd!")
+    # a format whose prefix is the word itself, with digits in its random body
+    for v in ("secret-live-45uWOVrOIg6PP-qtxofGsojFe5Mi2YmvLjk8", "AGE-SECRET-KEY-1E0NEY54UESXC9QTTV29LUPMS0EQNTYFPW6ZEKVSKPDJQVXYK099ZHEURPQ",
+              "secret_Jjzna1uiherM3e1sE0A2jvVYwCIoWJ4FXf0NkBQ4Y0e"):
+        assert not F.is_placeholder(v), v

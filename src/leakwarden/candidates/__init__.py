@@ -59,6 +59,9 @@ class _Candidate:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+_REGION_LINE = 4096  # bytes a line can add to a rule's context region
+
+
 class _Lines:
     """Line lookups in a chunk; a newline index is built only when many are needed."""
 
@@ -95,18 +98,35 @@ class _Lines:
         return len(self.data) if e < 0 else e
 
     def region(self, start: int, end: int, lines: int) -> bytes:
-        """The text from `lines` lines before `start` to `lines` lines after `end`, bounded."""
-        lo = self.line_start(start)
-        for _ in range(lines):
-            if lo <= 0:
-                break
-            lo = self.data.rfind(b"\n", max(0, lo - 4096), lo - 1) + 1
-        hi = self.line_end(end)
-        for _ in range(lines):
-            if hi >= len(self.data):
-                break
-            nxt = self.data.find(b"\n", hi + 1, hi + 4097)
-            hi = len(self.data) if nxt < 0 else nxt
+        """The text from `lines` lines before `start` to `lines` lines after `end`, bounded: each
+        line counts for at most `_REGION_LINE` bytes, the match's own line too. A line longer
+        than that (minified JavaScript, a JSON bundle) ends the region there: a word 20 kB away
+        on the same line, or anywhere further in the file, is no context."""
+        step = _REGION_LINE
+        ls = self.line_start(start)
+        lo = max(ls, start - step)
+        if lo == ls:
+            for _ in range(lines):
+                if lo <= 0:
+                    break
+                floor = max(0, lo - 1 - step)
+                nl = self.data.rfind(b"\n", floor, lo - 1)
+                if nl < 0:
+                    lo = floor
+                    break
+                lo = nl + 1
+        le = self.line_end(end)
+        hi = min(le, end + step)
+        if hi == le:
+            for _ in range(lines):
+                if hi >= len(self.data):
+                    break
+                ceiling = min(len(self.data), hi + 1 + step)
+                nxt = self.data.find(b"\n", hi + 1, ceiling)
+                if nxt < 0:
+                    hi = ceiling
+                    break
+                hi = nxt
         return self.data[lo:hi]
 
 
@@ -168,6 +188,7 @@ class Detector:
         self.matcher = matcher
         self._allow_regex = [tuple(re.compile(x) for x in r.allow.regexes) for r in ruleset.rules]
         self._allow_names = [tuple(re.compile(x.encode()) for x in r.allow.names) for r in ruleset.rules]
+        self._generic = frozenset(r.id for r in ruleset.rules if "generic" in r.tags)
         self._segments: SegmentFinder | None = None
         if decode:
             from leakwarden.candidates.decoders import SegmentFinder
@@ -366,9 +387,11 @@ class Detector:
             return None
         if path and rule.allow.paths and any(fnmatch.fnmatch(path, p) for p in rule.allow.paths):
             return None
-        if self._allow_names[index]:
+        if self._allow_names[index] or rule.id in self._generic:
             name = assigned_name(m, group)
             if any(rx.search(name) for rx in self._allow_names[index]):
+                return None
+            if rule.id in self._generic and spells_own_name(secret, name):
                 return None
         return _Candidate(
             index, rule, m.start(group), m.end(group), m.start(), m.end(),
@@ -456,6 +479,21 @@ def assigned_name(m: re.Match[bytes], group: int) -> bytes:
     while start > floor and data[start - 1] in _NAME_CHARS:
         start -= 1
     return data[start : m.start(group)]
+
+
+_LAST_NAME = re.compile(rb"([A-Za-z][A-Za-z0-9_.\-]*)[^A-Za-z0-9]*$")
+
+
+def spells_own_name(secret: str, name: bytes) -> bool:
+    """A value that spells the name it is assigned to, separators and case aside
+    (`AWS_IMDSV2_SESSION_TOKEN = "awsimdsv2sessiontoken"`, `apiToken: "API_TOKEN"`): a stand-in
+    written by someone who needed any string there."""
+    m = _LAST_NAME.search(name)
+    if m is None:
+        return False
+    own = re.sub(rb"[^a-z0-9]", b"", m.group(1).lower())
+    value = re.sub(rb"[^a-z0-9]", b"", secret.lower().encode())
+    return len(own) >= 6 and own == value
 
 
 _ANSI_CSI = re.compile(rb"\x1b\[[0-?]{0,32}[ -/]{0,8}[@-~]")

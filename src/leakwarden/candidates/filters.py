@@ -21,13 +21,14 @@ def _rx(pattern: str) -> re.Pattern[str]:
 def is_template_variable(value: str) -> bool:
     """A template or shell variable: ${VAR}, {{ x }}, {% %}, <%= %>, %(x)s, $VAR, %VAR%, #{x} (Ruby
     interpolation, anywhere in the value: `active_storage#{prefix}/disk`),
-    Helm/Jinja filters (`| default`), GitHub `${{ secrets.X }}`, and a format field `{name}` as a
-    whole value or a whole `key={name}` item (`id={name},env={var}`)."""
+    Helm/Jinja filters (`| default`), GitHub `${{ secrets.X }}`, a format field `{name}` as a
+    whole value or a whole `key={name}` item (`id={name},env={var}`), and an empty or positional
+    field anywhere (`"ACCESS_TOKEN_{}".format(n)`, `token-{0}`)."""
     return bool(
         _rx(
             r"\$\{[^}]*\}?|\$\([^)]*\)?|\{\{.*|\{%|<%|%\([a-z_]+\)s|^\$[A-Za-z_][A-Za-z0-9_]*$"
             r"|^%[A-Za-z_][A-Za-z0-9_]*%$|^#\{|#\{[A-Za-z_@$][\w.@$]*\}|(?:^|[=:,])\{[A-Za-z_][A-Za-z0-9_.]*\}(?:$|[,;&])|^@[A-Za-z_][A-Za-z0-9_.]*@$"
-            r"|\|\s*(?:default|safe|escape|lower|upper|date|json|quote|b64enc)\b"
+            r"|\|\s*(?:default|safe|escape|lower|upper|date|json|quote|b64enc)\b|\{\d{0,2}\}"
         ).search(value)
     )
 
@@ -99,9 +100,34 @@ def has_sequence(value: str, run: int = 6) -> bool:
     return False
 
 
+# Leetspeak spellings of the markers (`p@ssw0rd`, `53cr37`): a person dressing up a stand-in.
+_LEET = str.maketrans({"@": "a", "4": "a", "3": "e", "0": "o", "1": "i", "5": "s", "$": "s", "7": "t"})
+_LEET_MARKERS = tuple(m for m in _PLACEHOLDER_MARKERS if m.isalpha() and len(m) >= 6) + ("secret",)
+
+
+def _has_leet_marker(lower: str) -> bool:
+    """A marker that only the leetspeak reading spells: `secret-live-…` (Stytch) or
+    `AGE-SECRET-KEY-1…` say `secret` as their format's prefix, not as a stand-in."""
+    plain = lower.translate(_LEET)
+    return plain != lower and any(m in plain and m not in lower for m in _LEET_MARKERS)
+
+
+def _is_typed_run(lower: str) -> bool:
+    """Runs a person types rather than a generator: letters and digits interleaved, each in
+    sequence (`a1b2c3d4e5f6`), or a digit run cut by separators (`1234-5678-9012-3456`)."""
+    if len(lower) >= 8 and _rx(r"^(?:[a-z][0-9])+[a-z]?$|^(?:[0-9][a-z])+[0-9]?$").match(lower):
+        letters = "".join(c for c in lower if c.isalpha())
+        digits = "".join(c for c in lower if c.isdigit())
+        return has_sequence(letters, 4) and has_sequence(digits, 4)
+    joined = _rx(r"[\-_.:\s/]").sub("", lower)
+    return joined != lower and has_sequence(joined)
+
+
 def is_placeholder(value: str) -> bool:
     """Obvious stand-ins: <your-token>, xxxx, changeme, EXAMPLE, ****, abcdef, one repeated char,
-    and values elided in documentation (`secret_token = '49d3a6f0...'`, `api_key: 1466aac2…`).
+    values elided in documentation (`secret_token = '49d3a6f0...'`, `api_key: 1466aac2…`),
+    markers in leetspeak (`p@ssw0rd`, `EXPRESS_53cr37`), typed runs (`a1B2c3D4e5F6`,
+    `1234-5678-9012-3456`) and a word in brackets (`PWD=(whatever)`).
 
     Long markers (`example`, `changeme`, `redacted`...) count anywhere; short words (`fake`,
     `todo`, `your`, `xxxx`) only as whole words (`cio_FAKE_TOKEN`, `your-api-key-here`,
@@ -111,6 +137,10 @@ def is_placeholder(value: str) -> bool:
         return True
     lower = value.lower()
     if any(w in lower for w in _PLACEHOLDER_MARKERS) or has_sequence(lower):
+        return True
+    if _has_leet_marker(lower) or _is_typed_run(lower):
+        return True
+    if _rx(r"^[(\[{]\s*[a-z][a-z _\-]*\s*[)\]}]$").match(lower):  # (whatever), [your key]
         return True
     if any(_is_placeholder_word(w) for w in _words(value)):
         return True
@@ -147,35 +177,70 @@ def is_identifier_like(value: str) -> bool:
     (`token&quot;`), Ruby/C++/PHP scoped constants (`ActionController::InvalidAuthenticityToken`) and
     Ruby instance variables (`@user.auth_token`), and lowercase word paths naming code rather than
     holding a value: Rails routes `controller#action`, rake tasks `time:zones:all`."""
+    value = value.strip("\u201c\u201d\u2018\u2019")  # typographic quotes around a word in prose
     value = value.rstrip(":;,.?!").lstrip("?:-+=!")  # shell ${X:?NAME}, ${X:-NAME} operands; !negation, predicate?
     if "&quot" in value or "&amp;" in value or "&#" in value:
         return True
     if _rx(
-        r"[()\[\]]|\|\||&&|^\w+\.\w+(?:\.\w+)*$|^_*[a-z][a-z0-9]*(?:_[a-z0-9]+)+$|^[a-z]+(?:-[a-z]+)+$"
+        r"[()\[\]]|\|\||&&|^\.{0,2}\w+(?:\??\.\w+)+$|^_*[a-z][a-z0-9]*(?:_[a-z0-9]+)+$|^[a-z]+(?:-[a-z]+)+(?:-[0-9]+)?$"
         r"|^_*[A-Z][A-Z0-9]*(?:[_-][A-Z0-9]+)+$|^[A-Z]{2,}[0-9]+(?:[A-Z][a-z]{2,}){2,}$|^urn:"
         r"|^(?:::)?[A-Z]\w*::[A-Za-z_]|^@{1,2}[A-Za-z_]\w*(?:\.\w+)*$|^[a-z][a-z_]*(?:/[a-z][a-z_]*)*(?:[#:][a-z][a-z_]*)+$"
     ).search(value):
         return True
-    if is_camel_case_name(value):
+    if is_camel_case_name(value) or _is_type_name_with_digits(value):
         return True
+    if "|" in value:  # a union type: `Buffer|Uint8Array|Blob|string`
+        parts = [p.strip() for p in value.split("|")]
+        if len(parts) >= 2 and all(_is_type_word(p) for p in parts):
+            return True
     return bool(_rx(r"^[A-Za-z_]+$").match(value) and len(value) < 24)
 
 
-def is_camel_case_name(value: str) -> bool:
+def _is_type_word(value: str) -> bool:
+    """One member of a union type: `string`, `Blob`, `Uint8Array`, `SensitiveString2048`."""
+    return bool(_rx(r"^[a-z]{3,}$|^[A-Z][a-z]{2,}$|^[A-Z][a-z]+[0-9]{1,2}[A-Z][a-z]+$").match(value)) or is_camel_case_name(value) or _is_type_name_with_digits(value)
+
+
+def _is_type_name_with_digits(value: str) -> bool:
+    """A type or variable name with a number in it: a camelCase or PascalCase name closed by a
+    number (`SensitiveString2048`, `defaultToConfig2`), or a short versioned or sized prefix
+    before one (`V1LocalObjectReference`, `Ed25519PrivateKey`). The name is long (10 or 12+ letters), in
+    words with vowels and without long consonant runs: random letters around a digit rarely
+    spell that."""
+    m = _rx(r"^([A-Za-z]{12,}?)([0-9]+)$").match(value)
+    if m:
+        return _is_wordy_name(m.group(1), len(value))
+    m = _rx(r"^(?:[A-Z][a-z]{0,3}|[A-Z]{2,5})[0-9]+([A-Z][A-Za-z]{9,})$").match(value)
+    return m is not None and _is_wordy_name(m.group(1))
+
+
+def _is_wordy_name(value: str, length: int | None = None) -> bool:
+    words = _rx(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+").findall(value)
+    bare = sum(1 for w in words if not w.isupper() and not _rx(r"[aeiouyAEIOUY]").search(w))  # Xml, Len
+    if bare > (len(words) >= 3) or sum(w.isupper() for w in words) > 1:
+        return False
+    # four consonants in a row are rare in words (Length, Strings aside) and common in random letters
+    if any(_rx(r"[bcdfghjklmnpqrstvwxz]{4}").search(w.replace("ngth", "ng").replace("str", "st")) for w in words):
+        return False
+    return is_camel_case_name(value, length)
+
+
+def is_camel_case_name(value: str, length: int | None = None) -> bool:
     """A camelCase or PascalCase name made of words: `jiraIssueTrackerFieldName`,
     `MyServiceClientFactory`, `XMLHttpRequest`, `getUserIdByName`. Random mixed-case letters
     (`AJtPlDEtYlTegTlWJIKVzwgr`, a legacy Atlassian token) are not: about half their letters are
     capitals, some in long runs, and their "words" are short, often one letter or without a
     vowel. A name keeps capitals to at most a third of its letters with no run of 7 (an acronym
     and the next word's capital: `NSURLSession`), words to 4 letters on average, and
-    letter-poor words (one letter, or no vowel: `Jt`, `Pl`, `Cfg`) to one in four."""
+    letter-poor words (one letter, or no vowel: `Jt`, `Pl`, `Cfg`) to one in four. `length`
+    stands for the name's length when digits were taken out of it (`XmlStringMaxLen256`)."""
     if not _rx(r"^[A-Za-z]+$").match(value) or value.islower() or value.isupper():
         return False
     if 3 * sum(c.isupper() for c in value) > len(value) or _rx(r"[A-Z]{7}").search(value):
         return False
     words = _rx(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+").findall(value)
     poor = sum(1 for w in words[1:] if len(w) == 1 or (not w.isupper() and not _rx(r"[aeiouyAEIOUY]").search(w)))
-    return len(words) >= 2 and 4 * poor <= len(words) and len(value) >= 4 * len(words)
+    return len(words) >= 2 and 4 * poor <= len(words) and (length or len(value)) >= 4 * len(words)
 
 
 def is_path_or_url_without_credentials(value: str) -> bool:
@@ -190,7 +255,10 @@ def is_path_or_url_without_credentials(value: str) -> bool:
     # a relative path to a named file (config/database.yml, keys/app.key): where a secret is kept
     if _rx(r"^[\w\-]+(?:/[\w.\-#{}]+)+\.[a-z]{2,5}$").match(value):
         return True
-    return bool(_rx(r"^[a-z0-9_.\-]+(?:/[a-z0-9_.\-]+){2,}$|aws4_request$").search(unquote(value)))
+    plain = unquote(value)
+    if _rx(r"^[a-z]+(?:-[a-z]+)*(?:/[a-z]+(?:-[a-z]+)*)+$").match(plain):  # words only: auth-request-type/at
+        return True
+    return bool(_rx(r"^[a-z0-9_.\-]+(?:/[a-z0-9_.\-]+){2,}$|aws4_request$").search(plain))
 
 
 def is_password_hash(value: str) -> bool:
@@ -226,6 +294,12 @@ _DOCUMENTED_EXAMPLES = frozenset({
     "2YotnFZFEjr1zCsicMWpAA",  # RFC 6749 section 4.1.4: example access and refresh tokens
     "tGzv3JOkF0XG5Qx2TlKWIA",
     "ad180jjd733klru7",  # RFC 5849 section 3.5.1: example oauth_token
+    # RFC 5849 section 1.2: client, temporary and token credentials and the verifier
+    "dpf43f3p2l4k3l03", "kd94hf93k423kf44", "hh5s93j4hdidpola", "hdhd0244k9j7ao03", "hfdp7dh39dks9884",
+    "nnch734d00sl2jdk", "pfkkdhi9sl3r4s00",
+    # RFC 6749 section 2.3.1 and 4.x: the client s6BhdRkqt3 and its secrets, as a pair and in Basic
+    "s6BhdRkqt3:gX1fBat3bV", "czZCaGRSa3F0MzpnWDFmQmF0M2JW", "7Fjfp0ZBr1KtDRbnfVdmIw",
+    "45ghiukldjahdnhzdauz",  # RFC 7009 section 2.1: the token to revoke
     "QWxhZGRpbjpvcGVuIHNlc2FtZQ==",  # RFC 7617 / 2617 Basic examples
     "YWxhZGRpbjpvcGVuc2VzYW1l",
 })
