@@ -69,15 +69,31 @@ class JobQueue:
 
     def enqueue(self, platform: str, delivery: str, event: str, job: dict[str, Any] | None) -> bool:
         """Record a delivery; False when this delivery id was seen before (nothing added)."""
+        return self.enqueue_all(platform, delivery, event, [job] if job is not None else [])
+
+    def enqueue_all(self, platform: str, delivery: str, event: str, jobs: list[dict[str, Any]]) -> bool:
+        """Record a delivery and its jobs (none: an `ignored` row) in one transaction; False when
+        this delivery id was seen before (nothing added).
+
+        The first job takes the delivery id, the others `<id>#<n>` (a Bitbucket push that
+        changed several refs), so a redelivery still conflicts on the first row."""
         now = time.time()
-        state = "queued" if job is not None else "ignored"
+        rows: list[tuple[str, str | None, str]] = [(delivery, None, "ignored")] if not jobs else [
+            (delivery if n == 0 else f"{delivery}#{n}", json.dumps({**job, "delivery": delivery}), "queued") for n, job in enumerate(jobs)
+        ]
         with self._db() as db:
-            cur = db.execute(
-                "INSERT INTO jobs (platform, delivery, event, job, state, received_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (platform, delivery) DO NOTHING",
-                (platform, delivery, event, json.dumps(job) if job is not None else None, state, now, now),
-            )
-            return cur.rowcount == 1
+            db.execute("BEGIN IMMEDIATE")
+            for key, data, state in rows:
+                cur = db.execute(
+                    "INSERT INTO jobs (platform, delivery, event, job, state, received_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (platform, delivery) DO NOTHING",
+                    (platform, key, event, data, state, now, now),
+                )
+                if cur.rowcount != 1:
+                    db.execute("ROLLBACK")
+                    return False
+            db.execute("COMMIT")
+        return True
 
     def claim(self) -> Job | None:
         """Take the oldest queued job (atomically: two workers never get the same one)."""
