@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from leakwarden.errors import LeakwardenError
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -36,6 +38,10 @@ CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, id);
 """
 
 
+class QueueError(LeakwardenError):
+    """The job queue file cannot be opened (not an SQLite file, unreadable folder...)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Job:
     id: int
@@ -53,9 +59,14 @@ class JobQueue:
         self.path = str(path)
         self.max_attempts = max_attempts
         self.retry_delay = retry_delay
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        with self._db() as db:
-            db.executescript(_SCHEMA)
+        try:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            with self._db() as db:
+                db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise QueueError(f"{self.path}: cannot open the job queue: {exc}") from None
+        except OSError as exc:
+            raise QueueError(f"{self.path}: cannot open the job queue: {exc.strerror or exc}") from None
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
