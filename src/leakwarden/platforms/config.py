@@ -169,7 +169,8 @@ def from_dict(data: dict[str, Any], base: Path) -> MonitorConfig:
                 pc.private_key = key_file.read_text(encoding="utf-8")
             except OSError as exc:
                 raise ConfigError(f"{where} private_key_file: {exc}") from None
-        if not pc.webhook_secret and not pc.signing_token:
+        # Only GitLab can do with a signing token alone; the others sign with the webhook secret.
+        if not pc.webhook_secret and not (name == "gitlab" and pc.signing_token):
             raise ConfigError(f"{where}: no webhook secret (set webhook_secret_env to a variable that holds it)")
         cfg.platforms[name] = pc
     if not cfg.platforms:
