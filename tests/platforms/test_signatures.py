@@ -44,9 +44,24 @@ def test_gitlab_token_and_signing_token() -> None:
     body = b'{"object_kind":"push"}'
     mac = base64.b64encode(hmac.new(key, b"msg_1.1700000000." + body, hashlib.sha256).digest()).decode()
     headers = {"x-gitlab-token": "tok", "webhook-id": "msg_1", "webhook-timestamp": "1700000000", "webhook-signature": f"v1,{mac}"}
-    assert signatures.gitlab(headers, body, "tok", signing) is None
-    assert signatures.gitlab(headers, body + b" ", "tok", signing) == "webhook-signature does not match"
-    assert signatures.gitlab({**headers, "webhook-signature": "v1,AAAA"}, body, "tok", signing) is not None
+    assert signatures.gitlab(headers, body, "tok", signing, now=1700000000) is None
+    assert signatures.gitlab(headers, body + b" ", "tok", signing, now=1700000000) == "webhook-signature does not match"
+    assert signatures.gitlab({**headers, "webhook-signature": "v1,AAAA"}, body, "tok", signing, now=1700000000) is not None
+
+
+def test_gitlab_signed_delivery_replayed_later_is_refused() -> None:
+    """The signature covers webhook-id and webhook-timestamp; a captured delivery sent again
+    later (with a fresh Idempotency-Key to dodge the duplicate check) must not pass."""
+    key = b"0123456789abcdef0123456789abcdef"
+    signing = "whsec_" + base64.b64encode(key).decode()
+    body = b'{"object_kind":"push"}'
+    mac = base64.b64encode(hmac.new(key, b"msg_1.1700000000." + body, hashlib.sha256).digest()).decode()
+    headers = {"x-gitlab-token": "tok", "webhook-id": "msg_1", "webhook-timestamp": "1700000000", "webhook-signature": f"v1,{mac}"}
+    assert signatures.gitlab(headers, body, "tok", signing, now=1700000000 + 60) is None
+    assert signatures.gitlab(headers, body, "tok", signing, now=1700000000 + 3600) is not None
+    assert signatures.gitlab(headers, body, "tok", signing, now=1700000000 - 3600) is not None
+    assert signatures.gitlab(headers, body, "tok", signing) is not None  # signed in 2023, checked today
+    assert signatures.gitlab({**headers, "webhook-timestamp": "17e8"}, body, "tok", signing, now=1700000000) is not None
 
 
 def test_delivery_ids() -> None:
