@@ -35,6 +35,7 @@ def test_install_github_and_gitlab_hooks(tmp_path: Path, api: FakeApi, monkeypat
     assert r.returncode == 0, r.stderr.decode()
     (call,) = api.calls("POST", "/groups/platform%2Fbackend/hooks")
     assert call.headers["private-token"] == "gl-owner-token" and call.json()["merge_requests_events"] is True
+    assert call.json()["tag_push_events"] is True  # a tag can bring commits that no branch has
 
 
 def test_install_bitbucket_cloud_and_dc_hooks(tmp_path: Path, api: FakeApi, monkeypatch) -> None:

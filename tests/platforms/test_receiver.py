@@ -203,3 +203,15 @@ def test_authentic_but_malformed_payloads_are_400_not_500(receiver, platform: st
     r = post(f"/hooks/{platform}", body, headers)
     assert r.status_code == 400 and r.json()["error"].startswith("bad payload")
     assert queue.counts() == {}
+
+
+def test_a_gitlab_tag_push_is_scanned_like_a_push(receiver) -> None:
+    """GitHub and Bitbucket send tag pushes as pushes; GitLab sends `Tag Push Hook`, which was
+    ignored, so commits reachable only from a tag were never scanned."""
+    post, queue = receiver
+    body = json.dumps({"object_kind": "tag_push", "ref": "refs/tags/v1.0", "before": Z40, "after": SHA_B, "checkout_sha": SHA_A,
+                       "project": {"id": 42, "path_with_namespace": "grp/app", "git_http_url": "https://gl.invalid/grp/app.git"}}).encode()
+    r = post("/hooks/gitlab", body, {"x-gitlab-token": SECRET, "x-gitlab-event": "Tag Push Hook", "x-gitlab-event-uuid": "t1"})
+    assert r.json() == {"status": "queued"}
+    job = queue.claim()
+    assert job is not None and (job.data["kind"], job.data["ref"], job.data["after"]) == ("push", "refs/tags/v1.0", SHA_A)

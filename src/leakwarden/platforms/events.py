@@ -97,7 +97,7 @@ def _github(event: str, p: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _gitlab(event: str, p: dict[str, Any]) -> list[dict[str, Any]]:
     kind = p.get("object_kind") or event
-    if kind in ("push", "Push Hook"):
+    if kind in ("push", "Push Hook", "tag_push", "Tag Push Hook"):  # a tag can bring commits no branch has
         project = _obj(p, "project")
         return [_job("gitlab", "push", _name(project, "path_with_namespace"), _get(project, "git_http_url"), _get(p, "ref"),
                      _sha(p.get("before")), _sha(p.get("checkout_sha") or p.get("after")), project_id=_number(project, "id"))]
