@@ -81,3 +81,47 @@ def test_git_gets_the_token_as_a_header_for_the_clone_origin_only(monkeypatch):
     assert "GIT_DIR" not in env
     assert "GIT_CONFIG_KEY_0" not in git_env(RepoTask("example.org/x", "https://example.org/x.git"))
     assert "GIT_CONFIG_KEY_0" not in git_env(RepoTask("/srv/x", "/srv/x.git"))
+
+
+def test_the_ref_state_seen_by_ls_remote_is_the_one_a_clone_records(tmp_path):
+    """The pre-clone check compares `git ls-remote` with the state recorded after a clone: both
+    must describe branches and tags alike, or the shortcut never (or wrongly) applies."""
+    from leakwarden.org.worker import clone, remote_state
+    from tests.org.repos import add_commit, git
+
+    work = tmp_path / "work" / "w"
+    work.mkdir(parents=True)
+    git(work, "init", "-q", "-b", "main")
+    add_commit(work, {"a.txt": "one\n"}, "one", 1)
+    git(work, "tag", "-a", "v1", "-m", "release")  # annotated: ls-remote also lists v1^{}
+    git(work, "tag", "light")
+    git(work, "checkout", "-q", "-b", "topic")
+    add_commit(work, {"b.txt": "two\n"}, "two", 2)
+    bare = tmp_path / "w.git"
+    git(tmp_path, "clone", "-q", "--bare", str(work), str(bare))
+    task = RepoTask("w", str(bare))
+    env = git_env(task)
+    assert remote_state(task, env) == clone(task, str(tmp_path / "copy.git"), env, 1 << 20)
+    empty = tmp_path / "empty.git"
+    git(tmp_path, "init", "-q", "--bare", str(empty))
+    assert remote_state(RepoTask("e", str(empty)), env) != remote_state(task, env)
+
+
+def test_a_repository_empty_at_the_first_scan_is_scanned_once_it_has_commits(detector, tmp_path):
+    from leakwarden.org.run import run_org_scan
+    from tests.org.repos import add_commit, git
+
+    settings, det = detector
+    empty = tmp_path / "late.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(empty))
+    store = str(tmp_path / "s.db")
+    _, first = run_org_scan([(str(empty), "")], settings, det, engine="local:1", store=store)
+    assert (first.scanned, first.failed) == (1, 0)
+    work = tmp_path / "work" / "late"
+    work.mkdir(parents=True)
+    git(work, "init", "-q", "-b", "main")
+    add_commit(work, {"config.toml": f'token = "{token(7)}"\n'}, "config", 1)
+    git(work, "push", "-q", str(empty), "main")
+    result, second = run_org_scan([(str(empty), "")], settings, det, engine="local:1", store=store)
+    assert (second.scanned, second.unchanged) == (1, 0)
+    assert len(result.findings) == 1

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import SRC, run_cli
 from tests.platforms.conftest import SECRET, github_headers, write_config
@@ -34,6 +35,7 @@ def test_install_github_and_gitlab_hooks(tmp_path: Path, api: FakeApi, monkeypat
     assert r.returncode == 0, r.stderr.decode()
     (call,) = api.calls("POST", "/groups/platform%2Fbackend/hooks")
     assert call.headers["private-token"] == "gl-owner-token" and call.json()["merge_requests_events"] is True
+    assert call.json()["tag_push_events"] is True  # a tag can bring commits that no branch has
 
 
 def test_install_bitbucket_cloud_and_dc_hooks(tmp_path: Path, api: FakeApi, monkeypatch) -> None:
@@ -107,3 +109,40 @@ def test_serve_rejects_a_bad_listen_address(tmp_path: Path, monkeypatch) -> None
     cfg = write_config(tmp_path, None, monkeypatch)
     r = run_cli("serve", "--config", str(cfg), "--listen", "nope", env=ENV)
     assert r.returncode == 2 and b"HOST:PORT" in r.stderr
+
+
+@pytest.mark.parametrize(("setting", "message"), [
+    ('workers = "two"', b"[monitor] workers: not a whole number"),
+    ('max_body = "lots"', b"[monitor] max_body: not a size"),
+    ('max_blob_size = [1]', b"[monitor] max_blob_size: not a size"),
+])
+def test_bad_numbers_in_monitor_toml_are_config_errors(tmp_path: Path, monkeypatch, setting: str, message: bytes) -> None:
+    cfg = write_config(tmp_path, None, monkeypatch)
+    cfg.write_text(cfg.read_text().replace("workers = 1\n", setting + "\n"))
+    r = run_cli("monitor", "status", "--config", str(cfg), env=ENV)
+    assert r.returncode == 2 and message in r.stderr and b"internal error" not in r.stderr, r.stderr
+
+
+def test_platform_settings_of_the_wrong_type_are_config_errors(tmp_path: Path, monkeypatch) -> None:
+    """`report = "false"` must not be read as true (a string is truthy)."""
+    for key, value, message in (("report", '"false"', b"[github] report: not true or false"),
+                                ("replay_hours", '"x"', b"[github] replay_hours: not a number of hours")):
+        cfg = write_config(tmp_path, None, monkeypatch, **{key: "PLACEHOLDER"})
+        cfg.write_text(cfg.read_text().replace('"PLACEHOLDER"', value))
+        r = run_cli("monitor", "status", "--config", str(cfg), env=ENV)
+        assert r.returncode == 2 and message in r.stderr, r.stderr
+
+
+def test_sizes_are_read_with_units(tmp_path: Path, monkeypatch) -> None:
+    from leakwarden.platforms import config as monitor_config
+
+    cfg = monitor_config.load(write_config(tmp_path, None, monkeypatch, extra='max_body = "64KB"\nmax_blob_size = 1048576'))
+    assert (cfg.max_body, cfg.max_blob_size) == (64_000, 1_048_576)
+
+
+def test_a_queue_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:
+    cfg = write_config(tmp_path, None, monkeypatch)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "jobs.sqlite").write_bytes(b"this is not a database, it is a note\n" * 100)
+    r = run_cli("monitor", "status", "--config", str(cfg), env=ENV)
+    assert r.returncode == 2 and b"cannot open the job queue" in r.stderr and b"internal error" not in r.stderr, r.stderr

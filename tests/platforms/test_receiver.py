@@ -137,3 +137,81 @@ def test_hostile_payloads_are_400_and_queue_nothing(receiver, patch) -> None:
     r = post("/hooks/github", body, github_headers(body, "hostile"))
     assert r.status_code == 400 and r.json()["error"].startswith("bad payload")
     assert queue.counts() == {}
+
+
+def _sig(body: bytes) -> str:
+    import hashlib
+    import hmac
+
+    return "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+
+
+def test_a_bitbucket_push_of_several_refs_queues_one_job_per_ref(receiver) -> None:
+    """One push can move several branches and tags: each change is scanned, not the first only."""
+    post, queue = receiver
+    sha_c = "c" * 40
+    bb = json.dumps({"repository": {"full_name": "ws/app"}, "push": {"changes": [
+        {"old": {"type": "branch", "name": "main", "target": {"hash": SHA_A}}, "new": {"type": "branch", "name": "main", "target": {"hash": SHA_B}}},
+        {"old": None, "new": {"type": "branch", "name": "topic", "target": {"hash": sha_c}}},
+        {"old": None, "new": {"type": "tag", "name": "v1", "target": {"hash": sha_c}}},
+    ]}}).encode()
+    headers = {"x-hub-signature": _sig(bb), "x-event-key": "repo:push", "x-request-uuid": "multi"}
+    assert post("/hooks/bitbucket", bb, headers).json() == {"status": "queued"}
+    assert post("/hooks/bitbucket", bb, headers).json() == {"status": "duplicate"}
+    dc = json.dumps({"repository": {"slug": "app", "project": {"key": "PRJ"}, "links": {"clone": [{"name": "http", "href": "https://bb.invalid/scm/prj/app.git"}]}},
+                     "changes": [{"refId": "refs/heads/main", "fromHash": SHA_A, "toHash": SHA_B},
+                                 {"refId": "refs/tags/v2", "fromHash": Z40, "toHash": sha_c}]}).encode()
+    assert post("/hooks/bitbucket-dc", dc, {"x-hub-signature": _sig(dc), "x-event-key": "repo:refs_changed", "x-request-id": "multi"}).status_code == 202
+    assert queue.counts() == {"queued": 5}
+    jobs = []
+    while (job := queue.claim()) is not None:
+        jobs.append((job.platform, job.data["ref"], job.data["before"], job.data["after"], job.data["delivery"]))
+    assert jobs == [
+        ("bitbucket", "refs/heads/main", SHA_A, SHA_B, "multi"),
+        ("bitbucket", "refs/heads/topic", Z40, sha_c, "multi"),
+        ("bitbucket", "refs/tags/v1", Z40, sha_c, "multi"),
+        ("bitbucket-dc", "refs/heads/main", SHA_A, SHA_B, "multi"),
+        ("bitbucket-dc", "refs/tags/v2", Z40, sha_c, "multi"),
+    ]
+
+
+def test_events_we_do_not_scan_are_accepted_without_a_repository(receiver) -> None:
+    """An App's `installation` events and Bitbucket Data Center's "Test connection"
+    (`diagnostics:ping`) carry no repository; they are answered 2xx, not refused as bad."""
+    post, queue = receiver
+    inst = json.dumps({"action": "created", "installation": {"id": 5}, "repositories": []}).encode()
+    assert post("/hooks/github", inst, github_headers(inst, "i-1", "installation")).json() == {"status": "ignored"}
+    ping = json.dumps({"test": True}).encode()
+    assert post("/hooks/bitbucket-dc", ping, {"x-hub-signature": _sig(ping), "x-event-key": "diagnostics:ping", "x-request-id": "p-1"}).status_code == 202
+    issue = json.dumps({"issue": {"id": 1}}).encode()
+    assert post("/hooks/bitbucket", issue, {"x-hub-signature": _sig(issue), "x-event-key": "issue:created", "x-request-uuid": "u-1"}).status_code == 202
+    assert queue.counts() == {"ignored": 3}
+
+
+@pytest.mark.parametrize(("platform", "event", "body"), [
+    ("github", "push", json.dumps({**json.loads(_push_body()), "repository": {"full_name": {"a": 1}, "clone_url": "https://example.invalid/a.git"}}).encode()),
+    ("github", "pull_request", json.dumps({"action": "opened", "number": [7], "pull_request": {"base": {"sha": SHA_A}, "head": {"sha": SHA_B}},
+                                           "repository": {"full_name": "acme/app", "clone_url": "https://example.invalid/acme/app.git"}}).encode()),
+    ("github", "push", b"[" * 30_000 + b"]" * 30_000),
+    ("gitlab", "Merge Request Hook", json.dumps({"object_kind": "merge_request", "object_attributes": "open"}).encode()),
+    ("bitbucket", "repo:push", json.dumps({"repository": {"full_name": "ws/app"}, "push": {"changes": "main"}}).encode()),
+])
+def test_authentic_but_malformed_payloads_are_400_not_500(receiver, platform: str, event: str, body: bytes) -> None:
+    post, queue = receiver
+    headers = {**github_headers(body, "m-1", event), "x-gitlab-token": SECRET, "x-gitlab-event": event, "x-gitlab-event-uuid": "m-1",
+               "x-hub-signature": _sig(body), "x-event-key": event, "x-request-uuid": "m-1"}
+    r = post(f"/hooks/{platform}", body, headers)
+    assert r.status_code == 400 and r.json()["error"].startswith("bad payload")
+    assert queue.counts() == {}
+
+
+def test_a_gitlab_tag_push_is_scanned_like_a_push(receiver) -> None:
+    """GitHub and Bitbucket send tag pushes as pushes; GitLab sends `Tag Push Hook`, which was
+    ignored, so commits reachable only from a tag were never scanned."""
+    post, queue = receiver
+    body = json.dumps({"object_kind": "tag_push", "ref": "refs/tags/v1.0", "before": Z40, "after": SHA_B, "checkout_sha": SHA_A,
+                       "project": {"id": 42, "path_with_namespace": "grp/app", "git_http_url": "https://gl.invalid/grp/app.git"}}).encode()
+    r = post("/hooks/gitlab", body, {"x-gitlab-token": SECRET, "x-gitlab-event": "Tag Push Hook", "x-gitlab-event-uuid": "t1"})
+    assert r.json() == {"status": "queued"}
+    job = queue.claim()
+    assert job is not None and (job.data["kind"], job.data["ref"], job.data["after"]) == ("push", "refs/tags/v1.0", SHA_A)

@@ -211,3 +211,51 @@ def test_concurrent_writers_lose_nothing(store_target, tmp_path):
         shared = [i for i in incidents if i.occurrences == 2 * n]
         assert len(shared) == 1
         assert sum(i.occurrences for i in incidents) == 4 * n
+
+
+_ORDERED_WRITER = r"""
+import hashlib, sys, time
+from pathlib import Path
+sys.path.insert(0, {src!r})
+from leakwarden.api import scan_text
+from leakwarden.store import open_store
+target, order, go = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+A = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+def token(seed):
+    d = hashlib.sha256(seed.encode()).digest() + hashlib.sha256(b"x" + seed.encode()).digest()
+    return "cio" + "".join(A[b % len(A)] for b in d[:32])
+found = scan_text("".join(f'T{{i}} = "{{token(str(i))}}"\n' for i in range(40)), path="keys.env")
+assert len(found) == 40
+if order.startswith("rev"):
+    found.reverse()
+st = open_store(target)
+deadline = time.time() + 30
+while not go.exists() and time.time() < deadline:
+    time.sleep(0.002)
+for k in range(12):
+    st.record_scan(found, repository=f"github.com/acme/{{order}}-{{k}}")
+    st.mark_scanned("github.com/acme/shared", [f.location.blob or str(i) for i, f in enumerate(found)] + [c * 40 for c in "0123456789abcdef"][::1 if order.startswith("fwd") else -1], "rules")
+st.close()
+"""
+
+
+def test_writers_meeting_the_same_secrets_in_other_orders_do_not_deadlock(store_target, tmp_path):
+    """Two scans that record the same secrets in opposite orders: on PostgreSQL each held row
+    locks the other needed, and the server aborted one with `deadlock detected`."""
+    with open_store(store_target):
+        pass  # the schema exists before the race
+    script = tmp_path / "writer.py"
+    script.write_text(_ORDERED_WRITER.format(src=str(SRC)))
+    go = tmp_path / "go"
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    orders = ("fwd-a", "rev-a", "fwd-b", "rev-b")
+    procs = [subprocess.Popen([sys.executable, str(script), store_target, o, str(go)], env=env, stderr=subprocess.PIPE) for o in orders]
+    time.sleep(1.0)
+    go.touch()
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err.decode()[-600:]
+    with open_store(store_target) as st:
+        assert st.scan_count() == 4 * 12
+        incidents = st.list_incidents()
+        assert len(incidents) == 40 and all(i.occurrences == 4 * 12 for i in incidents)

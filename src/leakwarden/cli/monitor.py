@@ -73,11 +73,11 @@ def install_github(org: str, hook_url: str, config_path: str, api_url: str | Non
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False))
 @click.option("--api-url", default=None, help="API base URL (self-managed: https://HOST/api/v4).")
 def install_gitlab(group: str, hook_url: str, config_path: str, api_url: str | None) -> None:
-    """Create a group webhook for push and merge request events (token: GITLAB_TOKEN, scope
-    `api`, Owner of the group)."""
+    """Create a group webhook for push, tag push and merge request events (token: GITLAB_TOKEN,
+    scope `api`, Owner of the group)."""
     pc = _platform(config_path, "gitlab")
     hook = _create_hook(pc, api_url, {"private-token": _token(pc, "GITLAB_TOKEN")}, f"/groups/{quote(group, safe='')}/hooks", {
-        "url": hook_url, "token": pc.webhook_secret, "push_events": True, "merge_requests_events": True,
+        "url": hook_url, "token": pc.webhook_secret, "push_events": True, "tag_push_events": True, "merge_requests_events": True,
         "enable_ssl_verification": True,
     })
     click.echo(f"created GitLab webhook {hook.get('id')} on group {group} → {hook_url}")

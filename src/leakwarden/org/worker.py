@@ -208,7 +208,9 @@ def _git(args: list[str], env: dict[str, str], timeout: float | None = None) -> 
 
 
 def ref_state(lines: str) -> str:
-    """A digest of the branches and tags and the objects they name: equal states, equal scans."""
+    """A digest of the branches and tags and the objects they name: equal states, equal scans.
+
+    `lines` are "<object> <ref>" lines; peeled tags (`<ref>^{}`) and other refs are left out."""
     refs = sorted(
         line.strip()
         for line in lines.splitlines()
@@ -227,7 +229,8 @@ def remote_state(task: RepoTask, env: dict[str, str]) -> str:
 
         raise SourceError(f"not a repository location: {task.url!r}")
     out = _git(["ls-remote", "--heads", "--tags", task.url], env, timeout=300)
-    return ref_state("\n".join(" ".join(reversed(line.split("\t"))) for line in out.splitlines()))
+    # ls-remote prints "<object>\t<ref>": the same "<object> <ref>" lines `clone` hashes.
+    return ref_state(out.replace("\t", " "))
 
 
 def clone(task: RepoTask, dest: str, env: dict[str, str], max_blob_size: int) -> str:

@@ -94,17 +94,18 @@ def create_app(config: MonitorConfig, queue: JobQueue | None = None, workers: bo
         if name == "github" and event == "ping":
             return JSONResponse({"status": "pong"}, status_code=200)
         try:
-            job = events.parse(name, event, json.loads(body))
+            jobs = events.parse(name, event, json.loads(body))
+        except RecursionError:
+            log("delivery.bad_payload", logging.WARNING, platform=name, delivery=delivery, reason="JSON nested too deeply")
+            return JSONResponse({"error": "bad payload: JSON nested too deeply"}, status_code=400)
         except (ValueError, events.EventError) as exc:
             log("delivery.bad_payload", logging.WARNING, platform=name, delivery=delivery, reason=str(exc)[:200])
             return JSONResponse({"error": f"bad payload: {str(exc)[:200]}"}, status_code=400)
-        if job is not None:
-            job["delivery"] = delivery
-        added = queue.enqueue(name, delivery, event, job)
-        log("delivery.accepted", platform=name, delivery=delivery, event_type=event, queued=bool(job) and added, duplicate=not added)
-        if added and job is not None and state["pool"] is not None:
+        added = queue.enqueue_all(name, delivery, event, jobs)
+        log("delivery.accepted", platform=name, delivery=delivery, event_type=event, queued=len(jobs) if added else 0, duplicate=not added)
+        if added and jobs and state["pool"] is not None:
             state["pool"].wake()
-        status = "queued" if job is not None else "ignored"
+        status = "queued" if jobs else "ignored"
         return JSONResponse({"status": status if added else "duplicate"}, status_code=202)
 
     async def healthz(request: Request) -> JSONResponse:

@@ -68,6 +68,44 @@ def _env(section: dict[str, Any], key: str, where: str) -> str:
     return os.environ.get(name, "")
 
 
+def _size(table: dict[str, Any], key: str, default: int, where: str) -> int:
+    """A byte count: a number or a size such as "25MB"."""
+    from leakwarden.config import parse_size
+
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ConfigError(f"{where} {key}: not a size: {value!r}")
+    try:
+        size = parse_size(value)
+    except ConfigError as exc:
+        raise ConfigError(f"{where} {key}: {exc}") from None
+    if size < 1:
+        raise ConfigError(f"{where} {key}: must be at least 1 byte")
+    return size
+
+
+def _count(table: dict[str, Any], key: str, default: int, where: str) -> int:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{where} {key}: not a whole number: {value!r}")
+    return value
+
+
+def _hours(table: dict[str, Any], key: str, default: float, where: str) -> float:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ConfigError(f"{where} {key}: not a number of hours: {value!r}")
+    return float(value)
+
+
+def _flag(table: dict[str, Any], key: str, default: bool, where: str) -> bool:
+    """A TOML boolean; a string such as "false" is refused rather than read as true."""
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where} {key}: not true or false: {value!r}")
+    return value
+
+
 def load(path: str | Path) -> MonitorConfig:
     path = Path(path)
     try:
@@ -102,9 +140,9 @@ def from_dict(data: dict[str, Any], base: Path) -> MonitorConfig:
         store=store,
         baseline=rel(mon.get("baseline")),
         ignore_file=rel(mon.get("ignore_file")),
-        workers=int(mon.get("workers", 2)),
-        max_body=int(mon.get("max_body", 25 * 1024 * 1024)),
-        max_blob_size=int(mon.get("max_blob_size", 25 * 1024 * 1024)),
+        workers=_count(mon, "workers", 2, "[monitor]"),
+        max_body=_size(mon, "max_body", 25 * 1024 * 1024, "[monitor]"),
+        max_blob_size=_size(mon, "max_blob_size", 25 * 1024 * 1024, "[monitor]"),
     )
     for name in PLATFORMS:
         sec = data.get(name)
@@ -121,9 +159,9 @@ def from_dict(data: dict[str, Any], base: Path) -> MonitorConfig:
             token=_env(sec, "token", where),
             git_user=str(sec.get("git_user", GIT_USER[name])),
             app_id=str(sec.get("app_id", "")),
-            report=bool(sec.get("report", True)),
+            report=_flag(sec, "report", True, where),
             check_name=str(sec.get("check_name", "leakwarden")),
-            replay_hours=float(sec.get("replay_hours", 24.0)),
+            replay_hours=_hours(sec, "replay_hours", 24.0, where),
         )
         key_file = rel(sec.get("private_key_file"))
         if key_file is not None:
@@ -131,7 +169,8 @@ def from_dict(data: dict[str, Any], base: Path) -> MonitorConfig:
                 pc.private_key = key_file.read_text(encoding="utf-8")
             except OSError as exc:
                 raise ConfigError(f"{where} private_key_file: {exc}") from None
-        if not pc.webhook_secret and not pc.signing_token:
+        # Only GitLab can do with a signing token alone; the others sign with the webhook secret.
+        if not pc.webhook_secret and not (name == "gitlab" and pc.signing_token):
             raise ConfigError(f"{where}: no webhook secret (set webhook_secret_env to a variable that holds it)")
         cfg.platforms[name] = pc
     if not cfg.platforms:

@@ -1,8 +1,12 @@
-"""Turn a verified webhook payload into a scan job (or None for events we do not scan).
+"""Turn a verified webhook payload into scan jobs (none for events we do not scan).
 
 A job is a plain dict (JSON in the queue): platform, kind ("push" or "pr"), repo (a display
 name such as `acme/app`), clone_url, ref, before, after, pr (number or None), plus what the
 report-back needs (GitHub installation id, GitLab project id, Bitbucket workspace/project).
+A Bitbucket push can change several branches and tags at once: one job per change.
+
+The event type is looked at first, so an event we do not scan (an App's `installation`
+events, Bitbucket Data Center's `diagnostics:ping`) is never required to name a repository.
 """
 
 from __future__ import annotations
@@ -26,6 +30,33 @@ def _get(d: Any, *path: str) -> Any:
     return d
 
 
+def _obj(d: Any, *path: str) -> dict[str, Any]:
+    value = _get(d, *path)
+    if not isinstance(value, dict):
+        raise EventError(f"payload's {'.'.join(path)} is not an object")
+    return value
+
+
+def _opt(d: dict[str, Any], key: str) -> dict[str, Any]:
+    """An optional sub-object: {} when absent or not an object."""
+    value = d.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _name(d: Any, *path: str) -> str:
+    value = _get(d, *path)
+    if not isinstance(value, str) or not value:
+        raise EventError(f"payload's {'.'.join(path)} is not a name")
+    return value
+
+
+def _number(d: Any, *path: str) -> int:
+    value = _get(d, *path)
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        raise EventError(f"payload's {'.'.join(path)} is not a number")
+    return int(value)
+
+
 def _sha(value: Any) -> str:
     if not isinstance(value, str) or len(value) not in (40, 64) or any(c not in "0123456789abcdef" for c in value.lower()):
         if value in (None, ""):
@@ -34,7 +65,8 @@ def _sha(value: Any) -> str:
     return value.lower()
 
 
-def parse(platform: str, event: str, payload: Any) -> dict[str, Any] | None:
+def parse(platform: str, event: str, payload: Any) -> list[dict[str, Any]]:
+    """The jobs a delivery asks for; [] for an event we do not scan."""
     if not isinstance(payload, dict):
         raise EventError("payload is not a JSON object")
     return {"github": _github, "gitlab": _gitlab, "bitbucket": _bitbucket, "bitbucket-dc": _bitbucket_dc}[platform](event, payload)
@@ -48,61 +80,68 @@ def _job(platform: str, kind: str, repo: str, clone_url: str, ref: str, before: 
     return {"platform": platform, "kind": kind, "repo": repo, "clone_url": clone_url, "ref": ref, "before": before, "after": after, "pr": pr, **extra}
 
 
-def _github(event: str, p: dict[str, Any]) -> dict[str, Any] | None:
-    repo = _get(p, "repository", "full_name")
-    extra = {"installation": (p.get("installation") or {}).get("id")}
+def _github(event: str, p: dict[str, Any]) -> list[dict[str, Any]]:
+    if event != "push" and not (event == "pull_request" and p.get("action") in PR_ACTIONS_GITHUB):
+        return []
+    repo = _name(p, "repository", "full_name")
+    extra = {"installation": _opt(p, "installation").get("id")}
     if event == "push":
-        return _job("github", "push", repo, _get(p, "repository", "clone_url"), _get(p, "ref"), _sha(p.get("before")), _sha(p.get("after")), **extra)
-    if event == "pull_request" and p.get("action") in PR_ACTIONS_GITHUB:
-        pr = _get(p, "pull_request")
-        return _job(
-            "github", "pr", repo, _get(p, "repository", "clone_url"), f"refs/pull/{int(_get(p, 'number'))}/head",
-            _sha(_get(pr, "base", "sha")), _sha(_get(pr, "head", "sha")), int(_get(p, "number")),
-            base_ref=_branch(pr.get("base", {}).get("ref")), **extra,
-        )
-    return None
+        return [_job("github", "push", repo, _get(p, "repository", "clone_url"), _get(p, "ref"), _sha(p.get("before")), _sha(p.get("after")), **extra)]
+    pr, number = _obj(p, "pull_request"), _number(p, "number")
+    return [_job(
+        "github", "pr", repo, _get(p, "repository", "clone_url"), f"refs/pull/{number}/head",
+        _sha(_get(pr, "base", "sha")), _sha(_get(pr, "head", "sha")), number,
+        base_ref=_branch(_opt(pr, "base").get("ref")), **extra,
+    )]
 
 
-def _gitlab(event: str, p: dict[str, Any]) -> dict[str, Any] | None:
+def _gitlab(event: str, p: dict[str, Any]) -> list[dict[str, Any]]:
     kind = p.get("object_kind") or event
-    if kind in ("push", "Push Hook"):
-        project = _get(p, "project")
-        return _job("gitlab", "push", _get(project, "path_with_namespace"), _get(project, "git_http_url"), _get(p, "ref"),
-                    _sha(p.get("before")), _sha(p.get("checkout_sha") or p.get("after")), project_id=_get(project, "id"))
+    if kind in ("push", "Push Hook", "tag_push", "Tag Push Hook"):  # a tag can bring commits no branch has
+        project = _obj(p, "project")
+        return [_job("gitlab", "push", _name(project, "path_with_namespace"), _get(project, "git_http_url"), _get(p, "ref"),
+                     _sha(p.get("before")), _sha(p.get("checkout_sha") or p.get("after")), project_id=_number(project, "id"))]
     if kind in ("merge_request", "Merge Request Hook"):
-        attrs = _get(p, "object_attributes")
+        attrs = _obj(p, "object_attributes")
         if attrs.get("action") not in MR_ACTIONS_GITLAB:
-            return None
-        project = _get(p, "project")
-        iid = int(_get(attrs, "iid"))
-        base = (attrs.get("diff_refs") or {}).get("base_sha") or (attrs.get("oldrev") or "")
-        return _job("gitlab", "pr", _get(project, "path_with_namespace"), _get(project, "git_http_url"), f"refs/merge-requests/{iid}/head",
-                    _sha(base), _sha(_get(attrs, "last_commit", "id")), iid, project_id=_get(project, "id"),
-                    base_ref=_branch(attrs.get("target_branch")))
-    return None
+            return []
+        project = _obj(p, "project")
+        iid = _number(attrs, "iid")
+        base = _opt(attrs, "diff_refs").get("base_sha") or (attrs.get("oldrev") or "")
+        return [_job("gitlab", "pr", _name(project, "path_with_namespace"), _get(project, "git_http_url"), f"refs/merge-requests/{iid}/head",
+                     _sha(base), _sha(_get(attrs, "last_commit", "id")), iid, project_id=_number(project, "id"),
+                     base_ref=_branch(attrs.get("target_branch")))]
+    return []
 
 
-def _bitbucket(event: str, p: dict[str, Any]) -> dict[str, Any] | None:
-    repo = _get(p, "repository", "full_name")
+def _changes(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(c, dict) for c in value):
+        raise EventError("payload's changes are not a list of objects")
+    return value
+
+
+def _bitbucket(event: str, p: dict[str, Any]) -> list[dict[str, Any]]:
+    if event not in ("repo:push", "pullrequest:created", "pullrequest:updated"):
+        return []
+    repo = _name(p, "repository", "full_name")
     clone = f"https://bitbucket.org/{repo}.git"
-    links = (p.get("repository") or {}).get("links") or {}
-    if isinstance(links.get("html"), dict) and links["html"].get("href"):
-        clone = links["html"]["href"].rstrip("/") + ".git"
+    html = _opt(_opt(_obj(p, "repository"), "links"), "html").get("href")
+    if isinstance(html, str) and html:
+        clone = html.rstrip("/") + ".git"
     if event == "repo:push":
-        changes = _get(p, "push", "changes")
-        if not changes:
-            return None
-        c = changes[0]
-        new, old = c.get("new") or {}, c.get("old") or {}
-        ref = "refs/heads/" + (new.get("name") or old.get("name") or "")
-        return _job("bitbucket", "push", repo, clone, ref, _sha((old.get("target") or {}).get("hash")),
-                    _sha((new.get("target") or {}).get("hash")), changes=len(changes))
-    if event in ("pullrequest:created", "pullrequest:updated"):
-        pr = _get(p, "pullrequest")
-        return _job("bitbucket", "pr", repo, clone, "refs/heads/" + _get(pr, "source", "branch", "name"),
-                    _sha_prefix(_get(pr, "destination", "commit", "hash")), _sha_prefix(_get(pr, "source", "commit", "hash")),
-                    int(_get(pr, "id")), base_ref=_branch(_get(pr, "destination", "branch", "name")))
-    return None
+        jobs = []
+        for c in _changes(_get(p, "push", "changes")):
+            new, old = _opt(c, "new"), _opt(c, "old")
+            # A change names a branch or a tag (`type`); a deletion has only `old`.
+            prefix = "refs/tags/" if (new or old).get("type") == "tag" else "refs/heads/"
+            name = new.get("name") or old.get("name")
+            jobs.append(_job("bitbucket", "push", repo, clone, prefix + (name if isinstance(name, str) else ""),
+                             _sha(_opt(old, "target").get("hash")), _sha(_opt(new, "target").get("hash"))))
+        return jobs
+    pr = _obj(p, "pullrequest")
+    return [_job("bitbucket", "pr", repo, clone, "refs/heads/" + _name(pr, "source", "branch", "name"),
+                 _sha_prefix(_get(pr, "destination", "commit", "hash")), _sha_prefix(_get(pr, "source", "commit", "hash")),
+                 _number(pr, "id"), base_ref=_branch(_get(pr, "destination", "branch", "name")))]
 
 
 def _branch(name: Any) -> str | None:
@@ -118,23 +157,21 @@ def _sha_prefix(value: Any) -> str:
     return value.lower()
 
 
-def _bitbucket_dc(event: str, p: dict[str, Any]) -> dict[str, Any] | None:
-    repo = _get(p, "repository")
-    project_key, slug = _get(repo, "project", "key"), _get(repo, "slug")
+def _bitbucket_dc(event: str, p: dict[str, Any]) -> list[dict[str, Any]]:
+    if event not in ("repo:refs_changed", "pr:opened", "pr:from_ref_updated"):
+        return []  # also `diagnostics:ping`, the server's "Test connection"
+    repo = _obj(p, "repository")
+    project_key, slug = _name(repo, "project", "key"), _name(repo, "slug")
     clone = ""
-    for link in ((repo.get("links") or {}).get("clone") or []):
+    links = _opt(repo, "links").get("clone")
+    for link in links if isinstance(links, list) else []:
         if isinstance(link, dict) and link.get("name") in ("http", "https"):
             clone = link.get("href", "")
-    extra = {"project_key": project_key, "slug": slug}
+    extra: dict[str, Any] = {"project_key": project_key, "slug": slug}
     if event == "repo:refs_changed":
-        changes = _get(p, "changes")
-        if not changes:
-            return None
-        c = changes[0]
-        return _job("bitbucket-dc", "push", f"{project_key}/{slug}", clone, _get(c, "refId"), _sha(c.get("fromHash")), _sha(c.get("toHash")), **extra)
-    if event in ("pr:opened", "pr:from_ref_updated"):
-        pr = _get(p, "pullRequest")
-        return _job("bitbucket-dc", "pr", f"{project_key}/{slug}", clone, _get(pr, "fromRef", "id"),
-                    _sha(_get(pr, "toRef", "latestCommit")), _sha(_get(pr, "fromRef", "latestCommit")), int(_get(pr, "id")),
-                    base_ref=_get(pr, "toRef", "id"), **extra)
-    return None
+        return [_job("bitbucket-dc", "push", f"{project_key}/{slug}", clone, _get(c, "refId"), _sha(c.get("fromHash")), _sha(c.get("toHash")), **extra)
+                for c in _changes(_get(p, "changes"))]
+    pr = _obj(p, "pullRequest")
+    return [_job("bitbucket-dc", "pr", f"{project_key}/{slug}", clone, _get(pr, "fromRef", "id"),
+                 _sha(_get(pr, "toRef", "latestCommit")), _sha(_get(pr, "fromRef", "latestCommit")), _number(pr, "id"),
+                 base_ref=_branch(_get(pr, "toRef", "id")), **extra)]

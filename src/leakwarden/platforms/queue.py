@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from leakwarden.errors import LeakwardenError
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -36,6 +38,10 @@ CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, id);
 """
 
 
+class QueueError(LeakwardenError):
+    """The job queue file cannot be opened (not an SQLite file, unreadable folder...)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Job:
     id: int
@@ -53,9 +59,14 @@ class JobQueue:
         self.path = str(path)
         self.max_attempts = max_attempts
         self.retry_delay = retry_delay
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        with self._db() as db:
-            db.executescript(_SCHEMA)
+        try:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            with self._db() as db:
+                db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise QueueError(f"{self.path}: cannot open the job queue: {exc}") from None
+        except OSError as exc:
+            raise QueueError(f"{self.path}: cannot open the job queue: {exc.strerror or exc}") from None
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -69,15 +80,31 @@ class JobQueue:
 
     def enqueue(self, platform: str, delivery: str, event: str, job: dict[str, Any] | None) -> bool:
         """Record a delivery; False when this delivery id was seen before (nothing added)."""
+        return self.enqueue_all(platform, delivery, event, [job] if job is not None else [])
+
+    def enqueue_all(self, platform: str, delivery: str, event: str, jobs: list[dict[str, Any]]) -> bool:
+        """Record a delivery and its jobs (none: an `ignored` row) in one transaction; False when
+        this delivery id was seen before (nothing added).
+
+        The first job takes the delivery id, the others `<id>#<n>` (a Bitbucket push that
+        changed several refs), so a redelivery still conflicts on the first row."""
         now = time.time()
-        state = "queued" if job is not None else "ignored"
+        rows: list[tuple[str, str | None, str]] = [(delivery, None, "ignored")] if not jobs else [
+            (delivery if n == 0 else f"{delivery}#{n}", json.dumps({**job, "delivery": delivery}), "queued") for n, job in enumerate(jobs)
+        ]
         with self._db() as db:
-            cur = db.execute(
-                "INSERT INTO jobs (platform, delivery, event, job, state, received_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (platform, delivery) DO NOTHING",
-                (platform, delivery, event, json.dumps(job) if job is not None else None, state, now, now),
-            )
-            return cur.rowcount == 1
+            db.execute("BEGIN IMMEDIATE")
+            for key, data, state in rows:
+                cur = db.execute(
+                    "INSERT INTO jobs (platform, delivery, event, job, state, received_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (platform, delivery) DO NOTHING",
+                    (platform, key, event, data, state, now, now),
+                )
+                if cur.rowcount != 1:
+                    db.execute("ROLLBACK")
+                    return False
+            db.execute("COMMIT")
+        return True
 
     def claim(self) -> Job | None:
         """Take the oldest queued job (atomically: two workers never get the same one)."""

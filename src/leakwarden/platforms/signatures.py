@@ -9,7 +9,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import time
 from collections.abc import Mapping
+
+# How far a signed `webhook-timestamp` may be from our clock (the Standard Webhooks default):
+# an older signed delivery is a replay, whatever delivery id it now carries.
+TIMESTAMP_TOLERANCE = 300.0
 
 
 def _hex_hmac(secret: str, body: bytes) -> str:
@@ -17,6 +22,9 @@ def _hex_hmac(secret: str, body: bytes) -> str:
 
 
 def _check_sha256_header(value: str | None, secret: str, body: bytes) -> str | None:
+    if not secret:
+        # An HMAC under an empty key is one anybody can compute.
+        return "no secret configured"
     if not value:
         return "missing signature header"
     algo, _, digest = value.partition("=")
@@ -37,10 +45,11 @@ def bitbucket(headers: Mapping[str, str], body: bytes, secret: str) -> str | Non
     return _check_sha256_header(headers.get("x-hub-signature"), secret, body)
 
 
-def gitlab(headers: Mapping[str, str], body: bytes, secret: str, signing_token: str | None = None) -> str | None:
+def gitlab(headers: Mapping[str, str], body: bytes, secret: str, signing_token: str | None = None, now: float | None = None) -> str | None:
     """`X-Gitlab-Token` equals the hook's secret token; when a signing token is configured, the
     `webhook-signature` header must also hold a valid `v1,<base64 HMAC-SHA256>` over
-    `{webhook-id}.{webhook-timestamp}.{body}` (the Standard Webhooks scheme)."""
+    `{webhook-id}.{webhook-timestamp}.{body}` (the Standard Webhooks scheme), signed within
+    `TIMESTAMP_TOLERANCE` seconds of `now`."""
     token = headers.get("x-gitlab-token")
     if secret:
         if token is None:
@@ -48,16 +57,20 @@ def gitlab(headers: Mapping[str, str], body: bytes, secret: str, signing_token: 
         if not hmac.compare_digest(token.encode("utf-8", "surrogateescape"), secret.encode("utf-8")):
             return "X-Gitlab-Token does not match"
     if signing_token:
-        return standard_webhook(headers, body, signing_token)
+        return standard_webhook(headers, body, signing_token, now)
     if not secret:
         return "no secret configured"
     return None
 
 
-def standard_webhook(headers: Mapping[str, str], body: bytes, signing_token: str) -> str | None:
+def standard_webhook(headers: Mapping[str, str], body: bytes, signing_token: str, now: float | None = None) -> str | None:
     wid, ts, sigs = headers.get("webhook-id"), headers.get("webhook-timestamp"), headers.get("webhook-signature")
     if not (wid and ts and sigs):
         return "missing webhook-id/-timestamp/-signature"
+    if not ts.isdigit():
+        return "webhook-timestamp is not a number"
+    if abs(int(ts) - (time.time() if now is None else now)) > TIMESTAMP_TOLERANCE:
+        return "webhook-timestamp too far from now (replayed or clock skew)"
     raw = signing_token.removeprefix("whsec_")
     try:
         key = base64.b64decode(raw, validate=True)

@@ -204,6 +204,7 @@ class Store:
         now = utcnow()
         new_inc = upd_inc = new_occ = reopened = 0
         with self.db.transaction():
+            self.db.lock_writes()
             key = self._key(secret_passphrase) if secret_passphrase else None
             scan_id = self.db.execute(
                 "INSERT INTO scans (started_at, source, repository, tool_version, ruleset_hash, findings) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
@@ -419,7 +420,8 @@ class Store:
     def mark_scanned(self, repo_id: str, blob_ids: Iterable[str], ruleset_hash: str) -> None:
         """Remember blobs as scanned. Call after their findings were recorded, in the same run."""
         now = utcnow()
-        rows = [(repo_id, b, ruleset_hash, now) for b in dict.fromkeys(blob_ids)]
+        # Sorted: writers marking overlapping blobs take their row locks in one order (no deadlock).
+        rows = [(repo_id, b, ruleset_hash, now) for b in sorted(set(blob_ids))]
         if not rows:
             return
         with self.db.transaction():

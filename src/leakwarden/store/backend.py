@@ -2,7 +2,8 @@
 
 Queries use `?` placeholders; the PostgreSQL side turns them into `%s`. Writes run in
 `transaction()`: on SQLite a `BEGIN IMMEDIATE` (one writer at a time, others wait on the
-busy timeout), on PostgreSQL an ordinary transaction whose upserts resolve races.
+busy timeout), on PostgreSQL an ordinary transaction whose upserts resolve races; recording a
+scan also takes an advisory lock there (`lock_writes`), so scans are recorded one at a time.
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ class Backend:
 
     def lock_schema(self) -> None:
         """Serialise schema creation/migration between processes (inside a transaction)."""
+
+    def lock_writes(self) -> None:
+        """Serialise recording scans between processes (inside a transaction); SQLite's
+        `BEGIN IMMEDIATE` already admits one writer at a time."""
 
     def close(self) -> None:
         raise NotImplementedError
@@ -203,6 +208,12 @@ class PostgresBackend(Backend):
 
     def lock_schema(self) -> None:
         self.execute("SELECT pg_advisory_xact_lock(?)", (0x6C65616B,))
+
+    def lock_writes(self) -> None:
+        # NOTE: a scan inserts and updates many incident and occurrence rows, holding each lock
+        # to the end; two scans meeting the same secrets in other orders deadlocked (and one was
+        # aborted). One recording scan at a time, as on SQLite.
+        self.execute("SELECT pg_advisory_xact_lock(?)", (0x6C65616C,))
 
     def in_list(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
         # NOTE: one array parameter; a long IN list of parameters gets a slow generic plan
