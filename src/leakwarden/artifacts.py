@@ -48,11 +48,12 @@ class ArtifactScanner:
     def __init__(self, detector: Detector, result: ScanResult | None = None) -> None:
         self.detector = detector
         self.result = result or ScanResult()
-        self._by_blob: dict[tuple[str, int], list[Finding]] = {}
+        self._by_blob: dict[tuple[str, int, tuple[str, ...]], list[Finding]] = {}
         self._blobs_seen: set[str] = set()
         self.cached_layers = 0
-        # A path allowlist can accept a blob at one path and not at another: then scan each copy.
-        self._dedup = not any(r.allow.paths for r in detector.ruleset.rules)
+        # A path allowlist can accept a blob at one path and not at another: copies are shared
+        # only between paths that the same rules' allowlists take in.
+        self._path_rules = [(r.id, r.allow.paths) for r in detector.ruleset.rules if r.allow.paths]
 
     def on_error(self, error: ScanError) -> None:
         record_error(self.result, error)
@@ -64,7 +65,7 @@ class ArtifactScanner:
             if blob is not None and chunk.base_offset == 0 and blob not in self._blobs_seen:
                 self.result.stats.files += 1
                 self._blobs_seen.add(blob)
-            key = (blob, chunk.base_offset) if blob is not None and self._dedup else None
+            key = (blob, chunk.base_offset, self._allowlisted(chunk.origin.path)) if blob is not None else None
             if key is not None and key in self._by_blob:
                 found = [relocate(f, chunk.origin) for f in self._by_blob[key]]
             else:
@@ -75,6 +76,14 @@ class ArtifactScanner:
             out.extend(found)
         self.result.findings.extend(out)
         return out
+
+    def _allowlisted(self, path: str | None) -> tuple[str, ...]:
+        """The rules whose path allowlist takes in `path` (what makes two copies scan alike)."""
+        if not self._path_rules or not path:
+            return ()
+        import fnmatch
+
+        return tuple(rid for rid, globs in self._path_rules if any(fnmatch.fnmatch(path, g) for g in globs))
 
 
 # --- archives -----------------------------------------------------------------------------

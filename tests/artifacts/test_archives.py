@@ -124,6 +124,16 @@ def test_identical_members_are_scanned_once_and_reported_everywhere(tmp_path):
     assert result.findings[0].location.blob == result.findings[1].location.blob
 
 
+def test_identical_members_under_a_path_allowlist_are_judged_by_their_own_path(tmp_path):
+    # generic-secret-assignment skips AWS SDK example files: the same bytes elsewhere count
+    payload = b'{"examples": [{"input": {"ClientSecret": "' + b"Qm9vZ1x7Lk3rT9pW2vZs" + b'"}}]}\n'
+    target = tmp_path / "sdk.zip"
+    target.write_bytes(zip_bytes({"data/sso/2019/examples-1.json": payload, "app/settings.json": payload, "lib/other/examples-1.json": payload}))
+    result = scan_archives([target])
+    assert sorted(f.location.path for f in result.findings) == [f"{target}!/app/settings.json"]
+    assert result.stats.bytes < 3 * len(payload)  # the two example files still share one scan
+
+
 def test_zip_bomb_is_refused_by_ratio(tmp_path):
     bomb = tmp_path / "bomb.zip"
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
