@@ -170,6 +170,23 @@ def test_rate_limits_403_and_429_wait_with_the_injected_clock(api: FakeApi) -> N
     client.close()
 
 
+def test_retry_after_as_a_date_and_gitlab_ratelimit_headers(api: FakeApi) -> None:
+    from email.utils import formatdate
+
+    clock = FakeClock()
+    answers = [
+        (429, {"retry-after": formatdate(clock.t + 42, usegmt=True)}, {"message": "slow down"}),
+        (429, {"ratelimit-remaining": "0", "ratelimit-reset": str(int(clock.t) + 500)}, {"message": "Retry later"}),
+        (200, {}, {"ok": 1}),
+    ]
+    api.responders.append(lambda m, p, b: answers.pop(0) if answers else None)
+    client = ApiClient(api.url, clock=Clock(clock.now, clock.sleep))
+    assert client.json("GET", "/thing") == {"ok": 1}
+    # the date is 42 s ahead of the clock; GitLab's reset 500 s after the start (42 s went by)
+    assert [round(s) for s in clock.sleeps] == [42, 458]
+    client.close()
+
+
 def test_plain_403_is_an_error_not_a_wait(api: FakeApi) -> None:
     clock = FakeClock()
     api.responders.append(lambda m, p, b: (403, {"x-ratelimit-remaining": "4999"}, {"message": "forbidden"}))

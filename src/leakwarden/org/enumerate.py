@@ -14,7 +14,6 @@ misconfigured server must not make us send the token to another host.
 
 from __future__ import annotations
 
-import email.utils
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -25,6 +24,7 @@ from urllib.parse import quote
 import httpx
 
 from leakwarden.errors import SourceError, UsageError
+from leakwarden.retry_after import retry_after
 
 PLATFORMS = ("github", "gitlab", "bitbucket", "bitbucket-dc")
 DEFAULT_URLS = {
@@ -100,17 +100,6 @@ def _link_next(header: str | None) -> str | None:
     return None
 
 
-def _retry_after(value: str, now: float) -> float | None:
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - now)
-
-
 class ApiClient:
     """GET JSON from one API origin, waiting out rate limits and refusing foreign links."""
 
@@ -154,7 +143,7 @@ class ApiClient:
             return None
         now = self.clock()
         if "retry-after" in h:
-            wait = _retry_after(h["retry-after"], now)
+            wait = retry_after(h["retry-after"], now)
             if wait is not None:
                 return wait
         reset = h.get("x-ratelimit-reset", h.get("ratelimit-reset"))

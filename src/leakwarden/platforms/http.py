@@ -1,10 +1,11 @@
 """The platform API client: one base URL, rate limits honoured, pagination kept on our origin.
 
-Rate limits: a 429, or a 403 with `x-ratelimit-remaining: 0` (GitHub's primary limit) or a
-`Retry-After` (GitHub's secondary limit), waits for `Retry-After` seconds or until
-`x-ratelimit-reset` (epoch seconds), then retries. A response that leaves `remaining` at 0
-makes the next request wait for the reset first. The clock and sleep are injectable so tests
-run without waiting; the wait is capped so a bad header cannot park a worker for hours.
+Rate limits: a 429, or a 403 with `x-ratelimit-remaining: 0` (GitHub's primary limit; GitLab
+says `RateLimit-Remaining`) or a `Retry-After` (GitHub's secondary limit), waits for
+`Retry-After` (seconds or an HTTP date) or until the reset header (epoch seconds), then
+retries. A response that leaves `remaining` at 0 makes the next request wait for the reset
+first. The clock and sleep are injectable so tests run without waiting; the wait is capped so
+a bad header cannot park a worker for hours.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from leakwarden.platforms.logs import log
+from leakwarden.retry_after import retry_after
 
 
 class ApiError(Exception):
@@ -94,16 +96,20 @@ class ApiClient:
     def _limit_wait(self, resp: httpx.Response) -> float | None:
         """Seconds to wait before retrying, or None when the response is not a rate limit."""
         h = resp.headers
-        remaining, reset, retry_after = h.get("x-ratelimit-remaining"), h.get("x-ratelimit-reset"), h.get("retry-after")
+        # GitHub and Bitbucket send x-ratelimit-*, GitLab RateLimit-* (reset: epoch seconds)
+        remaining = h.get("x-ratelimit-remaining", h.get("ratelimit-remaining"))
+        reset = h.get("x-ratelimit-reset", h.get("ratelimit-reset"))
+        after = h.get("retry-after")
         now = self.clock.now()
         if remaining == "0" and reset and reset.replace(".", "", 1).isdigit():
             with self.rate.lock:
                 self.rate.not_before = max(self.rate.not_before, float(reset))
-        limited = resp.status_code == 429 or (resp.status_code == 403 and (remaining == "0" or retry_after is not None))
+        limited = resp.status_code == 429 or (resp.status_code == 403 and (remaining == "0" or after is not None))
         if not limited:
             return None
-        if retry_after and retry_after.strip().isdigit():
-            return float(retry_after)
+        wait = retry_after(after, now)
+        if wait is not None:
+            return wait
         if reset and reset.replace(".", "", 1).isdigit():
             return float(reset) - now
         return 60.0

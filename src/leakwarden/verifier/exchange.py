@@ -8,9 +8,7 @@ contains the secret; the engine turns it into `unknown`.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import random
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -18,6 +16,7 @@ import httpx
 
 from leakwarden import __version__
 from leakwarden.errors import VerifyError
+from leakwarden.retry_after import retry_after
 from leakwarden.verifier.config import VerifyConfig
 from leakwarden.verifier.guard import pin_address, pinned_request_url, plan_target
 
@@ -69,22 +68,6 @@ def scrub(text: str, secrets: Sequence[str]) -> str:
         if s and len(s) >= 4:
             text = text.replace(s, "<redacted>")
     return text
-
-
-def retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 class Exchange:
