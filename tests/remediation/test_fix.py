@@ -335,5 +335,20 @@ def test_go_file_with_crlf_line_ends_keeps_them(tmp_path: Path) -> None:
     bare.write_bytes(f'package main\r\n\r\nvar token = "{CIO}"\r\n'.encode())
     proc = _fix(str(repo))
     assert proc.returncode == 0, proc.stderr.decode()
-    assert block.read_bytes() == b'package main\r\n\r\nimport (\r\n\t"os"\r\n\t"fmt"\r\n)\r\n\r\nfunc main() { fmt.Println(os.Getenv("CIRCLECI_TOKEN")) }\r\n'
+    assert block.read_bytes() == b'package main\r\n\r\nimport (\r\n\t"fmt"\r\n\t"os"\r\n)\r\n\r\nfunc main() { fmt.Println(os.Getenv("CIRCLECI_TOKEN")) }\r\n'
     assert bare.read_bytes() == b'package main\r\n\r\nimport "os"\r\n\r\nvar token = os.Getenv("CARGO_REGISTRY_TOKEN")\r\n'
+
+
+def test_go_import_joins_its_group_in_order_and_stays_gofmt_clean(tmp_path: Path) -> None:
+    gofmt = require_tool("gofmt")
+    repo = _git_repo(tmp_path / "repo")
+    src = repo / "main.go"
+    src.write_text(
+        'package main\n\nimport (\n\t"fmt"\n\tstr "strings"\n\n\t"example.com/lib"\n)\n\n'
+        f'func main() {{\n\tfmt.Println(str.ToUpper("{CCI}"), lib.X)\n}}\n'
+    )
+    assert _fix(str(repo)).returncode == 0
+    text = src.read_text()
+    assert 'import (\n\t"fmt"\n\t"os"\n\tstr "strings"\n\n\t"example.com/lib"\n)' in text
+    proc = subprocess.run([gofmt, "-l", str(src)], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout == "", proc.stdout + proc.stderr

@@ -293,7 +293,8 @@ def _add_import(text: str, lang: str) -> str:
             return text
         block = re.search(r"^import \((?=\r?$)", text, re.M)  # CRLF files too
         if block:
-            return text[: block.end()] + f'{nl}\t"os"' + text[block.end() :]
+            at = _go_import_slot(text, block.end(), nl)
+            return text[:at] + f'{nl}\t"os"' + text[at:]
         single = re.search(r'^import (\w+ )?"[^"]+"\s*$', text, re.M)
         if single:
             return text[: single.start()] + f'import "os"{nl}' + text[single.start() :]
@@ -301,6 +302,18 @@ def _add_import(text: str, lang: str) -> str:
         if pkg:
             return text[: pkg.end()] + f'{nl}{nl}import "os"' + text[pkg.end() :]
     return text
+
+
+def _go_import_slot(text: str, at: int, nl: str) -> int:
+    """Where `"os"` goes in the import block opened just before `at` (a position before a line
+    end): in path order within the first group of imports, as gofmt wants the group sorted."""
+    line = re.compile(r'[ \t]*(?:[\w.]+[ \t]+)?"([^"]+)"[ \t]*(?=\r?$)', re.M)
+    while text.startswith(nl, at):
+        m = line.match(text, at + len(nl))
+        if m is None or m.group(1) > "os":
+            break
+        at = m.end()
+    return at
 
 
 def _python_lines(text: str) -> list[str]:
