@@ -352,3 +352,27 @@ def test_go_import_joins_its_group_in_order_and_stays_gofmt_clean(tmp_path: Path
     assert 'import (\n\t"fmt"\n\t"os"\n\tstr "strings"\n\n\t"example.com/lib"\n)' in text
     proc = subprocess.run([gofmt, "-l", str(src)], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout == "", proc.stdout + proc.stderr
+
+
+def test_compose_file_in_a_subfolder_gets_its_own_env(tmp_path: Path) -> None:
+    """Docker Compose reads the .env beside the compose file: a value moved to the project's
+    .env only would leave the service's variable unset."""
+    repo = _git_repo(tmp_path / "repo")
+    (repo / "deploy").mkdir()
+    compose = repo / "deploy" / "docker-compose.yml"
+    compose.write_text(f'services:\n  ci:\n    environment:\n      CIRCLE_TOKEN: "{CCI}"\n')
+    (repo / "app.py").write_text(f'TOKEN = "{CIO}"\n')
+    (repo / ".gitignore").write_text("/.env\n")  # anchored: does not cover deploy/.env
+    proc = _fix(str(repo))
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert compose.read_text() == 'services:\n  ci:\n    environment:\n      CIRCLE_TOKEN: "${CIRCLECI_TOKEN}"\n'
+    assert read_env(repo / "deploy" / ".env") == {"CIRCLECI_TOKEN": CCI}
+    assert read_env(repo / ".env") == {"CARGO_REGISTRY_TOKEN": CIO}
+    assert read_env(repo / "deploy" / ".env.example") == {"CIRCLECI_TOKEN": ""}
+    stderr = proc.stderr.decode()
+    assert f"{repo / 'deploy' / '.env'}: CIRCLECI_TOKEN" in stderr and f"{repo / '.env'}: CARGO_REGISTRY_TOKEN" in stderr
+    ignored = subprocess.run(["git", "-C", str(repo), "check-ignore", "deploy/.env", ".env"], capture_output=True, text=True)
+    assert ignored.stdout.split() == ["deploy/.env", ".env"]
+    # a second run finds nothing left to fix and adds nothing
+    assert _fix(str(repo)).returncode == 0
+    assert read_env(repo / "deploy" / ".env") == {"CIRCLECI_TOKEN": CCI}

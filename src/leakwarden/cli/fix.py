@@ -25,7 +25,7 @@ def fix(paths: tuple[Path, ...], dry_run: bool, show_secrets: bool, no_ignore: b
     Exit codes: 0 nothing left to fix, 1 changes pending (--dry-run) or findings that need a hand,
     2 error.
     """
-    from leakwarden.remediation.fix import ENV_FILE, apply_fixes, plan_fixes
+    from leakwarden.remediation.fix import ENV_FILE, apply_fixes, env_needs, plan_fixes, read_env
 
     roots = paths or (Path("."),)
     plan = plan_fixes(roots, respect_gitignore=not no_ignore)
@@ -34,9 +34,12 @@ def fix(paths: tuple[Path, ...], dry_run: bool, show_secrets: bool, no_ignore: b
     changed = [fp for fp in plan.files if fp.changed]
     for fp in changed:
         sys.stdout.write(fp.diff(secrets, show_secrets))
-    if plan.env:
-        verb = "would add" if dry_run else "adding"
-        echo(f"{verb} to {plan.root / ENV_FILE}: {', '.join(sorted(plan.env))} (values not shown)", err=True)
+    verb = "would add" if dry_run else "adding"
+    for folder, names in env_needs(plan, changed).items():
+        known = read_env(folder / ENV_FILE)
+        new = [n for n in names if n in plan.env and n not in known]
+        if new:
+            echo(f"{verb} to {folder / ENV_FILE}: {', '.join(new)} (values not shown)", err=True)
     for fp in plan.files:
         for note in fp.notes:
             echo(f"note: {fp.display}: {note}", err=True)

@@ -500,7 +500,7 @@ def plan_fixes(paths: Sequence[Path], detector: Detector | None = None, respect_
     ruleset = det.ruleset
     ignored = set(read_ignore_file(settings.ignore_file or root / IGNORE_FILE))
     plan = FixPlan(root)
-    known = read_env(root / ENV_FILE)
+    known_in: dict[Path, dict[str, str]] = {}
     options = FileOptions(respect_gitignore=respect_gitignore, exclude=settings.exclude_paths, max_file_size=settings.max_file_size)
     for name, display, _size in iter_files([Path(p) for p in paths], options, plan.errors.append):
         path = Path(name)
@@ -517,8 +517,28 @@ def plan_fixes(paths: Sequence[Path], detector: Detector | None = None, respect_
         text = data.decode("utf-8", "surrogateescape")
         fp = FilePlan(path, display, hashlib.sha256(data).hexdigest(), language_of(path, text[:200]), data)
         plan.files.append(fp)
-        _plan_file(fp, text, findings, ruleset, known, plan)
+        folder = env_folder(root, fp)
+        if folder not in known_in:
+            known_in[folder] = read_env(folder / ENV_FILE)
+        _plan_file(fp, text, findings, ruleset, known_in[folder], plan)
     return plan
+
+
+def env_folder(root: Path, fp: FilePlan) -> Path:
+    """Where the rewritten file's values are read from: Docker Compose reads the `.env` beside
+    the compose file (a compose file in a subfolder would see its variables unset otherwise);
+    everything else reads the project's `.env`."""
+    if fp.lang == "yaml-compose":
+        return fp.path.resolve().parent
+    return root
+
+
+def env_needs(plan: FixPlan, files: Sequence[FilePlan]) -> dict[Path, list[str]]:
+    """The variables each `.env` folder must hold for these rewritten files, sorted."""
+    needs: dict[Path, set[str]] = {}
+    for fp in files:
+        needs.setdefault(env_folder(plan.root, fp), set()).update(fx.env_var for fx in fp.fixes if fx.fixed)
+    return {folder: sorted(names) for folder, names in needs.items() if names}
 
 
 def _plan_file(fp: FilePlan, text: str, findings: list[Finding], ruleset: object, known: dict[str, str], plan: FixPlan) -> None:
@@ -657,6 +677,37 @@ def _tracked(root: Path, name: str) -> bool:
         return False
 
 
+def _write_env(plan: FixPlan, folder: Path, needed: list[str], result: ApplyResult) -> None:
+    """Add the missing values to `folder`'s .env, placeholders to its .env.example, and make
+    sure git ignores that .env."""
+    env_path = folder / ENV_FILE
+    existing = read_env(env_path)
+    new_env = [env_line(n, plan.env[n]) for n in needed if n in plan.env and n not in existing]
+    # NOTE: the values go to .env before any source file loses them.
+    if new_env:
+        _append_lines(env_path, ["# added by leakwarden fix", *new_env], private=True)
+        result.written.append(str(env_path))
+    example = folder / EXAMPLE_FILE
+    have = read_env(example)
+    missing = [n for n in needed if n not in have]
+    if missing:
+        lines = []
+        for n in missing:
+            rid = plan.env_rules.get(n)
+            if rid:
+                lines.append(f"# {rid}: see `leakwarden explain {rid}`")
+            lines.append(f"{n}=")
+        _append_lines(example, lines)
+        result.written.append(str(example))
+    root = plan.root if folder.is_relative_to(plan.root) else folder
+    rel = env_path.relative_to(root).as_posix()
+    if not _is_ignored(root, rel):
+        _append_lines(root / ".gitignore", ["# local secrets (leakwarden fix)", ENV_FILE])
+        result.written.append(str(root / ".gitignore"))
+    if _tracked(root, rel):
+        result.messages.append(f"{env_path} is tracked by git: run `git rm --cached {rel}` so it stays local")
+
+
 def apply_fixes(plan: FixPlan) -> ApplyResult:
     """Write .env, .env.example and .gitignore, then the rewritten files (each only if unchanged)."""
     result = ApplyResult()
@@ -677,37 +728,17 @@ def apply_fixes(plan: FixPlan) -> ApplyResult:
         todo.append(fp)
     if not todo:
         return result
-    needed = {fx.env_var for fp in todo for fx in fp.fixes if fx.fixed}
-    env_path = plan.root / ENV_FILE
-    existing = read_env(env_path)
-    clashes = [n for n in needed if n in existing and n in plan.env and existing[n] != plan.env[n]]
-    if clashes:
-        for fp in todo:
-            result.refused.append(fp.display)
-        result.messages.append(f"{env_path}: {', '.join(sorted(clashes))} changed since the scan; nothing written (run `leakwarden fix` again)")
-        return result
-    new_env = [env_line(n, plan.env[n]) for n in sorted(needed) if n in plan.env and n not in existing]
-    # NOTE: the values go to .env before any source file loses them.
-    if new_env:
-        _append_lines(env_path, ["# added by leakwarden fix", *new_env], private=True)
-        result.written.append(str(env_path))
-    example = plan.root / EXAMPLE_FILE
-    have = read_env(example)
-    missing = [n for n in sorted(needed) if n not in have]
-    if missing:
-        lines = []
-        for n in missing:
-            rid = plan.env_rules.get(n)
-            if rid:
-                lines.append(f"# {rid}: see `leakwarden explain {rid}`")
-            lines.append(f"{n}=")
-        _append_lines(example, lines)
-        result.written.append(str(example))
-    if not _is_ignored(plan.root, ENV_FILE):
-        _append_lines(plan.root / ".gitignore", ["# local secrets (leakwarden fix)", ENV_FILE])
-        result.written.append(str(plan.root / ".gitignore"))
-    if _tracked(plan.root, ENV_FILE):
-        result.messages.append(f"{env_path} is tracked by git: run `git rm --cached {ENV_FILE}` so it stays local")
+    needs = env_needs(plan, todo)
+    for folder, needed in needs.items():
+        existing = read_env(folder / ENV_FILE)
+        clashes = [n for n in needed if n in existing and n in plan.env and existing[n] != plan.env[n]]
+        if clashes:
+            for fp in todo:
+                result.refused.append(fp.display)
+            result.messages.append(f"{folder / ENV_FILE}: {', '.join(clashes)} changed since the scan; nothing written (run `leakwarden fix` again)")
+            return result
+    for folder, needed in needs.items():
+        _write_env(plan, folder, needed, result)
     for fp in todo:
         assert fp.new is not None
         if hashlib.sha256(fp.path.read_bytes()).hexdigest() != fp.sha256:
