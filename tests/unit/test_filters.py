@@ -87,6 +87,12 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
          "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEpPxbVC5TDd8n", "MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE="],
         REAL + ["MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQ"],
     ),
+    "public-pem-body": (  # openssl-made keys in test_public_pem_body_tells_public_structures_from_private_keys
+        ["-----BEGIN PRIVATE KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA54sELefKPnpgns7iU7Jk\n-----END PRIVATE KEY-----",
+         "-----BEGIN RSA PRIVATE KEY-----\\nMIIBCgKCAQEA54sELefKPnpgns7iU7JkSW58ypeE3Fb64sfA\\n-----END RSA PRIVATE KEY-----"],
+        REAL + ["-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQ\n-----END PRIVATE KEY-----",
+                "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBGcbC3pKbTjRzXZ1LvmMGbZLm8m2nQ4N0xYQ6yF1ewVoAoGCCqGSM49\n-----END EC PRIVATE KEY-----"],
+    ),
     "encoded-plain": (
         ["eyJuZXh0IjogIjQyIiwgInNpemUiOiAxMDB9", "YSBzZWNyZXQ=", "dXNlcm5hbWU6cGFzc3dvcmQ=", "YWxhZGRpbjpvcGVuc2VzYW1l", "dXNlcjpwYXNz6Q=="],
         REAL + [base64.b64encode(b"ci-bot:Rk4vN8pQ2wX7zL5t").decode(), "Q3Vyc2UgdGhlIGJ1bm55"[:8] + "==!"],
@@ -172,3 +178,42 @@ def test_leetspeak_markers_only_when_the_reading_spells_them() -> None:
     for v in ("secret-live-45uWOVrOIg6PP-qtxofGsojFe5Mi2YmvLjk8", "AGE-SECRET-KEY-1E0NEY54UESXC9QTTV29LUPMS0EQNTYFPW6ZEKVSKPDJQVXYK099ZHEURPQ",
               "secret_Jjzna1uiherM3e1sE0A2jvVYwCIoWJ4FXf0NkBQ4Y0e"):
         assert not F.is_placeholder(v), v
+
+
+def test_public_pem_body_tells_public_structures_from_private_keys(tmp_path):
+    import subprocess
+
+    from leakwarden.candidates.filters import is_public_pem_body
+    from tests.tooling import require_tool
+
+    openssl = require_tool("openssl")
+
+    def run(*args: str) -> str:
+        return subprocess.run([openssl, *args], capture_output=True, text=True, check=True).stdout
+
+    rsa = tmp_path / "rsa.pem"
+    rsa.write_text(run("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"))
+    ec = run("ecparam", "-name", "prime256v1", "-genkey", "-noout")
+    (tmp_path / "ec.pem").write_text(ec)
+    private = {
+        "pkcs8": rsa.read_text(),
+        "pkcs1": run("rsa", "-in", str(rsa), "-traditional"),
+        "sec1": ec,
+        "ed25519": run("genpkey", "-algorithm", "ed25519"),
+    }
+    public = {
+        "spki": run("pkey", "-in", str(rsa), "-pubout"),
+        "rsa-public-key": run("rsa", "-in", str(rsa), "-RSAPublicKey_out"),
+        "certificate": run("req", "-x509", "-key", str(tmp_path / "ec.pem"), "-subj", "/CN=test", "-days", "1"),
+    }
+    for name, pem in private.items():
+        assert not is_public_pem_body(pem), name
+        assert not is_public_pem_body(pem.replace("\n", "\\n")), name  # inside JSON
+    for name, pem in public.items():
+        body = pem[pem.index("-----\n") + 6 : pem.index("-----END")]
+        relabelled = f"-----BEGIN PRIVATE KEY-----\n{body}-----END PRIVATE KEY-----"
+        assert is_public_pem_body(relabelled), name
+        assert is_public_pem_body(relabelled.replace("\n", "\\n")), name
+    # cut or elided bodies are kept for the rule to judge
+    assert not is_public_pem_body("-----BEGIN PRIVATE KEY-----\n...your key here...\n-----END PRIVATE KEY-----")
+    assert not is_public_pem_body("-----BEGIN RSA PRIVATE KEY-----\nMIIE@@@@@@@@@@@@@@@@@@@@@@\n-----END RSA PRIVATE KEY-----")

@@ -330,6 +330,35 @@ def is_public_key_or_certificate(value: str) -> bool:
     )
 
 
+_PEM_BODY = re.compile(r"-----BEGIN [A-Z ]+-----(?:\\[rn]|\s)*([A-Za-z0-9+/]{16,})")
+
+
+def is_public_pem_body(value: str) -> bool:
+    """A PEM block labelled PRIVATE KEY whose DER body is public material: its outer SEQUENCE
+    opens with another SEQUENCE (a SubjectPublicKeyInfo or a certificate) or with a large INTEGER
+    (a PKCS#1 RSAPublicKey's modulus). Every private key structure (PKCS#1, PKCS#8, SEC 1, DSA)
+    opens with a one-byte version INTEGER. A body that does not decode is kept: the key may be
+    cut or elided, and is then judged as before."""
+    import base64
+    import binascii
+
+    m = _PEM_BODY.search(value)
+    if m is None:
+        return False
+    head = m.group(1)[:24]
+    try:
+        der = base64.b64decode(head, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    if len(der) < 6 or der[0] != 0x30:
+        return False
+    pos = 2 + (der[1] & 0x7F if der[1] & 0x80 else 0)  # past the outer SEQUENCE's length
+    if pos + 2 > len(der):
+        return False
+    tag, length = der[pos], der[pos + 1]
+    return tag == 0x30 or (tag == 0x02 and length != 0x01)
+
+
 def is_not_userpass_base64(value: str) -> bool:
     """For docker `auths`: the value is real only when it decodes to `user:password`."""
     import base64
@@ -377,6 +406,7 @@ FILTERS: dict[str, Callable[[str], bool]] = {
     "fake": is_obvious_fake,
     "documented-example": is_documented_example,
     "public-key": is_public_key_or_certificate,
+    "public-pem-body": is_public_pem_body,
     "not-userpass": is_not_userpass_base64,
     "encoded-plain": is_encoded_plain_text,
     "placeholder": is_placeholder,
