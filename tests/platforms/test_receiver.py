@@ -175,6 +175,42 @@ def test_a_bitbucket_push_of_several_refs_queues_one_job_per_ref(receiver) -> No
     ]
 
 
+def test_pull_requests_from_forks_name_where_their_head_is(receiver) -> None:
+    """Bitbucket Cloud: the fork's branch is fetched from the fork (`head_url`); Data Center
+    keeps a fork request's head in the target repository as refs/pull-requests/<id>/from."""
+    post, queue = receiver
+    cloud = json.dumps({"repository": {"full_name": "ws/app", "links": {"html": {"href": "https://bitbucket.org/ws/app"}}}, "pullrequest": {
+        "id": 4,
+        "source": {"branch": {"name": "fix"}, "commit": {"hash": SHA_B[:12]},
+                   "repository": {"full_name": "someone/app-fork", "links": {"html": {"href": "https://bitbucket.org/someone/app-fork"}}}},
+        "destination": {"branch": {"name": "main"}, "commit": {"hash": SHA_A[:12]}, "repository": {"full_name": "ws/app"}},
+    }}).encode()
+    same = json.dumps({"repository": {"full_name": "ws/app"}, "pullrequest": {
+        "id": 5, "source": {"branch": {"name": "topic"}, "commit": {"hash": SHA_B[:12]}, "repository": {"full_name": "ws/app"}},
+        "destination": {"branch": {"name": "main"}, "commit": {"hash": SHA_A[:12]}},
+    }}).encode()
+    repo = {"slug": "app", "project": {"key": "PRJ"}, "links": {"clone": [{"name": "http", "href": "https://bb.invalid/scm/prj/app.git"}]}}
+    dc = json.dumps({"repository": repo, "pullRequest": {
+        "id": 12,
+        "fromRef": {"id": "refs/heads/fix", "latestCommit": SHA_B, "repository": {"slug": "app", "project": {"key": "~ALICE"}}},
+        "toRef": {"id": "refs/heads/main", "latestCommit": SHA_A, "repository": repo},
+    }}).encode()
+    for path, body, headers in (
+        ("/hooks/bitbucket", cloud, {"x-event-key": "pullrequest:created", "x-request-uuid": "f1"}),
+        ("/hooks/bitbucket", same, {"x-event-key": "pullrequest:created", "x-request-uuid": "f2"}),
+        ("/hooks/bitbucket-dc", dc, {"x-event-key": "pr:opened", "x-request-id": "f3"}),
+    ):
+        assert post(path, body, {"x-hub-signature": _sig(body), **headers}).json() == {"status": "queued"}
+    jobs = []
+    while (job := queue.claim()) is not None:
+        jobs.append((job.data["ref"], job.data.get("head_url"), job.data["clone_url"]))
+    assert jobs == [
+        ("refs/heads/fix", "https://bitbucket.org/someone/app-fork.git", "https://bitbucket.org/ws/app.git"),
+        ("refs/heads/topic", None, "https://bitbucket.org/ws/app.git"),
+        ("refs/pull-requests/12/from", None, "https://bb.invalid/scm/prj/app.git"),
+    ]
+
+
 def test_events_we_do_not_scan_are_accepted_without_a_repository(receiver) -> None:
     """An App's `installation` events and Bitbucket Data Center's "Test connection"
     (`diagnostics:ping`) carry no repository; they are answered 2xx, not refused as bad."""

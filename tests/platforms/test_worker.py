@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from leakwarden.errors import SourceError
 from leakwarden.platforms import config as monitor_config
 from leakwarden.platforms.queue import JobQueue
 from leakwarden.platforms.worker import Scanner, WorkerPool
@@ -157,3 +158,28 @@ def test_pull_request_on_a_fresh_cache_excludes_its_base(tmp_path: Path, daemon,
     summary = scanner.run(job)
     assert summary.startswith("1 commit(s), 1 blob(s), 0 new"), summary
     assert api.requests[-1].path == f"/repos/acme/app/statuses/{head}" and api.requests[-1].json()["state"] == "success"
+
+
+def test_pull_request_from_a_fork_is_fetched_from_the_fork(tmp_path: Path, daemon, api, scanner: Scanner) -> None:
+    """The request's branch exists only in the fork (Bitbucket Cloud): its commits come from
+    there, judged against the target's base like any request."""
+    target = Remote(tmp_path, daemon)
+    target.commit({"old.txt": f"t = \"{crates_token(31)}\"\n"})
+    base = target.push()[1]
+    fork = Remote(tmp_path, daemon, name="fork")
+    fork.dev.git("fetch", "-q", str(target.bare), "main")
+    fork.dev.git("checkout", "-q", "-B", "fix", "FETCH_HEAD")
+    leaked = crates_token(32)
+    fork.commit({"fix.txt": f"t = \"{leaked}\"\n"})
+    head = fork.push("fix")[1]
+    job = {"platform": "github", "kind": "pr", "repo": "acme/app", "clone_url": target.url, "ref": "refs/heads/fix",
+           "before": base, "after": head, "pr": 4, "base_ref": "refs/heads/main", "head_url": fork.url}
+    summary = scanner.run(job)
+    assert summary.startswith("1 commit(s), 1 blob(s), 1 new"), summary
+    assert api.requests[-1].path == f"/repos/acme/app/statuses/{head}" and api.requests[-1].json()["state"] == "failure"
+    assert leaked.encode() not in all_bodies(api)
+
+    # a source on another host is refused, not fetched
+    job = {**job, "head_url": "https://elsewhere.invalid/someone/app.git"}
+    with pytest.raises(SourceError, match="another host"):
+        scanner.run(job)

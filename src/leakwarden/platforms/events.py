@@ -3,7 +3,8 @@
 A job is a plain dict (JSON in the queue): platform, kind ("push" or "pr"), repo (a display
 name such as `acme/app`), clone_url, ref, before, after, pr (number or None), plus what the
 report-back needs (GitHub installation id, GitLab project id, Bitbucket workspace/project).
-A Bitbucket push can change several branches and tags at once: one job per change.
+A Bitbucket push can change several branches and tags at once: one job per change. A Bitbucket
+Cloud request from a fork also carries `head_url`, the fork to fetch its branch from.
 
 The event type is looked at first, so an event we do not scan (an App's `installation`
 events, Bitbucket Data Center's `diagnostics:ping`) is never required to name a repository.
@@ -124,10 +125,7 @@ def _bitbucket(event: str, p: dict[str, Any]) -> list[dict[str, Any]]:
     if event not in ("repo:push", "pullrequest:created", "pullrequest:updated"):
         return []
     repo = _name(p, "repository", "full_name")
-    clone = f"https://bitbucket.org/{repo}.git"
-    html = _opt(_opt(_obj(p, "repository"), "links"), "html").get("href")
-    if isinstance(html, str) and html:
-        clone = html.rstrip("/") + ".git"
+    clone = _bitbucket_clone_url(_obj(p, "repository"), repo)
     if event == "repo:push":
         jobs = []
         for c in _changes(_get(p, "push", "changes")):
@@ -139,9 +137,21 @@ def _bitbucket(event: str, p: dict[str, Any]) -> list[dict[str, Any]]:
                              _sha(_opt(old, "target").get("hash")), _sha(_opt(new, "target").get("hash"))))
         return jobs
     pr = _obj(p, "pullrequest")
+    # A request from a fork: its branch lives in the fork, fetched from there (`head_url`).
+    source = _opt(_opt(pr, "source"), "repository")
+    fork = source.get("full_name")
+    extra = {"head_url": _bitbucket_clone_url(source, fork)} if isinstance(fork, str) and fork and fork != repo else {}
     return [_job("bitbucket", "pr", repo, clone, "refs/heads/" + _name(pr, "source", "branch", "name"),
                  _sha_prefix(_get(pr, "destination", "commit", "hash")), _sha_prefix(_get(pr, "source", "commit", "hash")),
-                 _number(pr, "id"), base_ref=_branch(_get(pr, "destination", "branch", "name")))]
+                 _number(pr, "id"), base_ref=_branch(_get(pr, "destination", "branch", "name")), **extra)]
+
+
+def _bitbucket_clone_url(repository: dict[str, Any], full_name: str) -> str:
+    """The HTTPS clone URL of a Bitbucket Cloud repository: its web link plus `.git`."""
+    html = _opt(_opt(repository, "links"), "html").get("href")
+    if isinstance(html, str) and html:
+        return html.rstrip("/") + ".git"
+    return f"https://bitbucket.org/{full_name}.git"
 
 
 def _branch(name: Any) -> str | None:
@@ -172,6 +182,11 @@ def _bitbucket_dc(event: str, p: dict[str, Any]) -> list[dict[str, Any]]:
         return [_job("bitbucket-dc", "push", f"{project_key}/{slug}", clone, _get(c, "refId"), _sha(c.get("fromHash")), _sha(c.get("toHash")), **extra)
                 for c in _changes(_get(p, "changes"))]
     pr = _obj(p, "pullRequest")
-    return [_job("bitbucket-dc", "pr", f"{project_key}/{slug}", clone, _get(pr, "fromRef", "id"),
+    from_ref = _get(pr, "fromRef", "id")
+    fork = _opt(_obj(pr, "fromRef"), "repository")
+    if fork and (_opt(fork, "project").get("key"), fork.get("slug")) != (project_key, slug):
+        # A request from a fork: the server keeps its head in the target repository too.
+        from_ref = f"refs/pull-requests/{_number(pr, 'id')}/from"
+    return [_job("bitbucket-dc", "pr", f"{project_key}/{slug}", clone, from_ref,
                  _sha(_get(pr, "toRef", "latestCommit")), _sha(_get(pr, "fromRef", "latestCommit")), _number(pr, "id"),
                  base_ref=_branch(_get(pr, "toRef", "id")), **extra)]

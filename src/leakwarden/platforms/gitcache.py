@@ -60,6 +60,14 @@ def _plain_env(extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def _origin_of(url: str) -> tuple[str, str]:
+    """(scheme, host:port) of a clone URL."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc.rpartition("@")[2]
+
+
 def _redact_url(text: str) -> str:
     return re.sub(r"([a-z][a-z0-9+.-]*://)[^/@\s]*@", r"\1", text, flags=re.IGNORECASE)
 
@@ -109,20 +117,29 @@ class RepoCache:
         g.env.update({k: v for k, v in self.env.items() if k.startswith("GIT_CONFIG_")})
         return g
 
-    def fetch_ref(self, ref: str, sha: str) -> str:
-        """Fetch `ref` (and `sha` by id if the ref moved on); return the full commit id."""
+    def fetch_ref(self, ref: str, sha: str, source: str | None = None) -> str:
+        """Fetch `ref` (and `sha` by id if the ref moved on); return the full commit id.
+
+        `source`: another repository on the same host to fetch it from (a pull request from a
+        fork). That fetch has no blob filter (git allows one only for the promisor remote); the
+        fork sends only what the cache does not have: the request's own blobs."""
         if not ref.startswith("refs/") or ".." in ref or any(c in ref for c in " ~^:?*[\\"):
             raise SourceError(f"not a ref name: {ref[:100]!r}")
         local = "refs/leakwarden/incoming/" + ref[len("refs/"):]
+        remote = "origin"
         args = self._fetch_args()
-        proc = self._run(*args, "origin", f"+{ref}:{local}", check=False)
+        if source is not None and source != self.url:
+            if _origin_of(source) != _origin_of(self.url):
+                raise SourceError("a pull request's source repository is on another host; not fetched")
+            remote, args = source, [a for a in args if not a.startswith("--filter")]
+        proc = self._run(*args, remote, f"+{ref}:{local}", check=False)
         err = proc.stderr.decode("utf-8", "replace")
         if "filtering not recognized" in err:
             self._fall_back_to_full()
         full = self._resolve(sha)
         if full is None and len(sha) in (40, 64):
             # The ref moved on (or is gone): ask for the commit itself.
-            proc = self._run(*args, "origin", sha, check=False)
+            proc = self._run(*args, remote, sha, check=False)
             full = self._resolve(sha)
         if full is None:
             msg = _redact_url(proc.stderr.decode("utf-8", "replace").strip())

@@ -72,7 +72,7 @@ class Scanner:
             if not pull_request and job["after"] == Z40:
                 cache.mark_known(job["ref"], None)
                 return "branch deleted: nothing to scan"
-            sha = cache.fetch_ref(job["ref"], job["after"])
+            sha = cache.fetch_ref(job["ref"], job["after"], job.get("head_url"))
             if pull_request:
                 cache.fetch_base(job.get("base_ref"), job["before"])
             revs = cache.range_revs(job["ref"], job["before"], sha, pull_request)
