@@ -55,6 +55,26 @@ def test_github_org_pages_through_link_headers_and_waits_out_rate_limits():
         assert len(kept) == len([i for i in range(1, 101) if i % 10 and i % 7])
 
 
+def test_a_secondary_limit_without_headers_waits_a_minute_and_a_plain_403_fails():
+    clock = FakeClock()
+    answers = [(403, {}, {"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."})]
+
+    def handler(path, query, headers):
+        if answers:
+            return answers.pop(0)
+        if path == "/orgs/acme/repos":
+            return 200, {}, [_gh_repo(1)]
+        return 403, {}, {"message": "Resource not accessible by integration"}
+
+    with FakeApi(handler) as api:
+        env = {"LEAKWARDEN_GITHUB_URL": api.url, "GITHUB_TOKEN": "ghp_fake"}
+        assert [r.name for r in enumerate_repos("github:acme", env=env, clock=clock.time, sleep=clock.sleep)] == ["acme/r001"]
+        assert clock.sleeps == [60.0]
+        with pytest.raises(SourceError, match="403"):
+            enumerate_repos("github:other", env=env, clock=clock.time, sleep=clock.sleep)
+        assert clock.sleeps == [60.0]
+
+
 def test_github_falls_back_to_a_user_and_works_without_a_token():
     def handler(path, query, headers):
         assert "authorization" not in headers

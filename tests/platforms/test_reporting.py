@@ -187,6 +187,16 @@ def test_retry_after_as_a_date_and_gitlab_ratelimit_headers(api: FakeApi) -> Non
     client.close()
 
 
+def test_secondary_limit_without_headers_waits_a_minute(api: FakeApi) -> None:
+    clock = FakeClock()
+    answers = [(403, {}, {"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}), (200, {}, {"ok": 1})]
+    api.responders.append(lambda m, p, b: answers.pop(0) if answers else None)
+    client = ApiClient(api.url, clock=Clock(clock.now, clock.sleep))
+    assert client.json("GET", "/thing") == {"ok": 1}
+    assert clock.sleeps == [60.0]
+    client.close()
+
+
 def test_plain_403_is_an_error_not_a_wait(api: FakeApi) -> None:
     clock = FakeClock()
     api.responders.append(lambda m, p, b: (403, {"x-ratelimit-remaining": "4999"}, {"message": "forbidden"}))

@@ -24,7 +24,7 @@ from urllib.parse import quote
 import httpx
 
 from leakwarden.errors import SourceError, UsageError
-from leakwarden.retry_after import retry_after
+from leakwarden.ratelimit import rate_limited, retry_after
 
 PLATFORMS = ("github", "gitlab", "bitbucket", "bitbucket-dc")
 DEFAULT_URLS = {
@@ -138,7 +138,7 @@ class ApiClient:
         """Seconds to wait before retrying this response, or None when it is final."""
         h = resp.headers
         remaining = h.get("x-ratelimit-remaining", h.get("ratelimit-remaining"))
-        limited = resp.status_code == 429 or (resp.status_code == 403 and (remaining == "0" or "retry-after" in h))
+        limited = rate_limited(resp.status_code, remaining, h.get("retry-after"), resp.content)
         if not limited and resp.status_code not in (502, 503, 504):
             return None
         now = self.clock()
@@ -149,6 +149,8 @@ class ApiClient:
         reset = h.get("x-ratelimit-reset", h.get("ratelimit-reset"))
         if limited and reset and reset.strip().isdigit():
             return max(0.0, float(reset) - now) + 1.0
+        if limited:
+            return 60.0  # a limit that names no time (GitHub's secondary limit): at least a minute
         return float(min(2**attempt, 60))
 
     def _pause(self, seconds: float) -> None:

@@ -20,7 +20,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from leakwarden.platforms.logs import log
-from leakwarden.retry_after import retry_after
+from leakwarden.ratelimit import rate_limited, retry_after
 
 
 class ApiError(Exception):
@@ -104,7 +104,7 @@ class ApiClient:
         if remaining == "0" and reset and reset.replace(".", "", 1).isdigit():
             with self.rate.lock:
                 self.rate.not_before = max(self.rate.not_before, float(reset))
-        limited = resp.status_code == 429 or (resp.status_code == 403 and (remaining == "0" or after is not None))
+        limited = rate_limited(resp.status_code, remaining, after, resp.content)
         if not limited:
             return None
         wait = retry_after(after, now)

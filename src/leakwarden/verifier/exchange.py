@@ -16,7 +16,7 @@ import httpx
 
 from leakwarden import __version__
 from leakwarden.errors import VerifyError
-from leakwarden.retry_after import retry_after
+from leakwarden.ratelimit import retry_after
 from leakwarden.verifier.config import VerifyConfig
 from leakwarden.verifier.guard import pin_address, pinned_request_url, plan_target
 
