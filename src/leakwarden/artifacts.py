@@ -156,12 +156,12 @@ def scan_image(
     if not images.is_local_image(target) and (target.startswith((".", "/", "~")) or target.lower().endswith((".tar", ".tar.gz", ".tgz"))):
         raise SourceError(f"{target}: no such file or folder")
     if images.is_local_image(target):
-        manifests, store = images.open_local_image(Path(target), platform, _target_errors(scanner.on_error, None))
+        manifests, store = images.open_local_image(Path(target), platform, scanner.on_error)
         roots.append(Path(target))
     else:
         from leakwarden.sources import registry
 
-        manifests, store = registry.open_remote_image(target, platform, on_error=_target_errors(scanner.on_error, None), **(registry_options or {}))
+        manifests, store = registry.open_remote_image(target, platform, on_error=scanner.on_error, **(registry_options or {}))
     try:
         _scan_manifests(scanner, manifests, detector, limits, settings, use_cache)
     finally:

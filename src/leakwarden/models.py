@@ -192,10 +192,8 @@ class Finding:
         return replace(self, validity=validity)
 
 
-# A ScanError kind for input that should have been readable and was not (a repository's corrupt
-# or missing objects): the scan is incomplete, so a run that found nothing exits 2, not 0.
+# A ScanError kind for a repository's corrupt or missing objects (always `incomplete`).
 UNREADABLE_OBJECTS = "unreadable-objects"
-INCOMPLETE_KINDS = frozenset({UNREADABLE_OBJECTS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,17 +201,13 @@ class ScanError:
     """A problem with one input that did not stop the scan (unreadable file, too big, ...).
 
     `incomplete`: part of the scan's own target went unread (a damaged archive or image layer,
-    a missing layer), not just one item in it: then "nothing found" is no all-clear (exit 2)."""
+    a missing layer, unreadable git objects), not just one item in it: then "nothing found" is
+    no all-clear (exit 2)."""
 
     path: str
     kind: str
     message: str
     incomplete: bool = False
-
-    @property
-    def leaves_gap(self) -> bool:
-        """True when this error means the scan did not read all of its target."""
-        return self.incomplete or self.kind in INCOMPLETE_KINDS
 
 
 @dataclass(slots=True)

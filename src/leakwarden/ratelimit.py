@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email.utils
 import time
+from collections.abc import Mapping
 
 
 def retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -24,6 +25,13 @@ def retry_after(value: str | None, now: float | None = None) -> float | None:
     if when is None:
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def quota(headers: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """(requests remaining, reset time in epoch seconds) as the API states them: GitHub and
+    Bitbucket send `x-ratelimit-*`, GitLab `RateLimit-*`."""
+    return (headers.get("x-ratelimit-remaining", headers.get("ratelimit-remaining")),
+            headers.get("x-ratelimit-reset", headers.get("ratelimit-reset")))
 
 
 def rate_limited(status: int, remaining: str | None, retry_after_value: str | None, body: bytes = b"") -> bool:

@@ -134,7 +134,7 @@ def test_wrong_token_fails_the_job_without_leaking_it(tmp_path: Path, api, scann
     queue = JobQueue(scanner.config.queue_path, max_attempts=1)
     try:
         remote.commit({"a.txt": "x\n"})
-        queue.enqueue("github", "d1", "push", _job(remote, "main", *remote.push(), server.url("app.git")))
+        queue.enqueue_all("github", "d1", "push", [_job(remote, "main", *remote.push(), server.url("app.git"))])
         assert WorkerPool(scanner.config, queue, scanner).run_one()
         (failed,) = queue.recent(state="failed")
         assert "could not fetch" in failed["error"] and "api-token-for-tests" not in failed["error"]

@@ -62,6 +62,11 @@ class _Candidate:
 _REGION_LINE = 4096  # bytes a line can add to a rule's context region
 
 
+def secret_group(rule: Rule, m: re.Match[bytes]) -> int:
+    """The first of the rule's secret groups that took part in the match (0: none did)."""
+    return next((g for g in rule.secret_groups if m.start(g) >= 0), 0)
+
+
 class _Lines:
     """Line lookups in a chunk; a newline index is built only when many are needed."""
 
@@ -164,7 +169,7 @@ class _Seen:
         spans = list(self.hits)
         values = set(self.values)
         for rule_index, m in self.matches:
-            group = next((g for g in rules[rule_index].secret_groups if m.start(g) >= 0), 0)
+            group = secret_group(rules[rule_index], m)
             if group:
                 spans.append(m.span(group))
         for seg, child in self.children:
@@ -242,6 +247,8 @@ class Detector:
     def _scan_decoded(self, chunk: Chunk, data: bytes, spans: list[tuple[int, str, int]], found: list[_Hit], seen_here: _Seen) -> list[_Hit]:
         """Scan decoded segments; report what they hide at the encoded text's location."""
         assert self._segments is not None
+        from leakwarden.candidates.decoders import raw_span
+
         seen = {(h.finding.rule_id, h.finding.secret.reveal(), h.finding.location.offset) for h in found}
         seen_secrets = {(h.finding.rule_id, h.finding.secret.reveal()) for h in found}
         out: list[_Hit] = []
@@ -279,8 +286,6 @@ class Detector:
                 if (f.rule_id, f.secret.reveal(), loc.offset) in seen:
                     continue
                 seen.add((f.rule_id, f.secret.reveal(), loc.offset))
-                from leakwarden.candidates.decoders import raw_span
-
                 start, end = raw_span(seg, data, h.start, h.end)
                 seen_here.hits.append((start, end))
                 out.append(_Hit(replace(f, location=loc, decoded=chain), start, end))
@@ -343,12 +348,12 @@ class Detector:
         rules = self.ruleset.rules
         taken = []
         for rule_index, m in matches:
-            group = next((g for g in rules[rule_index].secret_groups if m.start(g) >= 0), 0)
+            group = secret_group(rules[rule_index], m)
             if group:
                 taken.append(m.span(group))
         out: list[RuleMatch] = []
         for rule_index, m in self.matcher.find(bytes(blanked)):
-            group = next((g for g in rules[rule_index].secret_groups if m.start(g) >= 0), 0)
+            group = secret_group(rules[rule_index], m)
             if not group or m.start(group) not in starts:
                 continue
             s, e = m.span(group)
@@ -358,7 +363,7 @@ class Detector:
         return out
 
     def _gate(self, index: int, rule: Rule, m: re.Match[bytes], path: str | None) -> _Candidate | None:
-        group = next((g for g in rule.secret_groups if m.start(g) >= 0), 0)
+        group = secret_group(rule, m)
         if not group:
             return None
         raw = m.group(group)

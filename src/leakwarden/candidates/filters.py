@@ -81,7 +81,17 @@ def _words(value: str) -> list[str]:
     """The words of a value, lowercased: runs of letters split at case changes (`myFakeToken` ->
     my, fake, token; `XMLHttpRequest` -> xml, http, request); digits and other characters
     delimit."""
-    return [w.lower() for w in _rx(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+").findall(value)]
+    return [w.lower() for w in _camel_words(value)]
+
+
+def _camel_words(value: str) -> list[str]:
+    """Runs of letters split at case changes, case kept (`XMLHttpRequest` -> XML, Http, Request)."""
+    return _rx(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+").findall(value)
+
+
+def _vowel_less(word: str) -> bool:
+    """A mixed- or lower-case word without a vowel (`Xml`, `Cfg`, `Jt`): rare in real names."""
+    return not word.isupper() and not _rx(r"[aeiouyAEIOUY]").search(word)
 
 
 def _is_placeholder_word(word: str) -> bool:
@@ -215,8 +225,8 @@ def _is_type_name_with_digits(value: str) -> bool:
 
 
 def _is_wordy_name(value: str, length: int | None = None) -> bool:
-    words = _rx(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+").findall(value)
-    bare = sum(1 for w in words if not w.isupper() and not _rx(r"[aeiouyAEIOUY]").search(w))  # Xml, Len
+    words = _camel_words(value)
+    bare = sum(1 for w in words if _vowel_less(w))  # Xml, Len
     if bare > (len(words) >= 3) or sum(w.isupper() for w in words) > 1:
         return False
     # four consonants in a row are rare in words (Length, Strings aside) and common in random letters
@@ -238,8 +248,8 @@ def is_camel_case_name(value: str, length: int | None = None) -> bool:
         return False
     if 3 * sum(c.isupper() for c in value) > len(value) or _rx(r"[A-Z]{7}").search(value):
         return False
-    words = _rx(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+").findall(value)
-    poor = sum(1 for w in words[1:] if len(w) == 1 or (not w.isupper() and not _rx(r"[aeiouyAEIOUY]").search(w)))
+    words = _camel_words(value)
+    poor = sum(1 for w in words[1:] if len(w) == 1 or _vowel_less(w))
     return len(words) >= 2 and 4 * poor <= len(words) and (length or len(value)) >= 4 * len(words)
 
 

@@ -112,11 +112,11 @@ def emit_report(result: Any, ruleset: Any, *, fmt: str, output: Path | None, sho
         n = len(result.findings)
         click.echo(f"{n} finding{'s' if n != 1 else ''}; report written to {output}", err=True)
     code = ExitCode.FINDINGS if result.findings and not exit_zero else ExitCode.CLEAN
-    if code is ExitCode.CLEAN and any(e.leaves_gap for e in result.errors):
+    if code is ExitCode.CLEAN and any(e.incomplete for e in result.errors):
         # part of the input could not be read: "nothing found" would be a false all-clear
         if not shown and output is None:
             for e in result.errors:
-                if e.leaves_gap:
+                if e.incomplete:
                     click.echo(f"warning: {terminal_text(e.path)}: {terminal_text(e.message)}", err=True)
         click.echo("error: the scan is incomplete: part of the input could not be read (see the warnings)", err=True)
         code = ExitCode.ERROR

@@ -24,7 +24,7 @@ from urllib.parse import quote
 import httpx
 
 from leakwarden.errors import SourceError, UsageError
-from leakwarden.ratelimit import rate_limited, retry_after
+from leakwarden.ratelimit import quota, rate_limited, retry_after
 
 PLATFORMS = ("github", "gitlab", "bitbucket", "bitbucket-dc")
 DEFAULT_URLS = {
@@ -137,7 +137,7 @@ class ApiClient:
     def _rate_wait(self, resp: httpx.Response, attempt: int) -> float | None:
         """Seconds to wait before retrying this response, or None when it is final."""
         h = resp.headers
-        remaining = h.get("x-ratelimit-remaining", h.get("ratelimit-remaining"))
+        remaining, reset = quota(h)
         limited = rate_limited(resp.status_code, remaining, h.get("retry-after"), resp.content)
         if not limited and resp.status_code not in (502, 503, 504):
             return None
@@ -146,7 +146,6 @@ class ApiClient:
             wait = retry_after(h["retry-after"], now)
             if wait is not None:
                 return wait
-        reset = h.get("x-ratelimit-reset", h.get("ratelimit-reset"))
         if limited and reset and reset.strip().isdigit():
             return max(0.0, float(reset) - now) + 1.0
         if limited:

@@ -20,7 +20,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from leakwarden.platforms.logs import log
-from leakwarden.ratelimit import rate_limited, retry_after
+from leakwarden.ratelimit import quota, rate_limited, retry_after
 
 
 class ApiError(Exception):
@@ -96,9 +96,7 @@ class ApiClient:
     def _limit_wait(self, resp: httpx.Response) -> float | None:
         """Seconds to wait before retrying, or None when the response is not a rate limit."""
         h = resp.headers
-        # GitHub and Bitbucket send x-ratelimit-*, GitLab RateLimit-* (reset: epoch seconds)
-        remaining = h.get("x-ratelimit-remaining", h.get("ratelimit-remaining"))
-        reset = h.get("x-ratelimit-reset", h.get("ratelimit-reset"))
+        remaining, reset = quota(h)
         after = h.get("retry-after")
         now = self.clock.now()
         if remaining == "0" and reset and reset.replace(".", "", 1).isdigit():

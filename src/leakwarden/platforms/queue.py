@@ -78,10 +78,6 @@ class JobQueue:
         finally:
             db.close()
 
-    def enqueue(self, platform: str, delivery: str, event: str, job: dict[str, Any] | None) -> bool:
-        """Record a delivery; False when this delivery id was seen before (nothing added)."""
-        return self.enqueue_all(platform, delivery, event, [job] if job is not None else [])
-
     def enqueue_all(self, platform: str, delivery: str, event: str, jobs: list[dict[str, Any]]) -> bool:
         """Record a delivery and its jobs (none: an `ignored` row) in one transaction; False when
         this delivery id was seen before (nothing added).

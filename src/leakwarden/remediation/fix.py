@@ -677,11 +677,10 @@ def _tracked(root: Path, name: str) -> bool:
         return False
 
 
-def _write_env(plan: FixPlan, folder: Path, needed: list[str], result: ApplyResult) -> None:
-    """Add the missing values to `folder`'s .env, placeholders to its .env.example, and make
-    sure git ignores that .env."""
+def _write_env(plan: FixPlan, folder: Path, needed: list[str], existing: dict[str, str], result: ApplyResult) -> None:
+    """Add the missing values to `folder`'s .env (which holds `existing`), placeholders to its
+    .env.example, and make sure git ignores that .env."""
     env_path = folder / ENV_FILE
-    existing = read_env(env_path)
     new_env = [env_line(n, plan.env[n]) for n in needed if n in plan.env and n not in existing]
     # NOTE: the values go to .env before any source file loses them.
     if new_env:
@@ -729,16 +728,16 @@ def apply_fixes(plan: FixPlan) -> ApplyResult:
     if not todo:
         return result
     needs = env_needs(plan, todo)
+    existing = {folder: read_env(folder / ENV_FILE) for folder in needs}
     for folder, needed in needs.items():
-        existing = read_env(folder / ENV_FILE)
-        clashes = [n for n in needed if n in existing and n in plan.env and existing[n] != plan.env[n]]
+        clashes = [n for n in needed if n in existing[folder] and n in plan.env and existing[folder][n] != plan.env[n]]
         if clashes:
             for fp in todo:
                 result.refused.append(fp.display)
             result.messages.append(f"{folder / ENV_FILE}: {', '.join(clashes)} changed since the scan; nothing written (run `leakwarden fix` again)")
             return result
     for folder, needed in needs.items():
-        _write_env(plan, folder, needed, result)
+        _write_env(plan, folder, needed, existing[folder], result)
     for fp in todo:
         assert fp.new is not None
         if hashlib.sha256(fp.path.read_bytes()).hexdigest() != fp.sha256:

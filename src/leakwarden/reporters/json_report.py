@@ -60,7 +60,7 @@ def result_dict(result: ScanResult, ctx: ReportContext) -> dict[str, Any]:
         "tool": {"name": "leakwarden", "version": ctx.tool_version},
         "source": ctx.source,
         "findings": [finding_dict(f, ctx) for f in result.findings],
-        "errors": [{"path": e.path, "kind": e.kind, "message": e.message, "incomplete": e.leaves_gap} for e in result.errors],
+        "errors": [{"path": e.path, "kind": e.kind, "message": e.message, "incomplete": e.incomplete} for e in result.errors],
         "stats": {
             "files": result.stats.files,
             "bytes": result.stats.bytes,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import BinaryIO
 
 from leakwarden.models import Chunk, Origin, ScanError
@@ -93,9 +94,7 @@ def blob_text(data: bytes) -> tuple[bytes, str | None] | None:
 
 def with_encoding(origin: Origin, name: str | None) -> Origin:
     """`origin` marked with the text encoding its content was transcoded from, if any."""
-    if name is None:
-        return origin
-    return Origin(origin.kind, origin.path, origin.commit, origin.blob, origin.layer, (*origin.extra, ("encoding", name)))
+    return origin if name is None else replace(origin, extra=(*origin.extra, ("encoding", name)))
 
 
 def text_chunks(stream: BinaryIO, origin: Origin, head: bytes) -> Iterator[Chunk] | None:

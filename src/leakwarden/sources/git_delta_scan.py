@@ -35,13 +35,12 @@ from dataclasses import dataclass, field, replace
 from leakwarden.candidates import Detector
 from leakwarden.errors import SourceError
 from leakwarden.models import Chunk, Finding, Origin
-from leakwarden.sources import blob_text, is_binary, with_encoding
+from leakwarden.sources import blob_text, with_encoding
 from leakwarden.sources.git_history import (
     BatchResult,
     BlobReader,
     _widen_pipe,
     git_error_line,
-    read_batch,
 )
 from leakwarden.sources.git_packs import (
     PackedBlob,
@@ -51,7 +50,7 @@ from leakwarden.sources.git_packs import (
     pack_paths,
     read_index,
 )
-from leakwarden.sources.gitcmd import Git, finish_process
+from leakwarden.sources.gitcmd import Git, finish_process, read_batch
 
 MARGIN = 512
 MIN_LINES = 8  # floor; the rules in use usually ask for more (see `context_lines`)
@@ -248,16 +247,15 @@ class _SliceScanner:
         res.read.append(name)
         if self.progress is not None and len(res.read) % 64 == 0:
             self.progress(len(res.read), blob.offset, len(self.secrets))
-        encoding = None
-        if is_binary(data[:8192]):
-            text = blob_text(data)
-            if text is None:
-                res.binary += 1
-                res.unscanned.add(name)
-                return
+        text = blob_text(data)
+        if text is None:
+            res.binary += 1
+            res.unscanned.add(name)
+            return
+        data, encoding = text
+        if encoding is not None:
             # UTF-16/32 text: matched whole once transcoded (the deltas count raw bytes), and
             # not followed down its delta chain: its children are rescanned whole (`propagate`)
-            data, encoding = text
             res.unscanned.add(name)
         res.blobs += 1
         res.scanned_bytes += len(data)

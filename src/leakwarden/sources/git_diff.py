@@ -27,6 +27,7 @@ from leakwarden.sources.gitcmd import (
     CommitInfo,
     Git,
     finish_process,
+    read_batch,
     unquote_path,
 )
 
@@ -426,12 +427,11 @@ def scan_blobs(git: Git, blobs: Sequence[tuple[str, str, int]], detector: Detect
     writer.start()
     finished = True
     try:
+        answers = read_batch(proc.stdout)
         for oid, path in wanted:
-            header = proc.stdout.readline().split()
-            if len(header) != 3:
+            _, data = next(answers, (b"", None))
+            if data is None:
                 raise SourceError(f"git cat-file: unexpected answer for {oid[:12]}")
-            data = proc.stdout.read(int(header[2]))
-            proc.stdout.read(1)  # the newline after each object
             if deadline is not None and time.monotonic() > deadline:
                 finished = False
                 break

@@ -41,7 +41,14 @@ from leakwarden.errors import SourceError
 from leakwarden.models import UNREADABLE_OBJECTS, Chunk, Finding, Origin, ScanError, ScanResult
 from leakwarden.sources import blob_text, with_encoding
 from leakwarden.sources.git_partial import MissingObjects, is_partial_clone
-from leakwarden.sources.gitcmd import COMMIT_FORMAT, CommitInfo, Git, finish_process, unquote_path
+from leakwarden.sources.gitcmd import (
+    COMMIT_FORMAT,
+    CommitInfo,
+    Git,
+    finish_process,
+    read_batch,
+    unquote_path,
+)
 
 # Below this much blob data a process pool costs more than it saves.
 PARALLEL_MIN_BYTES = 32 * 1024 * 1024
@@ -129,22 +136,6 @@ def _widen_pipe(stream: Any) -> None:
         pass
 
 
-def read_batch(out: Any) -> Iterator[tuple[bytes, bytes | None]]:
-    """(object id, content or None when missing) for each object `git cat-file --batch` writes
-    to `out`, until it closes."""
-    while True:
-        header = out.readline()
-        if not header:
-            return
-        fields = header.split()
-        if len(fields) < 3 or fields[1] == b"missing":
-            yield (fields[0] if fields else b""), None
-            continue
-        data = out.read(int(fields[2]))
-        out.read(1)  # the newline after the content; reading it apart avoids copying the blob
-        yield fields[0], data
-
-
 class BlobReader:
     """A long-lived `git cat-file --batch`; a writer thread feeds ids so pipes never deadlock."""
 
@@ -218,7 +209,7 @@ def report_unreadable(result: ScanResult, count: int, detail: str = "", what: st
     if not count and not detail:
         return
     head = f"{count} object(s){what} could not be read (corrupt or missing) and were not scanned" if count else "git could not read some objects; what it skipped was not scanned"
-    result.errors.append(ScanError("<git>", UNREADABLE_OBJECTS, f"{head}{f' ({detail})' if detail else ''}; check the repository with `git fsck`"))
+    result.errors.append(ScanError("<git>", UNREADABLE_OBJECTS, f"{head}{f' ({detail})' if detail else ''}; check the repository with `git fsck`", incomplete=True))
 
 
 def scan_batch(detector: Detector, reader: BlobReader, batch: list[BlobRef]) -> BatchResult:
@@ -873,6 +864,7 @@ def check_object_store(git: Git, result: ScanResult) -> None:
             "<git>", UNREADABLE_OBJECTS,
             f"{len(orphans)} pack file(s) have no index and git ignores them ({', '.join(orphans[:3])}{', ...' if len(orphans) > 3 else ''}): "
             "their objects were not scanned; rebuild the index with `git index-pack` and check the repository with `git fsck`",
+            incomplete=True,
         ))
     loose = loose_objects(objects)
     if not loose:

@@ -12,7 +12,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -141,6 +141,22 @@ class Git:
         if not url:
             return None
         return re.sub(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", r"\1", url, flags=re.IGNORECASE)
+
+
+def read_batch(out: IO[bytes]) -> Iterator[tuple[bytes, bytes | None]]:
+    """(object id, content or None when missing) for each object `git cat-file --batch` writes
+    to `out`, until it closes."""
+    while True:
+        header = out.readline()
+        if not header:
+            return
+        fields = header.split()
+        if len(fields) < 3 or fields[1] == b"missing":
+            yield (fields[0] if fields else b""), None
+            continue
+        data = out.read(int(fields[2]))
+        out.read(1)  # the newline after the content; reading it apart avoids copying the blob
+        yield fields[0], data
 
 
 def finish_process(proc: subprocess.Popen[bytes]) -> str:
