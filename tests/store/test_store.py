@@ -190,6 +190,49 @@ st.close()
 """
 
 
+_OPENER = r"""
+import sys, time
+from pathlib import Path
+sys.path.insert(0, {src!r})
+from leakwarden.store import StoreError, open_store
+folder, go = Path(sys.argv[1]), Path(sys.argv[2])
+while not go.exists():
+    time.sleep(0.001)
+failed = 0
+for i in range(int(sys.argv[3])):
+    mark = folder / f"go{{i}}"
+    while not mark.exists():
+        time.sleep(0.0005)
+    try:
+        open_store(str(folder / f"{{i}}.db")).close()
+    except StoreError as exc:
+        failed += 1
+        print(exc, file=sys.stderr)
+sys.exit(1 if failed else 0)
+"""
+
+
+def test_processes_opening_a_new_sqlite_store_at_once_all_succeed(tmp_path):
+    # Two processes switching a new file to WAL at once: SQLite answers one of them
+    # "database is locked" without waiting, which the store must retry.
+    script = tmp_path / "opener.py"
+    script.write_text(_OPENER.format(src=str(SRC)))
+    rounds, go = 25, tmp_path / "go"
+    procs = [subprocess.Popen([sys.executable, str(script), str(tmp_path), str(go), str(rounds)], stderr=subprocess.PIPE) for _ in range(4)]
+    try:
+        time.sleep(0.5)
+        go.touch()
+        for i in range(rounds):
+            (tmp_path / f"go{i}").touch()
+            time.sleep(0.02)
+        errors = [p.communicate(timeout=120)[1].decode() for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+            p.communicate()
+    assert [p.returncode for p in procs] == [0] * 4, errors
+
+
 def test_concurrent_writers_lose_nothing(store_target, tmp_path):
     n = 15
     # no store yet: both writers also race to create the schema
@@ -198,11 +241,15 @@ def test_concurrent_writers_lose_nothing(store_target, tmp_path):
     go = tmp_path / "go"
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     procs = [subprocess.Popen([sys.executable, str(script), store_target, w, str(n), str(go)], env=env, stderr=subprocess.PIPE) for w in ("a", "b")]
-    time.sleep(1.0)
-    go.touch()
-    for p in procs:
-        _, err = p.communicate(timeout=120)
-        assert p.returncode == 0, err.decode()
+    try:
+        time.sleep(1.0)
+        go.touch()
+        errors = [p.communicate(timeout=120)[1].decode() for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+            p.communicate()
+    assert [p.returncode for p in procs] == [0, 0], errors
     with open_store(store_target) as st:
         assert st.scan_count() == 2 * n
         incidents = st.list_incidents()

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from leakwarden.errors import LeakwardenError
+from leakwarden.sqlite_wal import connect_wal
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -70,9 +71,8 @@ class JobQueue:
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db = connect_wal(self.path, 30)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             yield db
         finally:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from leakwarden.errors import LeakwardenError
+from leakwarden.sqlite_wal import connect_wal, journal_mode
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 30_000
@@ -66,16 +67,14 @@ class SQLiteBackend(Backend):
         _probe_read_only(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
-            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            self.conn = connect_wal(path, BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
             self.conn.execute("PRAGMA foreign_keys = ON")
             self.conn.execute("PRAGMA synchronous = NORMAL")
+            self.journal_mode = journal_mode(self.conn)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path}: cannot open the findings store: {exc} (the file was left untouched)") from None
         except OSError as exc:
             raise StoreError(f"{path}: cannot open the findings store: {exc.strerror or exc}") from None
-        self.journal_mode = str(mode[0]) if mode else ""
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:
