@@ -13,6 +13,7 @@ import pytest
 from gitrepo import Repo, crates_token
 from tests.conftest import SRC, run_cli
 from tests.pgserver import pg_server, store_target  # noqa: F401 (fixtures)
+from tests.procs import finish_all
 
 from leakwarden.api import scan_git
 from leakwarden.config import Settings
@@ -178,9 +179,8 @@ def test_concurrent_scans_into_one_store_lose_nothing(tmp_path):
         subprocess.Popen([sys.executable, "-m", "leakwarden", "scan", "git", str(r.path), "--store", db, "-j", "1", "-q"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         for r in repos
     ]
-    for p in procs:
-        _, err = p.communicate(timeout=120)
-        assert p.returncode == 1, err.decode()
+    results = finish_all(procs, timeout=120)
+    assert [rc for rc, _, _ in results] == [1, 1], [err.decode() for _, _, err in results]
     with open_store(db) as st:
         assert len(st.list_incidents(status="open")) == 16
         (h,) = {r[0] for r in st.db.execute("SELECT DISTINCT ruleset_hash FROM scanned_blobs")}

@@ -17,6 +17,7 @@ from leakwarden.api import scan_chunk_list, scan_text
 from leakwarden.models import Chunk, Origin, Validity, ValidityState
 from leakwarden.store import StoreError, open_store
 from tests.pgserver import pg_server, store_target  # noqa: F401 (fixtures)
+from tests.procs import finish_all
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
@@ -219,18 +220,13 @@ def test_processes_opening_a_new_sqlite_store_at_once_all_succeed(tmp_path):
     script.write_text(_OPENER.format(src=str(SRC)))
     rounds, go = 25, tmp_path / "go"
     procs = [subprocess.Popen([sys.executable, str(script), str(tmp_path), str(go), str(rounds)], stderr=subprocess.PIPE) for _ in range(4)]
-    try:
-        time.sleep(0.5)
-        go.touch()
-        for i in range(rounds):
-            (tmp_path / f"go{i}").touch()
-            time.sleep(0.02)
-        errors = [p.communicate(timeout=120)[1].decode() for p in procs]
-    finally:
-        for p in procs:
-            p.kill()
-            p.communicate()
-    assert [p.returncode for p in procs] == [0] * 4, errors
+    time.sleep(0.5)
+    go.touch()
+    for i in range(rounds):
+        (tmp_path / f"go{i}").touch()
+        time.sleep(0.02)
+    results = finish_all(procs, timeout=120)
+    assert [rc for rc, _, _ in results] == [0] * 4, [err.decode() for _, _, err in results]
 
 
 def test_concurrent_writers_lose_nothing(store_target, tmp_path):
@@ -241,15 +237,10 @@ def test_concurrent_writers_lose_nothing(store_target, tmp_path):
     go = tmp_path / "go"
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     procs = [subprocess.Popen([sys.executable, str(script), store_target, w, str(n), str(go)], env=env, stderr=subprocess.PIPE) for w in ("a", "b")]
-    try:
-        time.sleep(1.0)
-        go.touch()
-        errors = [p.communicate(timeout=120)[1].decode() for p in procs]
-    finally:
-        for p in procs:
-            p.kill()
-            p.communicate()
-    assert [p.returncode for p in procs] == [0, 0], errors
+    time.sleep(1.0)
+    go.touch()
+    results = finish_all(procs, timeout=120)
+    assert [rc for rc, _, _ in results] == [0, 0], [err.decode() for _, _, err in results]
     with open_store(store_target) as st:
         assert st.scan_count() == 2 * n
         incidents = st.list_incidents()
@@ -299,9 +290,8 @@ def test_writers_meeting_the_same_secrets_in_other_orders_do_not_deadlock(store_
     procs = [subprocess.Popen([sys.executable, str(script), store_target, o, str(go)], env=env, stderr=subprocess.PIPE) for o in orders]
     time.sleep(1.0)
     go.touch()
-    for p in procs:
-        _, err = p.communicate(timeout=300)
-        assert p.returncode == 0, err.decode()[-600:]
+    results = finish_all(procs, timeout=300)
+    assert [rc for rc, _, _ in results] == [0] * 4, [err.decode()[-600:] for _, _, err in results]
     with open_store(store_target) as st:
         assert st.scan_count() == 4 * 12
         incidents = st.list_incidents()
