@@ -63,6 +63,21 @@ def test_a_failing_chained_hook_stops_the_commit(repo):
     assert proc.returncode != 0 and b"nope" in proc.stderr
 
 
+def test_a_chained_pre_push_hook_gets_exactly_what_git_gave(repo, tmp_path):
+    """git runs pre-push with empty input when there is nothing to push; the chained hook once
+    got a blank line instead (git's own sample hook then printed `fatal: ..`)."""
+    origin = Repo(tmp_path / "origin.git", bare=True)
+    repo.git("remote", "add", "origin", str(origin.path))
+    executable(repo.path / ".git/hooks/pre-push", "#!/bin/sh\nn=$(ls \"$(git rev-parse --git-dir)\" | grep -c '^input')\ncat > \"$(git rev-parse --git-dir)/input$n\"\n")
+    hooks(repo, "install", "--pre-push")
+    env = {**repo.env, "PYTHONPATH": str(SRC)}
+    for _ in range(2):  # the second push has nothing to send
+        proc = subprocess.run(["git", "push", "-q", "origin", "main"], cwd=repo.path, env=env, capture_output=True)
+        assert proc.returncode == 0, proc.stderr
+    assert (repo.path / ".git/input0").read_text() == f"refs/heads/main {repo.head()} refs/heads/main {'0' * 40}\n"
+    assert (repo.path / ".git/input1").read_text() == ""
+
+
 def test_core_hooks_path_is_honoured(repo):
     repo.git("config", "core.hooksPath", ".githooks")
     out = hooks(repo, "install")

@@ -63,10 +63,12 @@ _BODY = {
     "pre-commit": """if [ -x "$CHAINED" ]; then "$CHAINED" "$@" || exit $?; fi
 {local}leakwarden_run {command}
 """,
-    # git gives pre-push its ref list on standard input: keep it for both hooks.
+    # git gives pre-push its ref list on standard input: keep it for both hooks, and give it
+    # back as it came (nothing at all when there is nothing to push, not an empty line).
     "pre-push": """LEAKWARDEN_INPUT=$(cat)
-if [ -x "$CHAINED" ]; then printf '%s\\n' "$LEAKWARDEN_INPUT" | "$CHAINED" "$@" || exit $?; fi
-{local}printf '%s\\n' "$LEAKWARDEN_INPUT" | leakwarden_run {command} "$@"
+leakwarden_input() {{ if [ -n "$LEAKWARDEN_INPUT" ]; then printf '%s\\n' "$LEAKWARDEN_INPUT"; fi; }}
+if [ -x "$CHAINED" ]; then leakwarden_input | "$CHAINED" "$@" || exit $?; fi
+{local}leakwarden_input | leakwarden_run {command} "$@"
 """,
 }
 
@@ -82,7 +84,7 @@ fi
 _LOCAL = {
     "pre-commit": _FIND_LOCAL + """if [ -n "$LOCAL_HOOK" ]; then "$LOCAL_HOOK" "$@" || exit $?; fi
 """,
-    "pre-push": _FIND_LOCAL + """if [ -n "$LOCAL_HOOK" ]; then printf '%s\\n' "$LEAKWARDEN_INPUT" | "$LOCAL_HOOK" "$@" || exit $?; fi
+    "pre-push": _FIND_LOCAL + """if [ -n "$LOCAL_HOOK" ]; then leakwarden_input | "$LOCAL_HOOK" "$@" || exit $?; fi
 """,
 }
 
