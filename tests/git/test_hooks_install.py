@@ -56,6 +56,19 @@ def test_install_chains_an_existing_hook_and_uninstall_restores_it(repo, tmp_pat
     assert not (repo.path / ".git/hooks/pre-commit.pre-leakwarden").exists()
 
 
+def test_uninstall_restores_a_hook_that_is_a_symlink_to_a_missing_script(repo):
+    """A symlink to a script the current branch does not have was once left behind as
+    pre-commit.pre-leakwarden: `exists()` is false for it."""
+    import os
+
+    link = repo.path / ".git/hooks/pre-commit"
+    os.symlink("../../tools/pre-commit", link)
+    assert "kept as pre-commit.pre-leakwarden" in hooks(repo, "install", "--pre-commit")
+    assert "restored" in hooks(repo, "uninstall", "--pre-commit")
+    assert os.readlink(link) == "../../tools/pre-commit"
+    assert not os.path.lexists(repo.path / ".git/hooks/pre-commit.pre-leakwarden")
+
+
 def test_a_failing_chained_hook_stops_the_commit(repo):
     executable(repo.path / ".git/hooks/pre-commit", "#!/bin/sh\necho nope >&2\nexit 3\n")
     hooks(repo, "install", "--pre-commit")

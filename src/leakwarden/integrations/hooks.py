@@ -178,10 +178,10 @@ def install(names: tuple[str, ...], repo: Path | None = None, *, global_install:
         target = folder / name
         chained = folder / f"{name}{CHAINED_SUFFIX}"
         action = "installed"
-        if target.exists() or target.is_symlink():
+        if _present(target):
             if is_ours(target):
                 action = "updated"
-            elif chained.exists():
+            elif _present(chained):
                 raise UsageError(f"{target} exists and so does {chained.name}; move one of them away first")
             else:
                 os.replace(target, chained)
@@ -203,6 +203,11 @@ def install(names: tuple[str, ...], repo: Path | None = None, *, global_install:
     return changes
 
 
+def _present(path: Path) -> bool:
+    """Whether there is anything at `path`: a symlink to a missing script counts."""
+    return path.exists() or path.is_symlink()
+
+
 def _write(target: Path, text: str) -> None:
     tmp = target.with_name(f".{target.name}.leakwarden-tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -220,14 +225,14 @@ def uninstall(names: tuple[str, ...], repo: Path | None = None, *, global_instal
     for name in names:
         target = folder / name
         chained = folder / f"{name}{CHAINED_SUFFIX}"
-        if not target.exists():
+        if not _present(target):
             changes.append(HookChange(name, target, "absent"))
             continue
         if not is_ours(target):
             changes.append(HookChange(name, target, "foreign"))
             continue
         target.unlink()
-        if chained.exists():
+        if _present(chained):
             os.replace(chained, target)
             changes.append(HookChange(name, target, "restored"))
         else:
