@@ -120,3 +120,35 @@ def test_unknown_ci_and_missing_commit_are_clear_errors(world):
         detect({"GITLAB_CI": "true"})
     with pytest.raises(CIError, match="not in this clone"):
         compute_range(Git(world["repo"].path), detect({"GITLAB_CI": "true", "CI_COMMIT_SHA": "2" * 40}))
+
+
+def test_a_shallow_clone_that_cuts_the_range_is_an_error_not_an_all_clear(tmp_path):
+    """actions/checkout with fetch-depth: 2 (or GitLab's GIT_DEPTH) on a pull request: the base
+    is present, but the early commits of the branch are not. git shows the oldest fetched
+    commit as if it had no parents, so a secret added and removed behind it went unseen."""
+    origin = Repo(tmp_path / "origin.git", bare=True)
+    dev = Repo(tmp_path / "dev")
+    c0 = dev.commit("base", {"README": "hi\n"})
+    dev.git("checkout", "-q", "-b", "feature")
+    dev.commit("add", {"app.env": f"T={S1}\n"})
+    b = dev.commit("remove", remove=("app.env",))
+    c = dev.commit("more", {"README": "hi again\n"})
+    dev.git("remote", "add", "origin", str(origin.path))
+    dev.git("push", "-q", "origin", "main", "feature")
+    ci = Repo(tmp_path / "ci", home=dev.home)
+    ci.git("remote", "add", "origin", f"file://{origin.path}")
+    ci.git("fetch", "-q", "--depth=2", "origin", "+refs/heads/feature:refs/remotes/origin/feature")
+    ci.git("fetch", "-q", "--depth=1", "origin", "+refs/heads/main:refs/remotes/origin/main")
+    ci.git("checkout", "-q", "--detach", c)
+    event = tmp_path / "pr.json"
+    event.write_text(json.dumps({"pull_request": {"base": {"sha": c0}, "head": {"sha": c}}}))
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": str(event), "GITHUB_SHA": c, "GITHUB_HEAD_REF": "feature", "GITHUB_BASE_REF": "main"}
+    with pytest.raises(CIError, match=f"shallow.*parents of {b[:12]}.*fetch-depth: 0"):
+        compute_range(Git(ci.path), detect(env))
+    proc = run_cli("scan", "ci", cwd=ci.path, env=cli_env(env))
+    assert proc.returncode == 2 and b"shallow" in proc.stderr, proc.stderr
+    proc = run_cli("scan", "ci", "--range", f"{c0}..{c}", cwd=ci.path, env=cli_env({}))
+    assert proc.returncode == 2 and b"shallow" in proc.stderr, proc.stderr
+    # A range inside the fetched history is fine.
+    proc = run_cli("scan", "ci", "--range", f"{b}..{c}", cwd=ci.path, env=cli_env({}))
+    assert proc.returncode == 0, proc.stderr

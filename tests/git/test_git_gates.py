@@ -221,6 +221,33 @@ def test_pre_receive_new_branch_with_secret_and_logged_push_option_bypass(server
     assert entry["gate"] == "pre-receive" and entry["refs"] == ["refs/heads/feature"]
 
 
+def test_pre_receive_without_gits_quarantine_environment_rejects_instead_of_passing(server):
+    """A hook run through sudo or `env -i` loses GIT_OBJECT_DIRECTORY & co.: the pushed commits
+    are not visible, and were once skipped as if there were nothing to check."""
+    import stat
+    import sys
+
+    origin, client = server
+    hook = origin.path / "hooks" / "pre-receive"
+    hook.write_text(
+        "#!/bin/sh\nexec env -u GIT_OBJECT_DIRECTORY -u GIT_ALTERNATE_OBJECT_DIRECTORIES -u GIT_QUARANTINE_PATH "
+        f"PYTHONPATH={SRC} {sys.executable} -m leakwarden scan pre-receive\n"
+    )
+    hook.chmod(hook.stat().st_mode | stat.S_IXUSR)
+    before = origin.git("rev-parse", "main")
+    client.commit("leak", {"a.env": f"T={T2}\n"})
+    proc = push(client, "main")
+    assert proc.returncode != 0
+    assert b"is not in this repository" in proc.stderr and b"GIT_QUARANTINE_PATH" in proc.stderr, proc.stderr
+    assert origin.git("rev-parse", "main") == before
+
+
+def test_pre_push_of_an_unknown_object_is_an_error(pushed):
+    _, repo = pushed
+    proc = pre_push(repo, [f"refs/heads/main {'1' * 40} refs/heads/main {Z40}"])
+    assert proc.returncode == 2 and b"is not in this repository" in proc.stderr, proc.stderr
+
+
 def test_pre_receive_time_budget(server):
     _, client = server
     client.commit("leak", {"a.env": f"T={T3}\n"})

@@ -56,11 +56,39 @@ def test_install_chains_an_existing_hook_and_uninstall_restores_it(repo, tmp_pat
     assert not (repo.path / ".git/hooks/pre-commit.pre-leakwarden").exists()
 
 
+def test_uninstall_restores_a_hook_that_is_a_symlink_to_a_missing_script(repo):
+    """A symlink to a script the current branch does not have was once left behind as
+    pre-commit.pre-leakwarden: `exists()` is false for it."""
+    import os
+
+    link = repo.path / ".git/hooks/pre-commit"
+    os.symlink("../../tools/pre-commit", link)
+    assert "kept as pre-commit.pre-leakwarden" in hooks(repo, "install", "--pre-commit")
+    assert "restored" in hooks(repo, "uninstall", "--pre-commit")
+    assert os.readlink(link) == "../../tools/pre-commit"
+    assert not os.path.lexists(repo.path / ".git/hooks/pre-commit.pre-leakwarden")
+
+
 def test_a_failing_chained_hook_stops_the_commit(repo):
     executable(repo.path / ".git/hooks/pre-commit", "#!/bin/sh\necho nope >&2\nexit 3\n")
     hooks(repo, "install", "--pre-commit")
     proc = commit(repo, "ok.txt", "fine\n")
     assert proc.returncode != 0 and b"nope" in proc.stderr
+
+
+def test_a_chained_pre_push_hook_gets_exactly_what_git_gave(repo, tmp_path):
+    """git runs pre-push with empty input when there is nothing to push; the chained hook once
+    got a blank line instead (git's own sample hook then printed `fatal: ..`)."""
+    origin = Repo(tmp_path / "origin.git", bare=True)
+    repo.git("remote", "add", "origin", str(origin.path))
+    executable(repo.path / ".git/hooks/pre-push", "#!/bin/sh\nn=$(ls \"$(git rev-parse --git-dir)\" | grep -c '^input')\ncat > \"$(git rev-parse --git-dir)/input$n\"\n")
+    hooks(repo, "install", "--pre-push")
+    env = {**repo.env, "PYTHONPATH": str(SRC)}
+    for _ in range(2):  # the second push has nothing to send
+        proc = subprocess.run(["git", "push", "-q", "origin", "main"], cwd=repo.path, env=env, capture_output=True)
+        assert proc.returncode == 0, proc.stderr
+    assert (repo.path / ".git/input0").read_text() == f"refs/heads/main {repo.head()} refs/heads/main {'0' * 40}\n"
+    assert (repo.path / ".git/input1").read_text() == ""
 
 
 def test_core_hooks_path_is_honoured(repo):

@@ -264,7 +264,7 @@ def ci(rev_range: str | None, repo: Path | None, exclude: tuple[str, ...], fmt: 
 
     from leakwarden import api
     from leakwarden.errors import UsageError
-    from leakwarden.integrations.ci import compute_range, detect
+    from leakwarden.integrations.ci import check_not_cut, compute_range, detect
     from leakwarden.sources.gitcmd import Git
 
     git = Git(repo)
@@ -272,6 +272,7 @@ def ci(rev_range: str | None, repo: Path | None, exclude: tuple[str, ...], fmt: 
         if rev_range.startswith("-"):
             raise UsageError(f"not a range: {rev_range}")
         revs: tuple[str, ...] = (rev_range,)
+        check_not_cut(git, revs, "--range")
         click.echo(f"leakwarden: scanning {rev_range} (--range)", err=True)
     else:
         found = compute_range(git, detect(os.environ))

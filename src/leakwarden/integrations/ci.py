@@ -12,7 +12,8 @@ When the provider cannot be recognised, or it gives no commit at all, CIError sa
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from leakwarden.errors import UsageError
@@ -178,7 +179,44 @@ def _other_refs(git: Git, branch: str | None, head: str) -> list[str]:
     return sorted(set(tips))
 
 
+def shallow_cut(git: Git, revs: Sequence[str]) -> str | None:
+    """A commit of `revs` whose parents this shallow clone did not fetch, if any. git shows such
+    a commit as if it had no parents: its diff is its whole tree, and what the commits behind it
+    added (and removed again) is never read."""
+    if not git.is_shallow() or not revs:
+        return None
+    where = git.text("rev-parse", "--git-path", "shallow", check=False).strip()
+    try:
+        with open(os.path.join(git.cwd or "", where), encoding="ascii") as fh:
+            grafted = set(fh.read().split())
+    except OSError:
+        return None
+    listed = git.run("rev-list", *revs, "--", check=False).stdout.decode("ascii", "replace").split()
+    for sha in listed:
+        # A true root commit may be listed as shallow too; only one with parents is cut.
+        if sha in grafted and b"\nparent " in git.run("cat-file", "commit", sha, check=False).stdout.split(b"\n\n", 1)[0]:
+            return sha
+    return None
+
+
+def check_not_cut(git: Git, revs: Sequence[str], who: str) -> None:
+    """Refuse a range that reaches past a shallow clone's cut rather than pass it half-read."""
+    cut = shallow_cut(git, revs)
+    if cut is not None:
+        raise CIError(
+            f"{who}: this clone is shallow and the commits to scan reach past what it fetched (the parents of "
+            f"{cut[:12]} are missing), so they cannot all be read; fetch full history (fetch-depth: 0, GIT_DEPTH: 0, "
+            "or `git fetch --unshallow`) or pass a --range inside the fetched history"
+        )
+
+
 def compute_range(git: Git, ctx: CIContext) -> CIRange:
+    found = _compute_range(git, ctx)
+    check_not_cut(git, found.revs, ctx.provider)
+    return found
+
+
+def _compute_range(git: Git, ctx: CIContext) -> CIRange:
     head = ctx.head
     if not git.has_commit(head):
         raise CIError(f"{ctx.provider}: commit {head[:12]} is not in this clone; fetch it (e.g. actions/checkout with fetch-depth: 0) or pass --range")

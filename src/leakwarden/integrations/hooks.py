@@ -63,10 +63,12 @@ _BODY = {
     "pre-commit": """if [ -x "$CHAINED" ]; then "$CHAINED" "$@" || exit $?; fi
 {local}leakwarden_run {command}
 """,
-    # git gives pre-push its ref list on standard input: keep it for both hooks.
+    # git gives pre-push its ref list on standard input: keep it for both hooks, and give it
+    # back as it came (nothing at all when there is nothing to push, not an empty line).
     "pre-push": """LEAKWARDEN_INPUT=$(cat)
-if [ -x "$CHAINED" ]; then printf '%s\\n' "$LEAKWARDEN_INPUT" | "$CHAINED" "$@" || exit $?; fi
-{local}printf '%s\\n' "$LEAKWARDEN_INPUT" | leakwarden_run {command} "$@"
+leakwarden_input() {{ if [ -n "$LEAKWARDEN_INPUT" ]; then printf '%s\\n' "$LEAKWARDEN_INPUT"; fi; }}
+if [ -x "$CHAINED" ]; then leakwarden_input | "$CHAINED" "$@" || exit $?; fi
+{local}leakwarden_input | leakwarden_run {command} "$@"
 """,
 }
 
@@ -82,7 +84,7 @@ fi
 _LOCAL = {
     "pre-commit": _FIND_LOCAL + """if [ -n "$LOCAL_HOOK" ]; then "$LOCAL_HOOK" "$@" || exit $?; fi
 """,
-    "pre-push": _FIND_LOCAL + """if [ -n "$LOCAL_HOOK" ]; then printf '%s\\n' "$LEAKWARDEN_INPUT" | "$LOCAL_HOOK" "$@" || exit $?; fi
+    "pre-push": _FIND_LOCAL + """if [ -n "$LOCAL_HOOK" ]; then leakwarden_input | "$LOCAL_HOOK" "$@" || exit $?; fi
 """,
 }
 
@@ -176,10 +178,10 @@ def install(names: tuple[str, ...], repo: Path | None = None, *, global_install:
         target = folder / name
         chained = folder / f"{name}{CHAINED_SUFFIX}"
         action = "installed"
-        if target.exists() or target.is_symlink():
+        if _present(target):
             if is_ours(target):
                 action = "updated"
-            elif chained.exists():
+            elif _present(chained):
                 raise UsageError(f"{target} exists and so does {chained.name}; move one of them away first")
             else:
                 os.replace(target, chained)
@@ -201,6 +203,11 @@ def install(names: tuple[str, ...], repo: Path | None = None, *, global_install:
     return changes
 
 
+def _present(path: Path) -> bool:
+    """Whether there is anything at `path`: a symlink to a missing script counts."""
+    return path.exists() or path.is_symlink()
+
+
 def _write(target: Path, text: str) -> None:
     tmp = target.with_name(f".{target.name}.leakwarden-tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -218,14 +225,14 @@ def uninstall(names: tuple[str, ...], repo: Path | None = None, *, global_instal
     for name in names:
         target = folder / name
         chained = folder / f"{name}{CHAINED_SUFFIX}"
-        if not target.exists():
+        if not _present(target):
             changes.append(HookChange(name, target, "absent"))
             continue
         if not is_ours(target):
             changes.append(HookChange(name, target, "foreign"))
             continue
         target.unlink()
-        if chained.exists():
+        if _present(chained):
             os.replace(chained, target)
             changes.append(HookChange(name, target, "restored"))
         else:

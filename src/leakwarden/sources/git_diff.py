@@ -324,7 +324,17 @@ def update_revs(git: Git, updates: Sequence[RefUpdate], known: str) -> list[str]
     annotated tag); `scan_commits` reads those objects themselves (see `split_tips`).
     """
     present = existing_objects(git, [u.new for u in updates if not u.is_delete] + [u.old for u in updates if u.old != Z40])
-    tips = [u.new for u in updates if not u.is_delete and u.new in present]
+    for u in updates:
+        if not u.is_delete and u.new not in present:
+            # git always has what it is about to push or accept: a missing tip means we look at
+            # the wrong object store, and skipping it would pass the update unread.
+            raise SourceError(
+                f"{u.ref}: object {u.new[:12]} is not in this repository, so what it brings cannot be checked. "
+                "In a pre-receive hook, run leakwarden with the environment git gives the hook "
+                "(GIT_OBJECT_DIRECTORY, GIT_ALTERNATE_OBJECT_DIRECTORIES, GIT_QUARANTINE_PATH), "
+                "not through sudo, env -i or a wrapper that clears it"
+            )
+    tips = [u.new for u in updates if not u.is_delete]
     if not tips:
         return []
     olds = [f"^{u.old}" for u in updates if u.old != Z40 and u.old in present]
