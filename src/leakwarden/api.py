@@ -185,8 +185,9 @@ def scan_git(repo: str | Path | None = None, revs: Sequence[str] = (), settings:
 
 
 def scan_staged(repo: str | Path | None = None, settings: Settings | None = None, detector: Detector | None = None) -> ScanResult:
-    """Scan what the index adds compared with HEAD (works before the first commit too)."""
-    from leakwarden.sources.git_diff import scan_git_diff, staged_diff
+    """Scan what the index adds compared with HEAD (works before the first commit too); while
+    a merge is being committed, what it adds compared with every parent."""
+    from leakwarden.sources.git_diff import merging_added, scan_git_diff, staged_diff
     from leakwarden.sources.gitcmd import Git
 
     settings = settings or Settings()
@@ -194,7 +195,7 @@ def scan_staged(repo: str | Path | None = None, settings: Settings | None = None
     git = Git(repo)
     result = ScanResult()
     started = time.perf_counter()
-    scan_git_diff(git, staged_diff(git), detector, "staged", result)
+    scan_git_diff(git, staged_diff(git), detector, "staged", result, merging=merging_added(git))
     drop_excluded(result, settings.exclude_paths)
     result.stats.seconds = time.perf_counter() - started
     return finish(result, settings, [Path(repo)] if repo is not None else [], detector.ruleset)

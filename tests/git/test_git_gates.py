@@ -49,6 +49,26 @@ def test_staged_reports_only_added_lines_at_new_file_line_numbers(tmp_path):
     assert secrets_of(scan_staged(repo.path)) == {T2}
 
 
+def test_staged_while_merging_reports_only_what_is_new_against_every_parent(tmp_path):
+    """Committing a merge: what the merged branch already committed is not added by this
+    commit (the merge commit's combined diff agrees); a conflict resolution's own lines are."""
+    repo = Repo(tmp_path / "r")
+    repo.commit("base", {"conf.env": "A=1\n"})
+    repo.git("checkout", "-q", "-b", "other")
+    repo.commit("other", {"conf.env": "A=2\n", "creds.env": f"T={T1}\n"})
+    repo.git("checkout", "-q", "-")
+    repo.commit("main", {"conf.env": "A=3\n"})
+    assert repo.git("merge", "--no-commit", "other", check=False) is not None
+    repo.write("conf.env", f"A=4\nKEY={T2}\n")
+    repo.write("new.env", f"N={T3}\n")
+    repo.git("add", "conf.env", "new.env")
+    found = {(f.location.path, f.location.start_line, f.secret.reveal()) for f in scan_staged(repo.path).findings}
+    assert found == {("conf.env", 2, T2), ("new.env", 1, T3)}
+    repo.git("commit", "-q", "--no-edit")
+    merged, complete = scan_commits(repo.path, ["HEAD", "^HEAD^1", "^HEAD^2"])
+    assert complete and {f.secret.reveal() for f in merged.findings} == {T2, T3}
+
+
 def test_staged_skips_deletions_and_binary_files(tmp_path):
     repo = Repo(tmp_path / "r")
     repo.commit("with secret", {"a.env": f"T={T1}\n"})

@@ -13,7 +13,7 @@ import os
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -61,6 +61,9 @@ class Hunk:
     start: int  # new-file line number of the first line
     lines: list[bytes] = field(default_factory=list)
     added: set[int] = field(default_factory=set)  # indexes into `lines`
+
+
+HunkFilter = Callable[[Iterator[tuple[CommitInfo | None, Hunk]]], Iterator[tuple[CommitInfo | None, Hunk]]]
 
 
 @dataclass(slots=True)
@@ -192,13 +195,67 @@ def staged_diff(git: Git) -> list[str]:
     return ["diff", "--cached", *_DIFF_FLAGS, "--diff-filter=d", base, "--"]
 
 
+
+
+@dataclass(slots=True)
+class AddedLines:
+    """What the index adds against one commit: new-file line numbers per path, and the paths
+    git printed as binary."""
+
+    lines: dict[str, set[int]]
+    binary: set[str]
+
+
+def staged_added_against(git: Git, base: str) -> AddedLines:
+    stats = DiffStats()
+    proc = git.popen(["diff", "--cached", *_DIFF_FLAGS, "--diff-filter=d", base, "--"], config=DIFF_CONFIG, drop_env=DIFF_ENV_DROP)
+    assert proc.stdout is not None
+    added = AddedLines({}, set())
+    try:
+        for _, hunk in parse_diff(proc.stdout, stats):
+            added.lines.setdefault(hunk.path, set()).update(hunk.start + i for i in hunk.added)
+    finally:
+        err = finish_process(proc)
+    if proc.returncode != 0:
+        raise SourceError(f"git diff failed: {err.splitlines()[-1] if err else proc.returncode}")
+    added.binary = {path for _, path, _ in stats.binary_claims}
+    return added
+
+
+def merging_added(git: Git) -> list[AddedLines]:
+    """While a merge is being committed: what the index adds against each other parent
+    (MERGE_HEAD; several for an octopus). Empty otherwise."""
+    try:
+        text = (git.git_dir / "MERGE_HEAD").read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError):
+        return []
+    return [staged_added_against(git, sha) for sha in text.split() if git.has_commit(sha)]
+
+
+def new_to_every_parent(others: Sequence[AddedLines]) -> HunkFilter:
+    """While a merge is being committed, keep only what is new against the merged commits too,
+    as a merge commit's combined diff does: what the other branch already committed is in its
+    history, not added by this commit."""
+
+    def narrow(hunks: Iterator[tuple[CommitInfo | None, Hunk]]) -> Iterator[tuple[CommitInfo | None, Hunk]]:
+        for commit, hunk in hunks:
+            hunk.added = {i for i in hunk.added if all(hunk.start + i in o.lines.get(hunk.path, ()) for o in others)}
+            yield commit, hunk
+
+    return narrow
+
+
 def log_diff(revs: Sequence[str]) -> list[str]:
     """Per-commit patches of every commit in `revs`, oldest first, merges as combined diffs."""
     return ["log", "--reverse", "-p", "--cc", *_DIFF_FLAGS, *_LOG_FLAGS, f"--format=\x01{COMMIT_FORMAT}", *revs, "--"]
 
 
-def scan_git_diff(git: Git, args: list[str], detector: Detector, kind: str, result: ScanResult, deadline: float | None = None) -> bool:
-    """Run a git diff/log command and scan what it adds. False when the deadline passed."""
+def scan_git_diff(git: Git, args: list[str], detector: Detector, kind: str, result: ScanResult, deadline: float | None = None,
+                  merging: Sequence[AddedLines] = ()) -> bool:
+    """Run a git diff/log command and scan what it adds. False when the deadline passed.
+
+    `merging`: what the index adds against each other parent of a merge being committed;
+    only what is new against all of them counts (see `new_to_every_parent`)."""
     stats = DiffStats()
     proc = git.popen(args, config=DIFF_CONFIG, drop_env=DIFF_ENV_DROP)
     assert proc.stdout is not None
@@ -217,7 +274,8 @@ def scan_git_diff(git: Git, args: list[str], detector: Detector, kind: str, resu
         timer.daemon = True
         timer.start()
     try:
-        finished = scan_hunks(detector, parse_diff(proc.stdout, stats), kind, result, uri, deadline)
+        hunks = parse_diff(proc.stdout, stats)
+        finished = scan_hunks(detector, new_to_every_parent(merging)(hunks) if merging else hunks, kind, result, uri, deadline)
     finally:
         if timer is not None:
             timer.cancel()
@@ -230,6 +288,8 @@ def scan_git_diff(git: Git, args: list[str], detector: Detector, kind: str, resu
     result.stats.files += stats.files
     result.stats.bytes += stats.bytes
     result.stats.skipped += stats.binary
+    if merging:
+        stats.binary_claims = [c for c in stats.binary_claims if all(c[1] in o.binary for o in merging)]
     if finished and stats.binary_claims:
         finished = scan_binary_claims(git, stats.binary_claims, detector, kind, result, uri, deadline)
     return finished
