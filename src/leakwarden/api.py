@@ -187,12 +187,15 @@ def scan_git(repo: str | Path | None = None, revs: Sequence[str] = (), settings:
 def scan_staged(repo: str | Path | None = None, settings: Settings | None = None, detector: Detector | None = None) -> ScanResult:
     """Scan what the index adds compared with HEAD (works before the first commit too); while
     a merge is being committed, what it adds compared with every parent."""
+    from leakwarden.errors import SourceError
     from leakwarden.sources.git_diff import merging_added, scan_git_diff, staged_diff
     from leakwarden.sources.gitcmd import Git
 
     settings = settings or Settings()
     detector = detector or build_detector(settings)
     git = Git(repo)
+    if git.text("rev-parse", "--is-bare-repository", check=False).strip() == "true":
+        raise SourceError(f"{repo or Path.cwd()}: a bare repository has no staged changes to scan (use `scan git` or `scan pre-receive`)")
     result = ScanResult()
     started = time.perf_counter()
     scan_git_diff(git, staged_diff(git), detector, "staged", result, merging=merging_added(git))

@@ -69,6 +69,12 @@ def test_staged_while_merging_reports_only_what_is_new_against_every_parent(tmp_
     assert complete and {f.secret.reveal() for f in merged.findings} == {T2, T3}
 
 
+def test_staged_in_a_bare_repository_is_an_error_not_an_all_clear(tmp_path):
+    bare = Repo(tmp_path / "b.git", bare=True)
+    r = cli(bare, "scan", "staged")
+    assert r.returncode == 2 and b"bare repository" in r.stderr
+
+
 def test_staged_skips_deletions_and_binary_files(tmp_path):
     repo = Repo(tmp_path / "r")
     repo.commit("with secret", {"a.env": f"T={T1}\n"})
