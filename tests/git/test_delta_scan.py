@@ -369,3 +369,32 @@ def test_linked_worktree_reads_the_main_repositorys_packs(long_history, tmp_path
     assert objects is not None and os.path.samefile(objects, repo.path / ".git" / "objects")
     (f,) = scan_git(tmp_path / "wt", settings=Settings(jobs=1)).findings
     assert (f.secret.reveal(), f.location.commit) == (T1, added)
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_sha256_repository_is_scanned_whole_loose_or_packed(tmp_path, packed):
+    # SHA-256 object ids are 32 bytes (64 hex digits, 62 in a loose object's file name): the
+    # pack walker reads SHA-1 packs only, so such a repository is matched whole, never reported
+    # clean for want of reading it.
+    r = Repo(tmp_path / "repo", init=False)
+    r.path.mkdir()
+    r.git("init", "-q", "-b", "main", "--object-format=sha256")
+    body = _filler(300, 4)
+    r.commit("start", {"app.py": "".join(body)})
+    body[10] = f'TOKEN = "{T1}"\n'
+    added = r.commit("add token", {"app.py": "".join(body)})
+    body[10] = "TOKEN = None\n"
+    r.commit("drop token", {"app.py": "".join(body)})
+    if packed:
+        _repack(r)
+        r.commit("loose after the pack", {"late.env": f"T={T2}\n"})
+    result = scan_git(r.path, settings=Settings(jobs=1))
+    assert {(f.secret.reveal(), f.location.commit) for f in result.findings} >= {(T1, added)}
+    assert {f.secret.reveal() for f in result.findings} == ({T1, T2} if packed else {T1})
+    assert result.errors == []
+    assert objects_dir(Git(r.path)) is None
+    if not packed:  # a loose object deleted outright is missed, not passed over in silence
+        blob = r.git("rev-parse", "HEAD~1:app.py")
+        (r.path / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
+        (error,) = scan_git(r.path, settings=Settings(jobs=1)).errors
+        assert error.kind == "unreadable-objects" and error.incomplete

@@ -64,8 +64,12 @@ WHOLE_BELOW = 4096
 
 def objects_dir(git: Git) -> str | None:
     """The repository's object folder when its packs can be read directly, else None
-    (alternates or a hook's quarantine put objects elsewhere: the caller scans whole blobs)."""
+    (alternates or a hook's quarantine put objects elsewhere, or object ids are not SHA-1,
+    which is all `git_packs` reads: the caller scans whole blobs)."""
     if any(os.environ.get(v) for v in ("GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_QUARANTINE_PATH", "GIT_OBJECT_DIRECTORY")):
+        return None
+    fmt = git.run("rev-parse", "--show-object-format", check=False).stdout.strip()
+    if fmt.startswith(b"sha") and fmt != b"sha1":  # sha256 (a git too old to say has only SHA-1)
         return None
     path = git.objects_path()
     if path is None or not os.path.isdir(os.path.join(path, "pack")):
