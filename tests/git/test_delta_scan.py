@@ -219,6 +219,40 @@ def test_deletion_that_brings_context_near_a_value_is_seen(tmp_path):
     assert f.details["occurrence_count"] == 7
 
 
+@pytest.mark.parametrize("rule", ["hashicorp-consul-gossip-key", "trello-token"])
+def test_context_and_pairs_many_long_lines_away_are_seen(tmp_path, rule):
+    # A Consul gossip key needs Consul context within 20 lines, and a Trello token takes the API
+    # key up to 10 lines away as `related`: both count lines, whatever their length. With lines
+    # of 2.5 kB the context lies 20 kB above the key, in versions that are deltas.
+    r = Repo(tmp_path / "repo")
+    rng = random.Random(8)
+    data = [f'  "blob_{i}": "{"".join(rng.choices(string.ascii_lowercase + " ", k=2500))}",\n' for i in range(220)]
+    if rule == "trello-token":
+        head = ["# trello integration\n", f"TRELLO_KEY={rng.randbytes(16).hex()}\n"]
+        value = "ATTA" + rng.randbytes(32).hex() + rng.randbytes(4).hex().upper()
+        line = f"TRELLO_TOKEN={value}\n"
+    else:
+        head = ["# consul agent\n"]
+        value = base64.b64encode(rng.randbytes(32)).decode()
+        line = f'encrypt = "{value}"\n'
+    body = head + data[:8] + data[20:]
+    r.commit("config", {"agent.hcl": "".join(body)})
+    at = len(head) + 7
+    added = r.commit("add the secret", {"agent.hcl": "".join(body[:at] + [line] + body[at:])})
+    for i in range(4):
+        body[150 + i] = data[8 + i]
+        r.commit(f"edit {i}", {"agent.hcl": "".join(body[:at] + [line] + body[at:])})
+    # the newest and largest version, stored whole, has none: the others are deltas of it
+    r.commit("drop the secret", {"agent.hcl": "".join(body[:at] + ["# the secret moved to the vault" + "." * 200 + "\n"] + body[at:])})
+    _repack(r)
+    deltas, whole = _both(r.path)
+    assert _comparable(deltas) == _comparable(whole)
+    (f,) = [f for f in deltas.findings if f.rule_id == rule]
+    assert (f.secret.reveal(), f.location.commit, f.details["occurrence_count"]) == (value, added, 5)
+    if rule == "trello-token":
+        assert f.related["key"].reveal() == head[1].split("=")[1].strip()
+
+
 def test_version_whose_base_is_over_the_size_limit_is_scanned_whole(tmp_path):
     r = Repo(tmp_path / "repo")
     body = _filler(300, 3)
@@ -369,3 +403,32 @@ def test_linked_worktree_reads_the_main_repositorys_packs(long_history, tmp_path
     assert objects is not None and os.path.samefile(objects, repo.path / ".git" / "objects")
     (f,) = scan_git(tmp_path / "wt", settings=Settings(jobs=1)).findings
     assert (f.secret.reveal(), f.location.commit) == (T1, added)
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_sha256_repository_is_scanned_whole_loose_or_packed(tmp_path, packed):
+    # SHA-256 object ids are 32 bytes (64 hex digits, 62 in a loose object's file name): the
+    # pack walker reads SHA-1 packs only, so such a repository is matched whole, never reported
+    # clean for want of reading it.
+    r = Repo(tmp_path / "repo", init=False)
+    r.path.mkdir()
+    r.git("init", "-q", "-b", "main", "--object-format=sha256")
+    body = _filler(300, 4)
+    r.commit("start", {"app.py": "".join(body)})
+    body[10] = f'TOKEN = "{T1}"\n'
+    added = r.commit("add token", {"app.py": "".join(body)})
+    body[10] = "TOKEN = None\n"
+    r.commit("drop token", {"app.py": "".join(body)})
+    if packed:
+        _repack(r)
+        r.commit("loose after the pack", {"late.env": f"T={T2}\n"})
+    result = scan_git(r.path, settings=Settings(jobs=1))
+    assert {(f.secret.reveal(), f.location.commit) for f in result.findings} >= {(T1, added)}
+    assert {f.secret.reveal() for f in result.findings} == ({T1, T2} if packed else {T1})
+    assert result.errors == []
+    assert objects_dir(Git(r.path)) is None
+    if not packed:  # a loose object deleted outright is missed, not passed over in silence
+        blob = r.git("rev-parse", "HEAD~1:app.py")
+        (r.path / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
+        (error,) = scan_git(r.path, settings=Settings(jobs=1)).errors
+        assert error.kind == "unreadable-objects" and error.incomplete

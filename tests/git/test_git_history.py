@@ -182,6 +182,28 @@ def test_partial_clone_reports_what_it_could_not_scan(repo, tmp_path):
     assert not git_history.is_partial_clone(git_history.Git(repo.path))
 
 
+def test_partial_clone_with_findings_fetches_nothing(repo, tmp_path):
+    """Attributing the blobs with findings must not make git fetch the clone's missing blobs
+    (`git log --find-object` prefetches every commit's blobs from the promisor remote, one
+    fetch per commit): with the remote gone the scan still completes, and nothing is added."""
+    added = repo.commit("small secret", {"app.env": f"T={T1}\n"})
+    for i in range(3):
+        repo.commit(f"big {i}", {"big.txt": "".join(f"line {i} {n}\n" for n in range(400))})
+    repo.git("config", "uploadpack.allowFilter", "true")
+    server = tmp_path / "server"
+    shutil.copytree(repo.path, server, symlinks=True)
+    clone = tmp_path / "partial"
+    subprocess.run(["git", "clone", "-q", "--filter=blob:limit=1k", "--no-checkout", f"file://{server}", str(clone)], check=True, env=git_env(repo.home))
+    shutil.rmtree(server)  # offline: a fetch would fail the scan
+    objects = sorted(p.name for p in (clone / ".git" / "objects").rglob("*"))
+    for result in (scan_git(clone), scan_git(clone, revs=("HEAD",))):
+        (f,) = result.findings
+        assert (f.secret.reveal(), f.location.commit, f.location.path) == (T1, added, "app.env")
+        (warning,) = [e for e in result.errors if e.kind == "missing-objects"]
+        assert warning.message.startswith("3 object(s) reachable from the scanned history are not in this partial clone")
+    assert sorted(p.name for p in (clone / ".git" / "objects").rglob("*")) == objects
+
+
 def test_submodule_contents_are_not_followed(repo, tmp_path):
     sub = Repo(tmp_path / "sub")
     sub.commit("sub secret", {"s.env": f"T={T1}\n"})

@@ -54,7 +54,6 @@ from leakwarden.sources.gitcmd import Git, finish_process, read_batch
 
 MARGIN = 512
 MIN_LINES = 8  # floor; the rules in use usually ask for more (see `context_lines`)
-FAR_MARGIN = 16384  # how far a margin may reach to take in MIN_LINES lines of long text
 WHOLE_FRACTION = 0.6  # regions covering more than this of a version: scan it whole
 MIN_NEEDLE = 8
 # Versions this small are matched whole: their widened regions would cover them anyway (and
@@ -64,8 +63,12 @@ WHOLE_BELOW = 4096
 
 def objects_dir(git: Git) -> str | None:
     """The repository's object folder when its packs can be read directly, else None
-    (alternates or a hook's quarantine put objects elsewhere: the caller scans whole blobs)."""
+    (alternates or a hook's quarantine put objects elsewhere, or object ids are not SHA-1,
+    which is all `git_packs` reads: the caller scans whole blobs)."""
     if any(os.environ.get(v) for v in ("GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_QUARANTINE_PATH", "GIT_OBJECT_DIRECTORY")):
+        return None
+    fmt = git.run("rev-parse", "--show-object-format", check=False).stdout.strip()
+    if fmt.startswith(b"sha") and fmt != b"sha1":  # sha256 (a git too old to say has only SHA-1)
         return None
     path = git.objects_path()
     if path is None or not os.path.isdir(os.path.join(path, "pack")):
@@ -85,21 +88,22 @@ def widen(data: bytes, changes: list[tuple[int, int]], min_lines: int = MIN_LINE
 
     Each side takes in at least `min_lines` lines (the farthest any rule looks for context or a
     paired value, see `context_lines`) and MARGIN bytes (a token cut by the change), doubling
-    the byte reach until it holds enough lines, up to FAR_MARGIN."""
+    the byte reach until it holds enough lines. However long the lines: rules count context
+    and pairs in lines, and a pair may lie any number of bytes away."""
     n = len(data)
     out: list[tuple[int, int]] = []
     count = data.count
     for a, b in changes:
         reach = MARGIN
         lo = max(0, a - reach)
-        while lo and reach < FAR_MARGIN and count(b"\n", lo, a) < min_lines:
+        while lo and count(b"\n", lo, a) < min_lines:
             reach *= 2
             lo = max(0, a - reach)
         if lo:
             lo = data.rfind(b"\n", 0, lo) + 1
         reach = MARGIN
         hi = min(n, b + reach)
-        while hi < n and reach < FAR_MARGIN and count(b"\n", b, hi) < min_lines:
+        while hi < n and count(b"\n", b, hi) < min_lines:
             reach *= 2
             hi = min(n, b + reach)
         if hi < n:

@@ -666,7 +666,10 @@ def attribute(git: Git, blobs: set[str], revs: tuple[str, ...], jobs: int = 0) -
     if not blobs:
         return out
     args = ["log", "-c", "--raw", "--root", "--no-abbrev", "--no-renames", "--no-ext-diff", f"--format=\x01{COMMIT_FORMAT}"]
-    if len(blobs) <= _FIND_OBJECT_MAX:
+    # NOTE: in a partial clone `--find-object` makes git prefetch each commit's missing blobs
+    # from the promisor remote (one fetch per commit; the scan fails offline), though it only
+    # compares ids: there the whole log is filtered here instead.
+    if len(blobs) <= _FIND_OBJECT_MAX and not is_partial_clone(git):
         args += [f"--find-object={b}" for b in sorted(blobs)]
     jobs = jobs or min(2, os.cpu_count() or 1)
     if jobs > 1 and revs != ("--reflog",):

@@ -376,7 +376,7 @@ def pack_paths(objects_dir: str) -> list[str]:
 
 
 def loose_objects(objects_dir: str) -> list[str]:
-    """Object ids stored loose (one file per object under objects/xx/)."""
+    """Object ids stored loose (one file per object under objects/xx/): SHA-1 or SHA-256."""
     out: list[str] = []
     try:
         entries = os.listdir(objects_dir)
@@ -390,5 +390,5 @@ def loose_objects(objects_dir: str) -> list[str]:
             names = os.listdir(os.path.join(objects_dir, d))
         except (ValueError, OSError):
             continue
-        out.extend(d + n for n in names if len(n) == 38)
+        out.extend(d + n for n in names if len(n) in (38, 62))
     return out
