@@ -90,3 +90,39 @@ def test_secrets_hidden_by_the_ignore_file_or_a_baseline_stay_hidden(tree: Path,
     assert aws["line"] == 'y = "AKIA************KN5Y" ; z = "ghp_************mQRY"'
     for s in SECRETS:
         assert s.encode() not in out
+
+
+@pytest.mark.parametrize(
+    ("selection", "reported"),
+    [
+        (("--only-rule", "aws-access-key-id"), "aws-access-key-id"),
+        (("--disable-rule", "github-personal-access-token", "--disable-rule", "generic-secret-assignment"), "aws-access-key-id"),
+    ],
+)
+def test_rules_left_out_of_the_scan_still_mask_the_line(tree: Path, selection: tuple[str, ...], reported: str) -> None:
+    # GH2 shares b.py's line with the AWS key ID: a scan that does not run the GitHub rule
+    # reports only the key ID, and must not print the token beside it in full
+    out = _scan(tree, "json", *selection)
+    [found] = [f for f in _findings(out, "json") if f["path"].endswith("b.py")]
+    assert found["rule_id"] == reported
+    assert found["line"] == 'y = "AKIA************KN5Y" ; z = "ghp_************mQRY"'
+    for s in SECRETS:
+        assert s[4:-4].encode() not in out, s
+
+
+def test_org_scan_workers_mask_what_unselected_rules_match(tmp_path: Path) -> None:
+    # `scan repos` scans in worker processes, which build their detector from what the driver
+    # ships: the rules left out must travel too
+    from tests.org.repos import add_commit, git
+
+    work = tmp_path / "work"
+    work.mkdir()
+    git(work, "init", "-q", "-b", "main")
+    add_commit(work, {"b.py": f'y = "{AKID}" ; z = "{GH2}"\n'}, "add", tick=1)
+    listing = tmp_path / "repos.txt"
+    listing.write_text(f"{work}\n")
+    r = run_cli("scan", "repos", "--from", str(listing), "--engine", "local:1", "--only-rule", "aws-access-key-id", "-f", "json", cwd=tmp_path)
+    assert r.returncode == 1, r.stderr.decode()
+    [found] = _findings(r.stdout, "json")
+    assert found["line"] == 'y = "AKIA************KN5Y" ; z = "ghp_************mQRY"'
+    assert GH2[4:-4].encode() not in r.stdout

@@ -187,10 +187,13 @@ class _Seen:
 class Detector:
     """Run the matcher over a chunk and produce findings for it."""
 
-    def __init__(self, ruleset: Ruleset, matcher: Matcher, decode: bool = True) -> None:
+    def __init__(self, ruleset: Ruleset, matcher: Matcher, decode: bool = True, unselected: tuple[Ruleset, Matcher] | None = None) -> None:
         check_registries(ruleset)
         self.ruleset = ruleset
         self.matcher = matcher
+        # The rules a selection (--only-rule, --disable-rule) left out, with their matcher: they
+        # report nothing, but what they match is masked on a displayed line like any other match.
+        self.unselected = unselected
         self._allow_regex = [tuple(re.compile(x) for x in r.allow.regexes) for r in ruleset.rules]
         self._allow_names = [tuple(re.compile(x.encode()) for x in r.allow.names) for r in ruleset.rules]
         self._generic = frozenset(r.id for r in ruleset.rules if "generic" in r.tags)
@@ -205,6 +208,12 @@ class Detector:
         if not hits:
             return []
         assert seen is not None
+        if self.unselected is not None:
+            rules, matcher = self.unselected
+            for rule_index, m in matcher.find(view):
+                group = secret_group(rules.rules[rule_index], m)
+                if group:
+                    seen.hits.append(m.span(group))
         return _with_lines(view, hits, seen, self.ruleset.rules)
 
     def _scan(self, chunk: Chunk) -> tuple[bytes, list[_Hit], _Seen | None]:

@@ -48,10 +48,13 @@ class WorkerSetup:
     # Send secret values back to the driver, which checks their validity (`--verify`) and never
     # stores them unless asked. Off by default: then values never leave the worker.
     reveal: bool = False
+    # The rules --only-rule/--disable-rule left out (Detector.unselected): they mask lines only.
+    unselected_blob: bytes | None = None
+    unselected_hash: str = ""
 
     @property
     def key(self) -> str:
-        return hashlib.sha256(pickle.dumps((self.ruleset_hash, self.engine, self.decode, self.max_blob_size, self.occurrence_cap, self.exclude, self.reveal))).hexdigest()
+        return hashlib.sha256(pickle.dumps((self.ruleset_hash, self.engine, self.decode, self.max_blob_size, self.occurrence_cap, self.exclude, self.reveal, self.unselected_hash))).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +82,14 @@ class RepoResult:
 def make_setup(settings: Any, detector: Any, occurrence_cap: int = 10, reveal: bool = False) -> WorkerSetup:
     """The driver's detector, packed for workers (Hyperscan databases as serialised bytes)."""
     databases: list[tuple[str, bytes]] = []
-    if detector.matcher.engine == "hyperscan":
-        from leakwarden.matcher import hyperscan
+    unselected = getattr(detector, "unselected", None)
+    matchers = [detector.matcher] + ([unselected[1]] if unselected is not None else [])
+    for matcher in matchers:
+        if matcher.engine == "hyperscan":
+            from leakwarden.matcher import hyperscan
 
-        for rs in _matcher_rulesets(detector.matcher):
-            databases.append((rs.hash, hyperscan.serialise(rs)))
+            for rs in _matcher_rulesets(matcher):
+                databases.append((rs.hash, hyperscan.serialise(rs)))
     return WorkerSetup(
         ruleset_blob=pickle.dumps(detector.ruleset),
         ruleset_hash=detector.ruleset.hash,
@@ -94,6 +100,8 @@ def make_setup(settings: Any, detector: Any, occurrence_cap: int = 10, reveal: b
         exclude=tuple(settings.exclude_paths),
         databases=tuple(databases),
         reveal=reveal,
+        unselected_blob=pickle.dumps(unselected[0]) if unselected is not None else None,
+        unselected_hash=unselected[0].hash if unselected is not None else "",
     )
 
 
@@ -137,7 +145,11 @@ def init_worker(setup: WorkerSetup) -> None:
         engine = "hyperscan" if hyperscan_available() else "python"
     from leakwarden.sources.git_history import HistoryOptions
 
-    detector = Detector(ruleset, select_matcher(ruleset, engine), decode=setup.decode)
+    unselected = None
+    if setup.unselected_blob is not None:
+        rest = pickle.loads(setup.unselected_blob)
+        unselected = (rest, select_matcher(rest, engine))
+    detector = Detector(ruleset, select_matcher(ruleset, engine), decode=setup.decode, unselected=unselected)
     # One scanning thread per worker process: parallelism comes from running many workers.
     options = HistoryOptions(max_blob_size=setup.max_blob_size, occurrence_cap=setup.occurrence_cap, jobs=1, exclude=setup.exclude)
     _detectors[setup.key] = (detector, options, setup.reveal)
