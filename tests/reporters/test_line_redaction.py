@@ -126,3 +126,33 @@ def test_org_scan_workers_mask_what_unselected_rules_match(tmp_path: Path) -> No
     [found] = _findings(r.stdout, "json")
     assert found["line"] == 'y = "AKIA************KN5Y" ; z = "ghp_************mQRY"'
     assert GH2[4:-4].encode() not in r.stdout
+
+
+def test_a_short_secret_shows_at_most_a_quarter_of_its_characters(tmp_path: Path) -> None:
+    # The report keeps an unsalted SHA-256 fingerprint of every secret: each character the
+    # preview shows of an 11-character password takes a factor of ~90 off guessing the rest.
+    password = "Xk9-pW2_vQz"
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "db.py").write_text(f'DATABASE_URL = "postgresql://billing:{password}@db.internal:5432/billing"\n')
+    [found] = _findings(_scan(root, "json"), "json")
+    assert found["rule_id"] == "generic-connection-string-password"
+    assert found["secret"] == "X*********z"
+    assert found["line"] == 'DATABASE_URL = "postgresql://billing:X*********z@db.internal:5432/billing"'
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("abcdefgh", "********"),
+        ("abcdefghi", "a*******i"),
+        ("abcdefghijklmno", "a************o"),
+        ("abcdefghijklmnop", "ab************op"),
+        ("abcdefghijklmnopqrs", "ab************rs"),
+        ("AKIAQ3EGRTXZ7LPWKN5Y", "AKIA************KN5Y"),
+    ],
+)
+def test_redact_keeps_more_of_a_value_only_as_it_grows(value: str, shown: str) -> None:
+    from leakwarden.models import redact
+
+    assert redact(value) == shown
