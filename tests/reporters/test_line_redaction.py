@@ -156,3 +156,24 @@ def test_redact_keeps_more_of_a_value_only_as_it_grows(value: str, shown: str) -
     from leakwarden.models import redact
 
     assert redact(value) == shown
+
+
+def test_a_report_file_with_the_secrets_in_it_is_private(tree: Path, tmp_path: Path) -> None:
+    import stat
+
+    shown, redacted = tmp_path / "shown.json", tmp_path / "redacted.json"
+    assert run_cli("scan", "path", str(tree), "-f", "json", "--show-secrets", "-o", str(shown), cwd=tree).returncode == 1
+    assert run_cli("scan", "path", str(tree), "-f", "json", "-o", str(redacted), cwd=tree).returncode == 1
+    assert GH.encode() in shown.read_bytes()
+    assert stat.S_IMODE(shown.stat().st_mode) == 0o600
+    assert stat.S_IMODE(redacted.stat().st_mode) & 0o044, "a redacted report keeps the usual permissions"
+    # an existing, readable report file does not keep its permissions once it holds secrets
+    assert run_cli("scan", "path", str(tree), "-f", "json", "--show-secrets", "-o", str(redacted), cwd=tree).returncode == 1
+    assert stat.S_IMODE(redacted.stat().st_mode) == 0o600
+    # `report --show-secrets` prints the values a store keeps sealed
+    db, key = tmp_path / "f.db", {"LEAKWARDEN_STORE_KEY": "correct horse battery"}
+    assert run_cli("scan", "path", str(tree), "--store", str(db), "--store-secrets", "-o", str(redacted), cwd=tree, env=key).returncode == 1
+    out = tmp_path / "report.csv"
+    assert run_cli("report", "--store", str(db), "-f", "csv", "--show-secrets", "-o", str(out), env=key).returncode == 0
+    assert GH.encode() in out.read_bytes()
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
