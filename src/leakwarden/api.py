@@ -51,7 +51,7 @@ def build_detector(settings: Settings | None = None) -> Detector:
     settings = settings or Settings()
     ruleset = load_rules(settings)
     rest = unselected_rules(settings, ruleset)
-    unselected = (rest, select_matcher(rest, settings.engine)) if rest is not None else None
+    unselected = Detector(rest, select_matcher(rest, settings.engine), decode=settings.decode) if rest is not None else None
     detector = Detector(ruleset, select_matcher(ruleset, settings.engine), decode=settings.decode, unselected=unselected)
     detector.settings = settings  # type: ignore[attr-defined]
     return detector

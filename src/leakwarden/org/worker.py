@@ -83,7 +83,7 @@ def make_setup(settings: Any, detector: Any, occurrence_cap: int = 10, reveal: b
     """The driver's detector, packed for workers (Hyperscan databases as serialised bytes)."""
     databases: list[tuple[str, bytes]] = []
     unselected = getattr(detector, "unselected", None)
-    matchers = [detector.matcher] + ([unselected[1]] if unselected is not None else [])
+    matchers = [detector.matcher] + ([unselected.matcher] if unselected is not None else [])
     for matcher in matchers:
         if matcher.engine == "hyperscan":
             from leakwarden.matcher import hyperscan
@@ -100,8 +100,8 @@ def make_setup(settings: Any, detector: Any, occurrence_cap: int = 10, reveal: b
         exclude=tuple(settings.exclude_paths),
         databases=tuple(databases),
         reveal=reveal,
-        unselected_blob=pickle.dumps(unselected[0]) if unselected is not None else None,
-        unselected_hash=unselected[0].hash if unselected is not None else "",
+        unselected_blob=pickle.dumps(unselected.ruleset) if unselected is not None else None,
+        unselected_hash=unselected.ruleset.hash if unselected is not None else "",
     )
 
 
@@ -148,7 +148,7 @@ def init_worker(setup: WorkerSetup) -> None:
     unselected = None
     if setup.unselected_blob is not None:
         rest = pickle.loads(setup.unselected_blob)
-        unselected = (rest, select_matcher(rest, engine))
+        unselected = Detector(rest, select_matcher(rest, engine), decode=setup.decode)
     detector = Detector(ruleset, select_matcher(ruleset, engine), decode=setup.decode, unselected=unselected)
     # One scanning thread per worker process: parallelism comes from running many workers.
     options = HistoryOptions(max_blob_size=setup.max_blob_size, occurrence_cap=setup.occurrence_cap, jobs=1, exclude=setup.exclude)
