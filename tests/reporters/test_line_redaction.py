@@ -135,6 +135,10 @@ def test_org_scan_workers_mask_what_unselected_rules_match(tmp_path: Path) -> No
     [found] = _findings(r.stdout, "json")
     assert found["line"] == 'y = "AKIA************KN5Y" ; z = "ghp_************mQRY"'
     assert GH2[4:-4].encode() not in r.stdout
+    # --show-secrets works there too: the values travel back from the workers only then
+    r = run_cli("scan", "repos", "--from", str(listing), "--engine", "local:1", "--only-rule", "aws-access-key-id", "-f", "json", "--show-secrets", cwd=tmp_path)
+    [found] = _findings(r.stdout, "json")
+    assert (found["secret"], found["line"]) == (AKID, f'y = "{AKID}" ; z = "{GH2}"')
 
 
 def test_a_short_secret_shows_at_most_a_quarter_of_its_characters(tmp_path: Path) -> None:

@@ -320,7 +320,8 @@ def _scan(task: RepoTask, detector: Any, options: Any, reveal: bool = False) -> 
 
 def compact(f: Finding, reveal: bool = False) -> dict[str, Any]:
     """A finding as a small dict with no secret value: fingerprint, location, masked value
-    (with `reveal`, also the value and related values, for the driver's validity checks)."""
+    (with `reveal`, also the value, related values and unmasked line, for the driver's validity
+    checks, the store's sealed values or a --show-secrets report)."""
     loc = f.location
     extra = {k: v for k, v in loc.extra.items() if k not in ("repository_uri", "repository")}
     details = dict(f.details)
@@ -346,4 +347,6 @@ def compact(f: Finding, reveal: bool = False) -> dict[str, Any]:
     if reveal:
         out["secret"] = f.secret.reveal()
         out["related_values"] = {k: v.reveal() for k, v in f.related.items()}
+        if f.raw_line is not None:
+            out["raw_line"] = f.raw_line.reveal()
     return out
