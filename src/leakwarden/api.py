@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import time
 from collections.abc import Iterable, Sequence
@@ -32,10 +33,26 @@ def load_rules(settings: Settings) -> Ruleset:
     return load_ruleset(settings.extra_rules, settings.disable_rules, settings.only_rules)
 
 
+def unselected_rules(settings: Settings, ruleset: Ruleset) -> Ruleset | None:
+    """The rules `--only-rule`/`--disable-rule` leave out of `ruleset` (None: no selection).
+    A scan masks their matches on the lines it displays: a line must not show in full a secret
+    that only a rule the scan did not run would report."""
+    if not settings.only_rules and not settings.disable_rules:
+        return None
+    full = load_ruleset(settings.extra_rules)
+    kept = set(ruleset.by_id)
+    rest = tuple(r for r in full.rules if r.id not in kept)
+    if not rest:
+        return None
+    return Ruleset(rest, hashlib.sha256(f"{full.hash}|unselected|{ruleset.hash}".encode()).hexdigest())
+
+
 def build_detector(settings: Settings | None = None) -> Detector:
     settings = settings or Settings()
     ruleset = load_rules(settings)
-    detector = Detector(ruleset, select_matcher(ruleset, settings.engine), decode=settings.decode)
+    rest = unselected_rules(settings, ruleset)
+    unselected = Detector(rest, select_matcher(rest, settings.engine), decode=settings.decode) if rest is not None else None
+    detector = Detector(ruleset, select_matcher(ruleset, settings.engine), decode=settings.decode, unselected=unselected)
     detector.settings = settings  # type: ignore[attr-defined]
     return detector
 

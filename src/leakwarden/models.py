@@ -55,6 +55,8 @@ NOT_CHECKED = Validity()
 def redact(value: str) -> str:
     """Keep a few leading and trailing characters so a person can recognise the secret.
 
+    A short value (a password) keeps at most a quarter of its characters: reports carry an
+    unsalted SHA-256 fingerprint of it, and every character shown is one less to guess.
     Armoured blocks (private keys) show their header line instead, which says what they are.
     """
     if value.startswith("-----BEGIN "):
@@ -63,7 +65,7 @@ def redact(value: str) -> str:
     n = len(value)
     if n <= 8:
         return "*" * n
-    keep = 4 if n >= 20 else 2
+    keep = 4 if n >= 20 else n // 8
     return f"{value[:keep]}{'*' * min(n - 2 * keep, 12)}{value[-keep:]}"
 
 

@@ -376,3 +376,31 @@ def test_compose_file_in_a_subfolder_gets_its_own_env(tmp_path: Path) -> None:
     # a second run finds nothing left to fix and adds nothing
     assert _fix(str(repo)).returncode == 0
     assert read_env(repo / "deploy" / ".env") == {"CIRCLECI_TOKEN": CCI}
+
+
+def test_the_diff_hides_every_secret_in_the_file_not_only_the_rewritten_ones(tmp_path: Path) -> None:
+    # The diff's context lines show what the fix does not touch: the body of a private key
+    # (a multi-line value, left for a person), a secret the ignore file accepts, and the
+    # encoded form of a secret found decoded.
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from leakwarden.models import secret_fingerprint
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    repo = _git_repo(tmp_path / "repo")
+    encoded = base64.b64encode(b"token=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").decode()
+    (repo / "t.py").write_text(f'FIXTURE = "{CCI}"\nREAL = "{CIO}"\nBLOB = "{encoded}"\nKEY = """{pem}"""\n')
+    (repo / ".leakwardenignore").write_text(secret_fingerprint("circleci-personal-token", CCI) + "  # test fixture\n")
+    dry = _fix(str(repo), "--dry-run")
+    assert dry.returncode == 1, dry.stderr.decode()
+    out = dry.stdout.decode()
+    assert '+REAL = os.environ["CARGO_REGISTRY_TOKEN"]' in out
+    body = [line for line in pem.splitlines() if not line.startswith("-----")]
+    leaked = [line for line in body if line in out] + [x[i : i + 12] for x in (CCI, encoded) for i in range(len(x) - 11) if x[i : i + 12] in out]
+    assert not leaked, out
+    shown = _fix(str(repo), "--dry-run", "--show-secrets").stdout.decode()
+    assert CIO in shown and CCI in shown and encoded in shown and body[0] in shown

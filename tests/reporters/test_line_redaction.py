@@ -90,3 +90,103 @@ def test_secrets_hidden_by_the_ignore_file_or_a_baseline_stay_hidden(tree: Path,
     assert aws["line"] == 'y = "AKIA************KN5Y" ; z = "ghp_************mQRY"'
     for s in SECRETS:
         assert s.encode() not in out
+
+
+MASKED_LINES = {
+    "b.py": 'y = "AKIA************KN5Y" ; z = "ghp_************mQRY"',
+    "c.py": f'crates = "cioc************TNwn"; copy = "{ENCODED[:4]}************{ENCODED[-4:]}"; gh = "ghp_************mQRY"',
+}
+
+
+@pytest.mark.parametrize(
+    "selection",
+    [
+        ("--only-rule", "aws-access-key-id"),
+        ("--only-rule", "github-personal-access-token"),
+        ("--disable-rule", "github-personal-access-token", "--disable-rule", "crates-io-api-token", "--disable-rule", "generic-secret-assignment"),
+    ],
+)
+def test_rules_left_out_of_the_scan_still_mask_the_line(tree: Path, selection: tuple[str, ...]) -> None:
+    # A scan that does not run the GitHub rule reports only the AWS key ID on b.py's line, and
+    # must not print the token beside it in full; one that runs only the GitHub rule must not
+    # show c.py's crates.io token, nor its base64 copy (found only by decoding it).
+    out = _scan(tree, "json", *selection)
+    lines = {f["path"].rsplit("/", 1)[-1]: f["line"] for f in _findings(out, "json")}
+    assert set(lines) & set(MASKED_LINES)
+    for name, line in lines.items():
+        assert line == MASKED_LINES.get(name, line), name
+    for s in SECRETS:
+        assert s[4:-4].encode() not in out, s
+
+
+def test_org_scan_workers_mask_what_unselected_rules_match(tmp_path: Path) -> None:
+    # `scan repos` scans in worker processes, which build their detector from what the driver
+    # ships: the rules left out must travel too
+    from tests.org.repos import add_commit, git
+
+    work = tmp_path / "work"
+    work.mkdir()
+    git(work, "init", "-q", "-b", "main")
+    add_commit(work, {"b.py": f'y = "{AKID}" ; z = "{GH2}"\n'}, "add", tick=1)
+    listing = tmp_path / "repos.txt"
+    listing.write_text(f"{work}\n")
+    r = run_cli("scan", "repos", "--from", str(listing), "--engine", "local:1", "--only-rule", "aws-access-key-id", "-f", "json", cwd=tmp_path)
+    assert r.returncode == 1, r.stderr.decode()
+    [found] = _findings(r.stdout, "json")
+    assert found["line"] == 'y = "AKIA************KN5Y" ; z = "ghp_************mQRY"'
+    assert GH2[4:-4].encode() not in r.stdout
+    # --show-secrets works there too: the values travel back from the workers only then
+    r = run_cli("scan", "repos", "--from", str(listing), "--engine", "local:1", "--only-rule", "aws-access-key-id", "-f", "json", "--show-secrets", cwd=tmp_path)
+    [found] = _findings(r.stdout, "json")
+    assert (found["secret"], found["line"]) == (AKID, f'y = "{AKID}" ; z = "{GH2}"')
+
+
+def test_a_short_secret_shows_at_most_a_quarter_of_its_characters(tmp_path: Path) -> None:
+    # The report keeps an unsalted SHA-256 fingerprint of every secret: each character the
+    # preview shows of an 11-character password takes a factor of ~90 off guessing the rest.
+    password = "Xk9-pW2_vQz"
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "db.py").write_text(f'DATABASE_URL = "postgresql://billing:{password}@db.internal:5432/billing"\n')
+    [found] = _findings(_scan(root, "json"), "json")
+    assert found["rule_id"] == "generic-connection-string-password"
+    assert found["secret"] == "X*********z"
+    assert found["line"] == 'DATABASE_URL = "postgresql://billing:X*********z@db.internal:5432/billing"'
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("abcdefgh", "********"),
+        ("abcdefghi", "a*******i"),
+        ("abcdefghijklmno", "a************o"),
+        ("abcdefghijklmnop", "ab************op"),
+        ("abcdefghijklmnopqrs", "ab************rs"),
+        ("AKIAQ3EGRTXZ7LPWKN5Y", "AKIA************KN5Y"),
+    ],
+)
+def test_redact_keeps_more_of_a_value_only_as_it_grows(value: str, shown: str) -> None:
+    from leakwarden.models import redact
+
+    assert redact(value) == shown
+
+
+def test_a_report_file_with_the_secrets_in_it_is_private(tree: Path, tmp_path: Path) -> None:
+    import stat
+
+    shown, redacted = tmp_path / "shown.json", tmp_path / "redacted.json"
+    assert run_cli("scan", "path", str(tree), "-f", "json", "--show-secrets", "-o", str(shown), cwd=tree).returncode == 1
+    assert run_cli("scan", "path", str(tree), "-f", "json", "-o", str(redacted), cwd=tree).returncode == 1
+    assert GH.encode() in shown.read_bytes()
+    assert stat.S_IMODE(shown.stat().st_mode) == 0o600
+    assert stat.S_IMODE(redacted.stat().st_mode) & 0o044, "a redacted report keeps the usual permissions"
+    # an existing, readable report file does not keep its permissions once it holds secrets
+    assert run_cli("scan", "path", str(tree), "-f", "json", "--show-secrets", "-o", str(redacted), cwd=tree).returncode == 1
+    assert stat.S_IMODE(redacted.stat().st_mode) == 0o600
+    # `report --show-secrets` prints the values a store keeps sealed
+    db, key = tmp_path / "f.db", {"LEAKWARDEN_STORE_KEY": "correct horse battery"}
+    assert run_cli("scan", "path", str(tree), "--store", str(db), "--store-secrets", "-o", str(redacted), cwd=tree, env=key).returncode == 1
+    out = tmp_path / "report.csv"
+    assert run_cli("report", "--store", str(db), "-f", "csv", "--show-secrets", "-o", str(out), env=key).returncode == 0
+    assert GH.encode() in out.read_bytes()
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600

@@ -94,3 +94,18 @@ def test_bad_store_url(tmp_path):
     res = run_cli("incidents", "list", "--store", "postgresql://u:hunter2pw@127.0.0.1:1/db")
     assert res.returncode == 2
     assert "hunter2pw" not in res.stderr.decode() and "cannot connect" in res.stderr.decode()
+
+
+def test_a_preview_made_by_an_older_redaction_is_replaced_when_the_secret_is_seen_again(tmp_path):
+    # Previews of short secrets used to keep 2 characters at each end; a store made then keeps
+    # them until the incident's secret is recorded again.
+    import sqlite3
+
+    db = tmp_path / "findings.db"
+    (tmp_path / "db.py").write_text('DATABASE_URL = "postgresql://billing:Xk9-pW2_vQz@db.internal:5432/billing"\n')
+    assert run_cli("scan", "path", str(tmp_path), "--store", str(db)).returncode == 1
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE incidents SET secret_redacted = 'Xk*******Qz'")
+    assert run_cli("scan", "path", str(tmp_path), "--store", str(db)).returncode == 1
+    [row] = json.loads(run_cli("incidents", "list", "--store", str(db), "-f", "json").stdout)
+    assert row["secret"] == "X*********z"

@@ -100,6 +100,9 @@ def test_verify_command_related_values(tmp_path, provider):
     assert r.returncode == 3 and b"e-mail" in r.stdout
     r = run_cli("verify", "--rule", "atlassian-api-token", "--related", "site", input=token.encode(), cwd=root)
     assert r.returncode == 2 and b"NAME=VALUE" in r.stderr
+    # a value passed without its name (a password, say) is not echoed into the error
+    r = run_cli("verify", "--rule", "atlassian-api-token", "--related", "Xk9-pW2_vQz8", input=token.encode(), cwd=root)
+    assert r.returncode == 2 and b"NAME=VALUE" in r.stderr and b"pW2_vQz8" not in r.stderr, r.stderr
 
 
 def test_verify_command_refuses_empty_stdin_and_unknown_rule(tmp_path, provider):

@@ -245,6 +245,20 @@ def test_secret_echoed_by_the_provider_is_not_kept_in_details(provider):
     assert v.details["login"] == "<redacted>" and v.details["name"] == f"bot ({CCI[:8]}) <redacted>"
 
 
+def test_secret_echoed_encoded_by_the_provider_is_not_kept_in_details(provider):
+    """A Basic credential echoed back (`displayName: "Basic <base64 of email:token>"`), cut to
+    the 200 characters a detail keeps: the base64 is the token as much as the token is."""
+    def echo(req: Request):
+        return 200, {}, {"accountId": "5b10a2844c20165700ede21g", "displayName": req.header("Authorization"), "emailAddress": "ops@acme.io"}
+
+    provider.handler = echo
+    v = one(finding("atlassian-api-token", ATL, {"site": "acme.atlassian.net", "email": "ops@acme.io"}), settings_for({"*.atlassian.net": provider.base_url}))
+    assert v.state is ValidityState.VALID and v.details["account_id"] == "5b10a2844c20165700ede21g"
+    sent = provider.requests[0].header("Authorization") or ""
+    token = sent.removeprefix("Basic ")[16:]  # after the 16 characters that encode "ops@acme.io:"
+    assert not [token[i : i + 16] for i in range(len(token) - 15) if token[i : i + 16] in v.details["display_name"]], v.details
+
+
 def test_a_5xx_the_rule_names_is_an_answer_not_an_outage(provider):
     """Mandrill-style: a bad key is HTTP 500 + an error name; a bare 500 is still an outage."""
     from dataclasses import replace

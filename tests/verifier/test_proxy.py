@@ -87,3 +87,18 @@ def test_without_the_proxy_the_name_does_not_resolve(provider):
 def test_bad_proxy_setting_is_a_clear_error(bad):
     with pytest.raises(ConfigError, match="verify.proxy"):
         parse_verify_config({"proxy": bad})
+
+
+def test_a_malformed_proxy_url_does_not_echo_its_password(tmp_path):
+    # A password with a `/` that is not percent-encoded ends the authority early: the URL
+    # parser then reads part of the password as the port, and its error quoted it.
+    from tests.conftest import run_cli
+
+    config = tmp_path / "verify.toml"
+    config.write_text('[verify]\nproxy = "http://svc:Pr0xyPa55w0rdZ/q@proxy.corp:3128"\n')
+    with pytest.raises(ConfigError, match="verify.proxy") as raised:
+        parse_verify_config({"proxy": "http://svc:Pr0xyPa55w0rdZ/q@proxy.corp:3128"})
+    assert "Pa55w0rd" not in str(raised.value)
+    r = run_cli("verify", "--rule", "circleci-personal-token", "-c", str(config), input=CCI.encode())
+    assert r.returncode == 2 and b"verify.proxy" in r.stderr, r.stderr
+    assert b"Pa55w0rd" not in r.stderr + r.stdout

@@ -187,10 +187,13 @@ class _Seen:
 class Detector:
     """Run the matcher over a chunk and produce findings for it."""
 
-    def __init__(self, ruleset: Ruleset, matcher: Matcher, decode: bool = True) -> None:
+    def __init__(self, ruleset: Ruleset, matcher: Matcher, decode: bool = True, unselected: Detector | None = None) -> None:
         check_registries(ruleset)
         self.ruleset = ruleset
         self.matcher = matcher
+        # A detector of the rules a selection (--only-rule, --disable-rule) left out: they report
+        # nothing, but what they see (plain or decoded) is masked on a displayed line too.
+        self.unselected = unselected
         self._allow_regex = [tuple(re.compile(x) for x in r.allow.regexes) for r in ruleset.rules]
         self._allow_names = [tuple(re.compile(x.encode()) for x in r.allow.names) for r in ruleset.rules]
         self._generic = frozenset(r.id for r in ruleset.rules if "generic" in r.tags)
@@ -205,7 +208,12 @@ class Detector:
         if not hits:
             return []
         assert seen is not None
-        return _with_lines(view, hits, seen, self.ruleset.rules)
+        more: tuple[list[tuple[int, int]], set[bytes]] = ([], set())
+        if self.unselected is not None:
+            _, _, other = self.unselected._scan(chunk)  # the same bytes: `view` is deterministic
+            if other is not None:
+                more = other.resolve(self.unselected.ruleset.rules, view)
+        return _with_lines(view, hits, seen, self.ruleset.rules, more)
 
     def _scan(self, chunk: Chunk) -> tuple[bytes, list[_Hit], _Seen | None]:
         """The findings (display lines not built yet), what the scan saw, and the bytes it read:
@@ -515,10 +523,16 @@ def blank_ansi(data: bytes) -> bytes:
     return _ANSI_CSI.sub(lambda m: b" " * (m.end() - m.start()), data)
 
 
-def _with_lines(data: bytes, hits: list[_Hit], seen: _Seen, rules: tuple[Rule, ...]) -> list[Finding]:
+def _with_lines(
+    data: bytes, hits: list[_Hit], seen: _Seen, rules: tuple[Rule, ...],
+    more: tuple[list[tuple[int, int]], set[bytes]] = ([], set()),
+) -> list[Finding]:
     """The findings with their display lines: the raw line (kept as a Secret, shown only with
-    --show-secrets) and the line with every span the scan saw masked (see `_Seen`)."""
+    --show-secrets) and the line with every span the scan saw masked (see `_Seen`), and the
+    spans and values in `more` (what rules left out of the scan saw)."""
     spans, values = seen.resolve(rules, data)
+    spans.extend(more[0])
+    values |= more[1]
     spans = sorted(set(spans))
     starts = [a for a, _ in spans]
     reach = max((b - a for a, b in spans), default=0)

@@ -22,7 +22,7 @@ def report_options(func: F) -> F:
     decorators = [
         click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="Report format."),
         click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to a file instead of standard output."),
-        click.option("--show-secrets", is_flag=True, help="Print secret values in full (redacted by default)."),
+        click.option("--show-secrets", is_flag=True, help="Print secret values in full (redacted by default; an --output file is then made readable by its owner only)."),
         click.option("--exit-zero", is_flag=True, help="Exit 0 even when secrets are found."),
         click.option("--quiet", "-q", is_flag=True, help="Print nothing when nothing is found (text format)."),
     ]
@@ -99,7 +99,8 @@ def emit_report(result: Any, ruleset: Any, *, fmt: str, output: Path | None, sho
         get_reporter(fmt)(result, ctx, buf)
         if output is not None:
             try:
-                write_atomic(output, buf.getvalue().encode("utf-8"))
+                # a report that holds the secrets is readable by its owner only, like .env
+                write_atomic(output, buf.getvalue().encode("utf-8"), mode=0o600 if show_secrets else None)
             except OSError as exc:
                 raise LeakwardenError(f"cannot write report to {output}: {exc.strerror}") from None
         else:

@@ -18,7 +18,7 @@ from leakwarden.cli.options import FORMATS
 @click.option("--status", type=click.Choice(["open", "resolved", "ignored", "false-positive"]), default=None, help="Only incidents in this state.")
 @click.option("--repo", default=None, help="Only this repository.")
 @click.option("--valid/--not-valid", "valid", default=None, help="Only secrets last checked valid (or not).")
-@click.option("--show-secrets", is_flag=True, help="Print secrets in full where the store keeps them encrypted ($LEAKWARDEN_STORE_KEY).")
+@click.option("--show-secrets", is_flag=True, help="Print secrets in full where the store keeps them encrypted ($LEAKWARDEN_STORE_KEY); an --output file is then made readable by its owner only.")
 def report(store_target: str | None, fmt: str, output: Path | None, status: str | None, repo: str | None, valid: bool | None, show_secrets: bool) -> None:
     """Report every occurrence of the incidents in a findings store (exit 0: a report is not a gate)."""
     import io
@@ -43,7 +43,7 @@ def report(store_target: str | None, fmt: str, output: Path | None, status: str 
     from leakwarden.fsutil import write_atomic
 
     try:
-        write_atomic(output, buf.getvalue().encode("utf-8"))
+        write_atomic(output, buf.getvalue().encode("utf-8"), mode=0o600 if ctx.show_secrets else None)
     except OSError as exc:
         raise LeakwardenError(f"cannot write report to {output}: {exc.strerror}") from None
     click.echo(f"{len(result.findings)} finding(s) from the store; report written to {output}", err=True)

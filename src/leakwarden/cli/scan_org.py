@@ -38,7 +38,7 @@ def _run(locations: list[tuple[str, str]], run_engine: str, max_file_size: str |
         raise UsageError("--store-secrets needs --store (values are sealed in the findings store)")
     settings = settings.merged(max_file_size=parse_size(max_file_size) if max_file_size else None)
     detector = api.build_detector(settings)
-    result, summary = run_org_scan(locations, settings, detector, engine=run_engine, store=settings.store, occurrence_cap=max_occurrences, retries=retries)
+    result, summary = run_org_scan(locations, settings, detector, engine=run_engine, store=settings.store, occurrence_cap=max_occurrences, retries=retries, show_secrets=show_secrets)
     if not quiet or summary.failed:
         print_summary(summary)
     try:

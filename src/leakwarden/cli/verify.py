@@ -33,13 +33,16 @@ def verify(rule_id: str, related: tuple[str, ...], config: Path | None, rule_fil
     from leakwarden.config import load_settings
     from leakwarden.errors import UsageError
     from leakwarden.rules import load_ruleset
+    from leakwarden.triage.ignore import describe_token
     from leakwarden.verifier import check_secret
 
     values: dict[str, str] = {}
     for item in related:
         name, sep, value = item.partition("=")
         if not sep or not name.strip() or not value.strip():
-            raise UsageError(f"--related expects NAME=VALUE, got {item.split('=')[0]!r}")
+            # people pass the value alone: then only what it starts with is named
+            given = repr(name) if sep else describe_token(item)
+            raise UsageError(f"--related expects NAME=VALUE, got {given}")
         values[name.strip()] = value.strip()
     settings = load_settings(None, config)
     settings = settings.merged(extra_rules=(*settings.extra_rules, *rule_files) if rule_files else None)

@@ -59,6 +59,7 @@ def expand(item: dict[str, Any], repository: str) -> Finding:
         decoded=item.get("decoded"),
         stored_fingerprint=item["fingerprint"],
         related={k: Secret(v) for k, v in (item.get("related_values") or {}).items()},
+        raw_line=Secret(item["raw_line"]) if "raw_line" in item else None,
     )
 
 
@@ -118,6 +119,7 @@ def run_org_scan(
     occurrence_cap: int = 10,
     retries: int = 2,
     task_fn: Any = None,
+    show_secrets: bool = False,
 ) -> tuple[ScanResult, OrgSummary]:
     """Scan every repository in `locations` ((URL or path, platform) pairs) on `engine` (an
     engine spec such as `local:4` / `dask://host:8786`, or an Engine) and record each in `store`.
@@ -126,7 +128,8 @@ def run_org_scan(
     checks each repository's findings as its result arrives, before recording it, through one
     `VerifySession` (shared limits, per-provider rate limiting, each secret checked once).
     With `settings.store_secrets` and a store, values come back too and the driver seals them
-    in the store (key from LEAKWARDEN_STORE_KEY). Otherwise values never leave the workers."""
+    in the store (key from LEAKWARDEN_STORE_KEY). With `show_secrets` values and unmasked lines
+    come back for the report to print. Otherwise values never leave the workers."""
     from leakwarden import __version__
     from leakwarden.org.engines import open_engine
     from leakwarden.progress import ScanProgress, should_show
@@ -141,7 +144,7 @@ def run_org_scan(
 
         passphrase = key_from_env()  # before any work: a missing key is a usage error
     checker = DriverChecks(settings, detector.ruleset) if is_enabled(settings) else None
-    setup = make_setup(settings, detector, occurrence_cap, reveal=checker is not None or passphrase is not None)
+    setup = make_setup(settings, detector, occurrence_cap, reveal=checker is not None or passphrase is not None or show_secrets)
     db = None
     known: dict[str, set[str]] = {}
     if store is not None:

@@ -48,10 +48,13 @@ class WorkerSetup:
     # Send secret values back to the driver, which checks their validity (`--verify`) and never
     # stores them unless asked. Off by default: then values never leave the worker.
     reveal: bool = False
+    # The rules --only-rule/--disable-rule left out (Detector.unselected): they mask lines only.
+    unselected_blob: bytes | None = None
+    unselected_hash: str = ""
 
     @property
     def key(self) -> str:
-        return hashlib.sha256(pickle.dumps((self.ruleset_hash, self.engine, self.decode, self.max_blob_size, self.occurrence_cap, self.exclude, self.reveal))).hexdigest()
+        return hashlib.sha256(pickle.dumps((self.ruleset_hash, self.engine, self.decode, self.max_blob_size, self.occurrence_cap, self.exclude, self.reveal, self.unselected_hash))).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +82,14 @@ class RepoResult:
 def make_setup(settings: Any, detector: Any, occurrence_cap: int = 10, reveal: bool = False) -> WorkerSetup:
     """The driver's detector, packed for workers (Hyperscan databases as serialised bytes)."""
     databases: list[tuple[str, bytes]] = []
-    if detector.matcher.engine == "hyperscan":
-        from leakwarden.matcher import hyperscan
+    unselected = getattr(detector, "unselected", None)
+    matchers = [detector.matcher] + ([unselected.matcher] if unselected is not None else [])
+    for matcher in matchers:
+        if matcher.engine == "hyperscan":
+            from leakwarden.matcher import hyperscan
 
-        for rs in _matcher_rulesets(detector.matcher):
-            databases.append((rs.hash, hyperscan.serialise(rs)))
+            for rs in _matcher_rulesets(matcher):
+                databases.append((rs.hash, hyperscan.serialise(rs)))
     return WorkerSetup(
         ruleset_blob=pickle.dumps(detector.ruleset),
         ruleset_hash=detector.ruleset.hash,
@@ -94,6 +100,8 @@ def make_setup(settings: Any, detector: Any, occurrence_cap: int = 10, reveal: b
         exclude=tuple(settings.exclude_paths),
         databases=tuple(databases),
         reveal=reveal,
+        unselected_blob=pickle.dumps(unselected.ruleset) if unselected is not None else None,
+        unselected_hash=unselected.ruleset.hash if unselected is not None else "",
     )
 
 
@@ -137,7 +145,11 @@ def init_worker(setup: WorkerSetup) -> None:
         engine = "hyperscan" if hyperscan_available() else "python"
     from leakwarden.sources.git_history import HistoryOptions
 
-    detector = Detector(ruleset, select_matcher(ruleset, engine), decode=setup.decode)
+    unselected = None
+    if setup.unselected_blob is not None:
+        rest = pickle.loads(setup.unselected_blob)
+        unselected = Detector(rest, select_matcher(rest, engine), decode=setup.decode)
+    detector = Detector(ruleset, select_matcher(ruleset, engine), decode=setup.decode, unselected=unselected)
     # One scanning thread per worker process: parallelism comes from running many workers.
     options = HistoryOptions(max_blob_size=setup.max_blob_size, occurrence_cap=setup.occurrence_cap, jobs=1, exclude=setup.exclude)
     _detectors[setup.key] = (detector, options, setup.reveal)
@@ -308,7 +320,8 @@ def _scan(task: RepoTask, detector: Any, options: Any, reveal: bool = False) -> 
 
 def compact(f: Finding, reveal: bool = False) -> dict[str, Any]:
     """A finding as a small dict with no secret value: fingerprint, location, masked value
-    (with `reveal`, also the value and related values, for the driver's validity checks)."""
+    (with `reveal`, also the value, related values and unmasked line, for the driver's validity
+    checks, the store's sealed values or a --show-secrets report)."""
     loc = f.location
     extra = {k: v for k, v in loc.extra.items() if k not in ("repository_uri", "repository")}
     details = dict(f.details)
@@ -334,4 +347,6 @@ def compact(f: Finding, reveal: bool = False) -> dict[str, Any]:
     if reveal:
         out["secret"] = f.secret.reveal()
         out["related_values"] = {k: v.reveal() for k, v in f.related.items()}
+        if f.raw_line is not None:
+            out["raw_line"] = f.raw_line.reveal()
     return out

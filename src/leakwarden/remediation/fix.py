@@ -398,6 +398,8 @@ class FilePlan:
     new: bytes | None = None
     fixes: list[SecretFix] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # every secret value the scan found in the file, the ones the ignore file accepts too
+    found: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -407,14 +409,16 @@ class FilePlan:
         if not self.changed:
             return ""
         assert self.new is not None
-        a = self.original.decode("utf-8", "surrogateescape").splitlines(keepends=True)
-        b = self.new.decode("utf-8", "surrogateescape").splitlines(keepends=True)
-        name = self.display.lstrip("/")
-        text = "".join(difflib.unified_diff(a, b, f"a/{name}", f"b/{name}"))
+        old = self.original.decode("utf-8", "surrogateescape")
+        new = self.new.decode("utf-8", "surrogateescape")
         if not show_secrets:
-            for s in sorted(secrets, key=len, reverse=True):
-                text = text.replace(s, redact(s))
-        return text
+            # masked before the diff: its context lines show what no fix touches (an accepted
+            # secret, the body of a key left for a person), and a multi-line value is cut
+            # into lines there
+            for s in sorted({*secrets, *self.found}, key=len, reverse=True):
+                old, new = old.replace(s, redact(s)), new.replace(s, redact(s))
+        name = self.display.lstrip("/")
+        return "".join(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True), f"a/{name}", f"b/{name}"))
 
 
 @dataclass(slots=True)
@@ -511,17 +515,32 @@ def plan_fixes(paths: Sequence[Path], detector: Detector | None = None, respect_
             continue
         if b"\x00" in data[:8192]:
             continue
-        findings = [f for f in api.scan_text(data, path=display, settings=settings, detector=det) if f.fingerprint not in ignored]
+        every = api.scan_text(data, path=display, settings=settings, detector=det)
+        findings = [f for f in every if f.fingerprint not in ignored]
         if not findings:
             continue
         text = data.decode("utf-8", "surrogateescape")
         fp = FilePlan(path, display, hashlib.sha256(data).hexdigest(), language_of(path, text[:200]), data)
+        fp.found = [f.secret.reveal() for f in every] + [w for f in every if f.decoded and (w := _as_written(data, f))]
         plan.files.append(fp)
         folder = env_folder(root, fp)
         if folder not in known_in:
             known_in[folder] = read_env(folder / ENV_FILE)
         _plan_file(fp, text, findings, ruleset, known_in[folder], plan)
     return plan
+
+
+def _as_written(data: bytes, f: Finding) -> str | None:
+    """The text at a finding's location in the file: for a secret found decoded, its encoded
+    form (offset to the end line and column)."""
+    loc = f.location
+    start = end = loc.offset
+    for _ in range(loc.end_line - loc.start_line):
+        end = data.find(b"\n", end) + 1
+        if end == 0:
+            return None
+    end += loc.end_column - (loc.start_column if loc.end_line == loc.start_line else 1)
+    return data[start:end].decode("utf-8", "surrogateescape") if start < end <= len(data) else None
 
 
 def env_folder(root: Path, fp: FilePlan) -> Path:

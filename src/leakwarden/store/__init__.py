@@ -227,10 +227,11 @@ class Store:
                     incident_id, status = self.db.execute("SELECT id, status FROM incidents WHERE fingerprint = ?", (fp,))[0]
                     if incident_id not in seen_incidents:
                         upd_inc += 1
+                    # the preview too: one an older leakwarden made may show more of the secret
                     self.db.execute(
-                        "UPDATE incidents SET last_seen = ?, updated_at = ?, rule_name = ?, severity = ?,"
+                        "UPDATE incidents SET last_seen = ?, updated_at = ?, rule_name = ?, severity = ?, secret_redacted = ?,"
                         " secret_sealed = COALESCE(secret_sealed, ?) WHERE id = ?",
-                        (now, now, f.rule_name, f.severity.value, sealed, incident_id),
+                        (now, now, f.rule_name, f.severity.value, f.secret.redacted, sealed, incident_id),
                     )
                 seen_incidents.add(incident_id)
                 if self._record_occurrence(f, incident_id, repository, scan_id, now, ruleset_hash):

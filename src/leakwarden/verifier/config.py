@@ -112,11 +112,19 @@ def _parse_base_urls(value: Any) -> dict[str, str]:
         try:
             url = httpx.URL(base)
         except (httpx.InvalidURL, TypeError) as exc:
-            raise _fail(f"base_urls.{host}", f"not a URL: {exc}") from None
+            raise _fail(f"base_urls.{host}", _not_a_url(base, exc)) from None
         if url.scheme not in ("http", "https") or not url.host or url.query or url.fragment or url.userinfo:
             raise _fail(f"base_urls.{host}", "expected http(s)://host[:port][/prefix] without query or credentials")
         out[str(host).lower()] = base.rstrip("/")
     return out
+
+
+def _not_a_url(value: str, exc: Exception) -> str:
+    """Why `value` is not a URL, without quoting a password: in a URL with credentials, a `/`
+    or `@` left unencoded in the password makes the parser read part of it as the port."""
+    if "@" in value:
+        return "not a URL (percent-encode / : @ and % in the user name and password)"
+    return f"not a URL: {exc}"
 
 
 def parse_proxy(value: Any) -> str:
@@ -130,7 +138,7 @@ def parse_proxy(value: Any) -> str:
     try:
         url = httpx.URL(value)
     except (httpx.InvalidURL, TypeError) as exc:
-        raise _fail("proxy", f"not a URL: {exc}") from None
+        raise _fail("proxy", _not_a_url(value, exc)) from None
     if url.scheme not in ("http", "https") or not url.host or url.path not in ("", "/") or url.query or url.fragment:
         raise _fail("proxy", "expected http(s)://host:port (SOCKS is not supported)")
     return value

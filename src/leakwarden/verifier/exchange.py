@@ -8,9 +8,11 @@ contains the secret; the engine turns it into `unknown`.
 from __future__ import annotations
 
 import asyncio
+import base64
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 
 import httpx
 
@@ -62,11 +64,42 @@ class Limits:
         return self._global, sem
 
 
+_MIN_RUN = 16  # characters of a secret's base64 (12 bytes) that a scrubbed text may not keep
+
+
 def scrub(text: str, secrets: Sequence[str]) -> str:
-    """Remove secret values from a message (exception texts can echo URLs or headers)."""
+    """Remove secret values from a message (exception texts can echo URLs or headers), and any
+    run of 16 or more characters of their base64 forms: an echoed `Authorization: Basic
+    base64(user:secret)`, whole or cut short. (Runs of the plain value are kept: a key file's
+    value holds fields a check reports, such as its client e-mail.)"""
     for s in secrets:
         if s and len(s) >= 4:
             text = text.replace(s, "<redacted>")
+    for s in secrets:
+        if len(s) >= _MIN_RUN - 4:
+            for form in _base64_forms(s):
+                text = _drop_runs(text, form)
+    return text
+
+
+def _base64_forms(secret: str) -> list[str]:
+    """`secret` in base64 at each of the three byte offsets it can start at inside a longer
+    encoded value, in the standard and the URL-safe alphabet."""
+    raw = secret.encode("utf-8", "surrogateescape")
+    out = []
+    for k in range(3):
+        enc = base64.b64encode(b"\0" * k + raw).decode()[k + 1 if k else 0 :]
+        out += [enc, enc.replace("+", "-").replace("/", "_")]
+    return out
+
+
+def _drop_runs(text: str, form: str) -> str:
+    """`text` with each run of at least _MIN_RUN characters that also occurs in `form` replaced."""
+    while len(text) >= _MIN_RUN:
+        m = SequenceMatcher(None, text, form, autojunk=False).find_longest_match(0, len(text), 0, len(form))
+        if m.size < _MIN_RUN:
+            break
+        text = text[: m.a] + "<redacted>" + text[m.a + m.size :]
     return text
 
 
