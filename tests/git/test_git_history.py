@@ -352,3 +352,21 @@ def test_cherry_picked_secret_is_attributed_to_the_original_commit(repo):
     assert f.location.commit == original
     assert f.details["occurrence_count"] == 2
     assert [o["commit"] for o in f.details["other_occurrences"]] == [picked]
+
+
+def test_a_blob_or_tree_tagged_directly_is_attributed_to_its_tag(tmp_path):
+    """A tag may point at a blob (a published key file) or a tree, in no commit: the finding
+    names the tag (and the path inside a tagged tree), not 'no ref reaches it'."""
+    r = Repo(tmp_path / "r")
+    r.commit("c", {"README": "hello\n"})
+    blob = r.git("hash-object", "-w", "--stdin", input=f"T={crates_token(71)}\n".encode())
+    r.git("tag", "keyfile", blob)
+    inner = r.git("hash-object", "-w", "--stdin", input=f"K={crates_token(72)}\n".encode())
+    tree = r.git("mktree", input=f"100644 blob {inner}\tdeploy.env\n".encode())
+    r.git("tag", "-a", "-m", "a tree", "bundle", tree)
+    for whole in (False, True):
+        got = {f.secret.reveal(): f for f in scan_git(r.path, settings=Settings(jobs=1), whole_blobs=whole).findings}
+        tagged, in_tree = got[crates_token(71)], got[crates_token(72)]
+        assert tagged.location.commit is None and tagged.location.extra["tag"] == "refs/tags/keyfile"
+        assert "refs/tags/keyfile" in tagged.location.extra["note"]
+        assert in_tree.location.extra["tag"] == "refs/tags/bundle" and in_tree.location.path == "deploy.env"

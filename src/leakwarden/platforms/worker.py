@@ -95,6 +95,7 @@ class Scanner:
             group_findings,
             list_blobs,
             scan_batch,
+            tagged_objects,
         )
 
         git = cache.git()
@@ -114,7 +115,7 @@ class Scanner:
             reader.close()
         intro = attribute(git, set(found), options.revs)
         uri = job["clone_url"]
-        findings = group_findings(found, intro, detector, options, uri)
+        findings = group_findings(found, intro, detector, options, uri, tagged_objects(git, intro))
         if job.get("pr"):
             findings = [replace(f, location=replace(f.location, extra={**f.location.extra, "pull_request": job["pr"]})) for f in findings]
         result.findings = findings

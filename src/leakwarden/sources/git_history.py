@@ -743,6 +743,30 @@ def _attribute_split(git: Git, args: list[str], revs: tuple[str, ...], out: dict
         _check_log(proc, err)
 
 
+def tagged_objects(git: Git, intro: dict[str, list[Introduction]]) -> dict[str, tuple[str, str | None]]:
+    """The blobs in no commit (no introduction in `intro`) that a tag names directly (a blob,
+    or a tree holding it): the tag's ref name and the path inside a tagged tree."""
+    out: dict[str, tuple[str, str | None]] = {}
+    blobs = {oid for oid, where in intro.items() if not where}
+    if not blobs:
+        return out
+    listed = git.text("for-each-ref", "--format=%(objectname) %(objecttype) %(*objectname) %(*objecttype) %(refname)", "refs/tags", check=False)
+    for line in listed.splitlines():
+        oid, kind, peeled, peeled_kind, ref = (line.split(" ", 4) + [""] * 5)[:5]
+        if kind == "tag":
+            oid, kind = peeled, peeled_kind
+        if kind == "blob" and oid in blobs:
+            out.setdefault(oid, (ref, None))
+        elif kind == "tree":
+            tree = git.run("ls-tree", "-r", "-z", "--full-tree", oid, check=False).stdout
+            for entry in tree.split(b"\0"):
+                meta, _, path = entry.partition(b"\t")
+                fields = meta.split()
+                if len(fields) == 3 and fields[1] == b"blob" and fields[2].decode() in blobs:
+                    out.setdefault(fields[2].decode(), (ref, path.decode("utf-8", "surrogateescape")))
+    return out
+
+
 def _read_introductions(stream: Iterable[bytes], out: dict[str, list[Introduction]]) -> None:
     commit: CommitInfo | None = None
     for raw in stream:
@@ -781,8 +805,10 @@ def _committed(where: Introduction | None) -> float:
     return _timestamp(where.commit.committed) if where is not None else float("inf")
 
 
-def group_findings(found: dict[str, list[Finding]], intro: dict[str, list[Introduction]], detector: Detector, options: HistoryOptions, repository_uri: str | None) -> list[Finding]:
-    """One Finding per secret at its earliest introduction; other occurrences in `details`."""
+def group_findings(found: dict[str, list[Finding]], intro: dict[str, list[Introduction]], detector: Detector, options: HistoryOptions, repository_uri: str | None,
+                   tagged: dict[str, tuple[str, str | None]] | None = None) -> list[Finding]:
+    """One Finding per secret at its earliest introduction; other occurrences in `details`.
+    `tagged`: blobs in no commit that a tag names (see `tagged_objects`)."""
     import fnmatch
 
     from leakwarden.sources.files import gitignore_spec
@@ -791,6 +817,9 @@ def group_findings(found: dict[str, list[Finding]], intro: dict[str, list[Introd
     occurrences: dict[str, list[tuple[float, str, int, Finding, Introduction | None]]] = {}
     for oid, findings in found.items():
         intros: list[Introduction | None] = list(intro.get(oid, ())) or [None]
+        if intros == [None] and tagged and oid in tagged:
+            ref, inner = tagged[oid]
+            findings = [replace(f, location=replace(f.location, path=inner or f.location.path, extra={**dict(f.location.extra), "tag": ref})) for f in findings]
         for f in findings:
             rule = detector.ruleset.by_id.get(f.rule_id)
             allow_paths = rule.allow.paths if rule is not None else ()
@@ -827,6 +856,8 @@ def _locate(f: Finding, where: Introduction | None, repository_uri: str | None, 
         extra.update(where.commit.extra())
         if where.reflog_only:
             extra["note"] = "only reachable from the reflog (history was rewritten)"
+    elif "tag" in extra:
+        extra["note"] = f"in no commit: the tag {extra['tag']} names it directly"
     else:
         extra["note"] = "in no commit reachable from a ref (reflog, stash or unreferenced object)"
     if repository_uri:
@@ -921,5 +952,5 @@ def scan_history(repo: str | None, detector: Detector, options: HistoryOptions, 
             from_reflog = {}
         for oid, where in from_reflog.items():
             intro[oid] = [Introduction(w.commit, w.path, reflog_only=True) for w in where]
-    result.findings.extend(group_findings(found, intro, detector, options, git.repository_uri()))
+    result.findings.extend(group_findings(found, intro, detector, options, git.repository_uri(), tagged_objects(git, intro)))
     return seen
