@@ -77,6 +77,10 @@ def test_store_secrets_opt_in(tmp_path):
     assert A in res.stdout.decode()
     res = run_cli("incidents", "show", "1", "--reveal", "--store", store_target, env={"LEAKWARDEN_STORE_KEY": "the wrong passphrase"})
     assert res.returncode == 2 and "wrong" in res.stderr.decode()
+    res = run_cli("incidents", "show", "1", "--reveal", "--store", store_target, env={"LEAKWARDEN_STORE_KEY": ""})
+    assert res.returncode == 2 and "stored encrypted: set $LEAKWARDEN_STORE_KEY" in res.stderr.decode()
+    res = run_cli("report", "--store", store_target, "-f", "csv", "--show-secrets", env={"LEAKWARDEN_STORE_KEY": ""})
+    assert res.returncode == 0 and A not in res.stdout.decode() and "secrets stay redacted" in res.stderr.decode()
 
 
 def test_reading_commands_never_create_a_store(tmp_path):

@@ -33,6 +33,8 @@ def report(store_target: str | None, fmt: str, output: Path | None, status: str 
     ruleset = load_ruleset()
     with open_existing(store_target) as store:
         passphrase = os.environ.get(KEY_ENV) if show_secrets else None
+        if show_secrets and not passphrase:
+            click.echo(f"note: --show-secrets needs ${KEY_ENV} (the key the secrets were stored with); secrets stay redacted", err=True)
         result = result_from_store(store, ruleset, status=status, repository=repo, valid=valid, passphrase=passphrase)
     ctx = ReportContext(ruleset=ruleset, show_secrets=show_secrets and bool(passphrase), color=False, source="store", tool_version=__version__)
     buf = io.StringIO()

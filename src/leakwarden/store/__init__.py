@@ -179,6 +179,8 @@ class Store:
         fp, sealed = rows[0]
         if sealed is None:
             return None
+        if not passphrase:
+            raise StoreError(f"this secret is stored encrypted: set ${crypto.KEY_ENV} to the key it was stored with")
         with self.db.transaction():
             key = self._key(passphrase)
         return crypto.unseal(key, bytes(sealed), fp.encode()).decode("utf-8", "surrogateescape")
