@@ -296,3 +296,12 @@ def test_writers_meeting_the_same_secrets_in_other_orders_do_not_deadlock(store_
         assert st.scan_count() == 4 * 12
         incidents = st.list_incidents()
         assert len(incidents) == 40 and all(i.occurrences == 4 * 12 for i in incidents)
+
+
+def test_a_new_sqlite_store_is_readable_by_its_owner_only(tmp_path):
+    """The store keeps unsalted hashes of secrets (and sealed secrets with --store-secrets)."""
+    target = tmp_path / "findings.db"
+    with open_store(str(target)) as st:
+        st.record_scan(findings_in(f'k = "{token("private")}"\n'), repository="r")
+        for name in ("findings.db", "findings.db-wal"):
+            assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name

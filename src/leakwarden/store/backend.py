@@ -9,6 +9,7 @@ scan also takes an advisory lock there (`lock_writes`), so scans are recorded on
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -67,6 +68,7 @@ class SQLiteBackend(Backend):
         _probe_read_only(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            _create_private(path)
             self.conn = connect_wal(path, BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
             self.conn.execute("PRAGMA foreign_keys = ON")
             self.conn.execute("PRAGMA synchronous = NORMAL")
@@ -111,6 +113,15 @@ class SQLiteBackend(Backend):
 
     def close(self) -> None:
         self.conn.close()
+
+
+def _create_private(path: Path) -> None:
+    """Create a new store file readable by its owner only: it holds hashes of secrets (and,
+    with --store-secrets, the sealed secrets). SQLite gives its -wal and -shm files the same mode."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
 
 
 def _check_sqlite_file(path: Path) -> None:
