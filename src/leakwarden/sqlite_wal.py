@@ -36,7 +36,3 @@ def connect_wal(path: str | Path, timeout_s: float, *, check_same_thread: bool =
         time.sleep(pause)
         pause = min(pause * 2, 0.2)
 
-
-def journal_mode(conn: sqlite3.Connection) -> str:
-    row = conn.execute("PRAGMA journal_mode").fetchone()
-    return str(row[0]) if row else ""

@@ -103,6 +103,12 @@ MAX_CONCAT_LINES = 8  # lines joined into one literal at most
 MAX_CONCAT_BYTES = 4096
 _COMPILED = {name: re.compile(p) for name, p in PATTERNS.items()}
 _WS_ESC_RE = _COMPILED["ws_escape"]
+_B64_RUN = re.compile(rb"[A-Za-z0-9+/_\-]{16,}={0,2}")
+_ESC_RE = re.compile(rb"\\(u[0-9A-Fa-f]{4}|x[0-9A-Fa-f]{2}|[\"'/\\nrtbf=: ])")
+_URLSAFE = bytes.maketrans(b"-_", b"+/")
+_ASCII_GOOD = bytes(range(0x20, 0x7F)) + b"\n\r\t"
+_SIMPLE = {b'"': b'"', b"'": b"'", b"/": b"/", b"\\": b"\\", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f",
+           b"=": b"=", b":": b":", b" ": b" "}
 
 
 def has_ansi(data: bytes) -> bool:
@@ -114,12 +120,6 @@ def ws_escape_offsets(data: bytes, start: int = 0) -> list[int]:
     """Offsets of the `\\n` `\\r` `\\t` escapes right before a token character, at most
     MAX_WS_ESCAPES."""
     return [m.start() for m in islice(_WS_ESC_RE.finditer(data, start), MAX_WS_ESCAPES)]
-_B64_RUN = re.compile(rb"[A-Za-z0-9+/_\-]{16,}={0,2}")
-_ESC_RE = re.compile(rb"\\(u[0-9A-Fa-f]{4}|x[0-9A-Fa-f]{2}|[\"'/\\nrtbf=: ])")
-_URLSAFE = bytes.maketrans(b"-_", b"+/")
-_ASCII_GOOD = bytes(range(0x20, 0x7F)) + b"\n\r\t"
-_SIMPLE = {b'"': b'"', b"'": b"'", b"/": b"/", b"\\": b"\\", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f",
-           b"=": b"=", b":": b":", b" ": b" "}
 
 
 def _printable(data: bytes) -> bool:

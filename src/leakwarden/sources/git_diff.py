@@ -13,7 +13,7 @@ import os
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -61,9 +61,6 @@ class Hunk:
     start: int  # new-file line number of the first line
     lines: list[bytes] = field(default_factory=list)
     added: set[int] = field(default_factory=set)  # indexes into `lines`
-
-
-HunkFilter = Callable[[Iterator[tuple[CommitInfo | None, Hunk]]], Iterator[tuple[CommitInfo | None, Hunk]]]
 
 
 @dataclass(slots=True)
@@ -189,12 +186,11 @@ def _touches_added(f: Finding, hunk: Hunk) -> bool:
 # --- sources ----------------------------------------------------------------------------------
 
 
-def staged_diff(git: Git) -> list[str]:
-    """The diff of the index against HEAD (or against the empty tree before the first commit)."""
-    base = "HEAD" if git.has_head() else EMPTY_TREE
+def staged_diff(git: Git, base: str | None = None) -> list[str]:
+    """The diff of the index against `base`: by default HEAD (or the empty tree before the
+    first commit)."""
+    base = base or ("HEAD" if git.has_head() else EMPTY_TREE)
     return ["diff", "--cached", *_DIFF_FLAGS, "--diff-filter=d", base, "--"]
-
-
 
 
 @dataclass(slots=True)
@@ -208,7 +204,7 @@ class AddedLines:
 
 def staged_added_against(git: Git, base: str) -> AddedLines:
     stats = DiffStats()
-    proc = git.popen(["diff", "--cached", *_DIFF_FLAGS, "--diff-filter=d", base, "--"], config=DIFF_CONFIG, drop_env=DIFF_ENV_DROP)
+    proc = git.popen(staged_diff(git, base), config=DIFF_CONFIG, drop_env=DIFF_ENV_DROP)
     assert proc.stdout is not None
     added = AddedLines({}, set())
     try:
@@ -232,17 +228,13 @@ def merging_added(git: Git) -> list[AddedLines]:
     return [staged_added_against(git, sha) for sha in text.split() if git.has_commit(sha)]
 
 
-def new_to_every_parent(others: Sequence[AddedLines]) -> HunkFilter:
-    """While a merge is being committed, keep only what is new against the merged commits too,
-    as a merge commit's combined diff does: what the other branch already committed is in its
-    history, not added by this commit."""
-
-    def narrow(hunks: Iterator[tuple[CommitInfo | None, Hunk]]) -> Iterator[tuple[CommitInfo | None, Hunk]]:
-        for commit, hunk in hunks:
-            hunk.added = {i for i in hunk.added if all(hunk.start + i in o.lines.get(hunk.path, ()) for o in others)}
-            yield commit, hunk
-
-    return narrow
+def new_to_every_parent(hunks: Iterator[tuple[CommitInfo | None, Hunk]], others: Sequence[AddedLines]) -> Iterator[tuple[CommitInfo | None, Hunk]]:
+    """While a merge is being committed, keep as added only what is new against the merged
+    commits too, as a merge commit's combined diff does: what the other branch already
+    committed is in its history, not added by this commit."""
+    for commit, hunk in hunks:
+        hunk.added = {i for i in hunk.added if all(hunk.start + i in o.lines.get(hunk.path, ()) for o in others)}
+        yield commit, hunk
 
 
 def log_diff(revs: Sequence[str]) -> list[str]:
@@ -275,7 +267,9 @@ def scan_git_diff(git: Git, args: list[str], detector: Detector, kind: str, resu
         timer.start()
     try:
         hunks = parse_diff(proc.stdout, stats)
-        finished = scan_hunks(detector, new_to_every_parent(merging)(hunks) if merging else hunks, kind, result, uri, deadline)
+        if merging:
+            hunks = new_to_every_parent(hunks, merging)
+        finished = scan_hunks(detector, hunks, kind, result, uri, deadline)
     finally:
         if timer is not None:
             timer.cancel()

@@ -761,9 +761,9 @@ def tagged_objects(git: Git, intro: dict[str, list[Introduction]]) -> dict[str, 
             tree = git.run("ls-tree", "-r", "-z", "--full-tree", oid, check=False).stdout
             for entry in tree.split(b"\0"):
                 meta, _, path = entry.partition(b"\t")
-                fields = meta.split()
-                if len(fields) == 3 and fields[1] == b"blob" and fields[2].decode() in blobs:
-                    out.setdefault(fields[2].decode(), (ref, path.decode("utf-8", "surrogateescape")))
+                fields = meta.decode("ascii", "replace").split()
+                if len(fields) == 3 and fields[1] == "blob" and fields[2] in blobs:
+                    out.setdefault(fields[2], (ref, path.decode("utf-8", "surrogateescape")))
     return out
 
 

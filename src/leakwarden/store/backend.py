@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from leakwarden.errors import LeakwardenError
-from leakwarden.sqlite_wal import connect_wal, journal_mode
+from leakwarden.sqlite_wal import connect_wal
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 30_000
@@ -72,7 +72,6 @@ class SQLiteBackend(Backend):
             self.conn = connect_wal(path, BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
             self.conn.execute("PRAGMA foreign_keys = ON")
             self.conn.execute("PRAGMA synchronous = NORMAL")
-            self.journal_mode = journal_mode(self.conn)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path}: cannot open the findings store: {exc} (the file was left untouched)") from None
         except OSError as exc:
