@@ -211,6 +211,11 @@ class ScanError:
     message: str
     incomplete: bool = False
 
+    @property
+    def text(self) -> str:
+        """`path: message`, or the message alone for an error about the whole scan."""
+        return f"{self.path}: {self.message}" if self.path else self.message
+
 
 @dataclass(slots=True)
 class ScanStats:

@@ -4,6 +4,8 @@ the user's diff settings, bypasses without a reason, fingerprints missing from r
 from __future__ import annotations
 
 import json
+import os
+import shutil
 
 import pytest
 from gitrepo import Repo, crates_token, pre_receive_server, push
@@ -265,3 +267,43 @@ def test_a_committed_minus_diff_attribute_cannot_hide_text_from_the_gates(pushed
     assert (f.secret.reveal(), f.location.path, f.location.commit, f.location.start_line) == (T3, "prod.env", head, 1)
     proc = pre_push(repo, "refs/heads/main", head)
     assert proc.returncode == 1 and [x["path"] for x in json.loads(proc.stdout)["findings"]] == ["prod.env"]
+
+
+
+def test_a_file_read_whole_keeps_its_path_when_the_name_holds_and_b(tmp_path):
+    """git prints "Binary files a/X and b/X differ": a name with " and b/" in it once made the
+    finding point at the wrong file. New, changed, renamed and quoted names all keep theirs."""
+    repo = Repo(tmp_path / "repo")
+    settings = "".join(f"SETTING_{i}=value number {i}\n" for i in range(40))
+    repo.commit("attributes", {".gitattributes": "*.env -diff\n", "old.env": settings})
+    base = repo.head()
+    names = {"new and b/x.env": T1, "tab\tand b/q.env": T2}
+    repo.commit("add", {name: f"T={token}\n" for name, token in names.items()})
+    repo.commit("change", {"new and b/x.env": f"T={T1}\nU={T3}\n"})
+    repo.commit("rename", {"moved and b/old.env": f"{settings}T={T4}\n"}, remove=("old.env",))
+    assert "rename old.env" in repo.git("show", "-M", "--summary", "--format=", "HEAD")
+    result, _ = scan_commits(repo.path, [f"{base}..HEAD"])
+    where = {f.secret.reveal(): f.location.path for f in result.findings}
+    assert where == {T1: "new and b/x.env", T2: "tab\tand b/q.env", T3: "new and b/x.env", T4: "moved and b/old.env"}
+
+
+@pytest.mark.parametrize("on_timeout, code", [("allow", 0), ("reject", 1)])
+def test_pre_receive_budget_covers_the_steps_before_the_diff(tmp_path, on_timeout, code):
+    """A step before the diff that never ends (here git's object check hangs) once held the push
+    forever: the budget now ends the whole hook."""
+    repo = Repo(tmp_path / "repo")
+    repo.commit("leak", {"a.env": f"T={T1}\n"})
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "git"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        'for a in "$@"; do case "$a" in "--batch-check=%(objectname)") exec sleep 300;; esac; done\n'
+        f'exec {shutil.which("git")} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    stdin = f"{Z40} {repo.head()} refs/heads/main\n".encode()
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    proc = cli(repo, "scan", "pre-receive", "--timeout", "1", "--on-timeout", on_timeout, input=stdin, env=env)
+    assert proc.returncode == code, proc.stderr
+    assert b"did not finish within 1s" in proc.stderr

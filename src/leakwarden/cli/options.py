@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import sys
@@ -16,9 +17,22 @@ from leakwarden.errors import ExitCode, LeakwardenError
 F = TypeVar("F", bound=Callable[..., Any])
 
 FORMATS = ("text", "json", "jsonl", "sarif", "csv", "junit", "gitlab", "html")
+# Formats that can say the scan failed: a CI step that uploads the report then shows the error
+# instead of failing on a missing file or reading an empty report as "clean".
+FAILURE_FORMATS = ("json", "sarif", "junit", "gitlab")
 
 
 def report_options(func: F) -> F:
+    """The report options, and a failure report when the command stops on an error."""
+
+    @functools.wraps(func)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except LeakwardenError as exc:
+            write_failure_report(exc, kwargs.get("fmt", "text"), kwargs.get("output"))
+            raise
+
     decorators = [
         click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="Report format."),
         click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to a file instead of standard output."),
@@ -27,8 +41,33 @@ def report_options(func: F) -> F:
         click.option("--quiet", "-q", is_flag=True, help="Print nothing when nothing is found (text format)."),
     ]
     for d in reversed(decorators):
-        func = d(func)
-    return func
+        run = d(run)
+    return run  # type: ignore[return-value]
+
+
+def write_failure_report(exc: LeakwardenError, fmt: str, output: Path | None) -> None:
+    """A report with no findings whose only error is the one that stopped the scan."""
+    if fmt not in FAILURE_FORMATS:
+        return
+    from leakwarden import __version__
+    from leakwarden.fsutil import write_atomic
+    from leakwarden.models import ScanError, ScanResult
+    from leakwarden.reporters import ReportContext, get_reporter
+    from leakwarden.rules.loader import Ruleset
+
+    command = click.get_current_context(silent=True)
+    source = command.info_name if command is not None and command.info_name else "scan"
+    result = ScanResult(errors=[ScanError("", "fatal", str(exc), incomplete=True)])
+    buf = io.StringIO()
+    get_reporter(fmt)(result, ReportContext(ruleset=Ruleset((), ""), source=source, tool_version=__version__), buf)
+    try:
+        if output is not None:
+            write_atomic(output, buf.getvalue().encode("utf-8"))
+        else:
+            sys.stdout.write(buf.getvalue())
+            sys.stdout.flush()
+    except OSError:
+        pass  # the error itself is still printed and the exit code is 2
 
 
 def rule_options(func: F) -> F:

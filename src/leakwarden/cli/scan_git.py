@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -194,6 +196,36 @@ def pre_push(remote: str | None, url: str | None, repo: Path | None, exclude: tu
     _report_gate(result, detector.ruleset, hint, fmt=fmt, output=output, show_secrets=show_secrets, exit_zero=exit_zero, quiet=quiet, source="pre-push")
 
 
+# The scan itself stops at the deadline; this much later every other step (loading the rules,
+# resolving the pushed refs, a slow store) is cut short too, so the hook never holds a push.
+HARD_LIMIT_GRACE = 2.0
+
+
+class _OutOfTime(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _alarm(seconds: float) -> Iterator[None]:
+    """Raise _OutOfTime in the block after `seconds` (SIGALRM, where the platform has it)."""
+    import signal
+
+    if not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise _OutOfTime
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 @click.command("pre-receive")
 @click.option("--timeout", type=float, default=60.0, show_default=True, help="Time budget in seconds for the whole check.")
 @click.option("--on-timeout", type=click.Choice(["allow", "reject"]), default="allow", show_default=True, help="What to do with a push whose check ran out of time.")
@@ -209,6 +241,7 @@ def pre_receive(timeout: float, on_timeout: str, show_secrets: bool, exclude: tu
     import time
 
     from leakwarden import api
+    from leakwarden.models import ScanResult
     from leakwarden.sources.git_diff import parse_pre_receive, update_revs
     from leakwarden.sources.gitcmd import Git
 
@@ -216,11 +249,15 @@ def pre_receive(timeout: float, on_timeout: str, show_secrets: bool, exclude: tu
     updates = parse_pre_receive(sys.stdin.read())
     if _bypassed("pre-receive", [u.ref for u in updates], use_push_options=True):
         sys.exit(0)
-    git = Git(None)
-    settings = _gate_settings(None, exclude, rule_opts)
-    detector = api.build_detector(settings)
-    revs = update_revs(git, updates, "--all")
-    result, finished = api.scan_commits(None, revs, settings, detector, deadline, labels={u.new: u.ref for u in updates})
+    try:
+        with _alarm(timeout + HARD_LIMIT_GRACE):
+            git = Git(None)
+            settings = _gate_settings(None, exclude, rule_opts)
+            detector = api.build_detector(settings)
+            revs = update_revs(git, updates, "--all")
+            result, finished = api.scan_commits(None, revs, settings, detector, deadline, labels={u.new: u.ref for u in updates})
+    except _OutOfTime:  # outside the block too: the signal may land while it is being disarmed
+        result, finished = ScanResult(), False
     out = sys.stderr
     if result.findings:
         n = len(result.findings)

@@ -58,7 +58,8 @@ def report_dict(result: ScanResult, ctx: ReportContext) -> dict[str, Any]:
             "type": "secret_detection",
             "start_time": start.strftime(_TIME),
             "end_time": end.strftime(_TIME),
-            "status": "success",
+            "status": "failure" if any(e.incomplete for e in result.errors) else "success",
+            **({"messages": [{"level": "fatal" if e.incomplete else "warn", "value": e.text} for e in result.errors]} if result.errors else {}),
         },
         "vulnerabilities": [_vulnerability(f, ctx) for f in result.findings],
     }

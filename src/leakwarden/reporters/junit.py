@@ -26,10 +26,14 @@ def _x(value: object) -> str:
 
 def render(result: ScanResult, ctx: ReportContext, out: IO[str]) -> None:
     n = len(result.findings)
+    unread = [e for e in result.errors if e.incomplete]
+    # A scan that could not read part of its target is an error case, never "no secrets found".
+    errors = str(1 if unread else 0)
+    tests = str(max(n, 1) if not unread else n + 1)
     seconds = f"{result.stats.seconds:.3f}"
-    suites = ET.Element("testsuites", name="leakwarden", tests=str(max(n, 1)), failures=str(n), errors="0", time=seconds)
+    suites = ET.Element("testsuites", name="leakwarden", tests=tests, failures=str(n), errors=errors, time=seconds)
     suite = ET.SubElement(
-        suites, "testsuite", name=f"leakwarden {ctx.source}", tests=str(max(n, 1)), failures=str(n), errors="0",
+        suites, "testsuite", name=f"leakwarden {ctx.source}", tests=tests, failures=str(n), errors=errors,
         skipped="0", time=seconds, timestamp=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S"),
         hostname=_x(socket.gethostname() or "localhost"),
     )
@@ -57,11 +61,15 @@ def render(result: ScanResult, ctx: ReportContext, out: IO[str]) -> None:
         if row["status"] != "open" or row["incident_id"] != "":
             lines.insert(0, f"incident: {row['incident_id']} ({row['status']})")
         failure.text = _x("\n".join(lines))
-    if not n:
+    if unread:
+        case = ET.SubElement(suite, "testcase", classname="leakwarden", name="scan incomplete", time=seconds)
+        error = ET.SubElement(case, "error", type="incomplete", message=_x(unread[0].text))
+        error.text = _x("\n".join(e.text for e in unread))
+    elif not n:
         ET.SubElement(suite, "testcase", classname="leakwarden", name="no secrets found", time=seconds)
     if result.errors:
         err = ET.SubElement(suite, "system-err")
-        err.text = _x("\n".join(f"{e.path}: {e.message}" for e in result.errors))
+        err.text = _x("\n".join(e.text for e in result.errors))
     ET.indent(suites)
     out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
     out.write(ET.tostring(suites, encoding="unicode"))

@@ -74,6 +74,17 @@ def _result(f: Finding, index: int, ctx: ReportContext) -> dict[str, Any]:
     return result
 
 
+def _invocation(result: ScanResult) -> dict[str, Any]:
+    """Whether the run read all its target; code scanning shows the notifications as tool errors."""
+    invocation: dict[str, Any] = {"executionSuccessful": not any(e.incomplete for e in result.errors)}
+    if result.errors:
+        invocation["toolExecutionNotifications"] = [
+            {"level": "error" if e.incomplete else "warning", "message": {"text": e.text}}
+            for e in result.errors
+        ]
+    return invocation
+
+
 def sarif_log(result: ScanResult, ctx: ReportContext) -> dict[str, Any]:
     used = sorted({f.rule_id for f in result.findings})
     names = {f.rule_id: f.rule_name for f in result.findings}
@@ -94,6 +105,7 @@ def sarif_log(result: ScanResult, ctx: ReportContext) -> dict[str, Any]:
         },
         "results": [_result(f, index[f.rule_id], ctx) for f in result.findings],
         "columnKind": "unicodeCodePoints",
+        "invocations": [_invocation(result)],
     }
     commits = sorted({f.location.commit for f in result.findings if f.location.commit})
     if commits and result.findings and result.findings[0].location.extra.get("repository_uri"):

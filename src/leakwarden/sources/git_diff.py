@@ -82,6 +82,7 @@ def parse_diff(stream: IO[bytes], stats: DiffStats) -> Iterator[tuple[CommitInfo
     parents = 1
     in_header = False
     new_blob = ""
+    renamed_to: str | None = None
     for raw in stream:
         line = raw[:-1] if raw.endswith(b"\n") else raw
         if line.startswith(b"\x01"):
@@ -95,16 +96,19 @@ def parse_diff(stream: IO[bytes], stats: DiffStats) -> Iterator[tuple[CommitInfo
             if hunk is not None:
                 yield commit, hunk
                 hunk = None
-            path, in_header, new_blob = None, True, ""
+            path, in_header, new_blob, renamed_to = None, True, "", None
             stats.files += 1
             continue
         if in_header:
+            if line.startswith((b"rename to ", b"copy to ")):
+                renamed_to = unquote_path(line.split(b" to ", 1)[1].decode("utf-8", "surrogateescape"))
+                continue
             if line.startswith(b"index "):
                 # `index OLD..NEW [mode]`, or `index A,B..NEW` for a combined diff
                 new_blob = line[6:].split(b" ", 1)[0].rpartition(b"..")[2].decode("ascii", "replace")
                 continue
             if line.startswith(b"Binary files "):
-                target = _binary_target(line)
+                target = _binary_target(line, renamed_to)
                 if target is not None and new_blob.strip("0"):
                     stats.binary_claims.append((commit, target, new_blob))
             if line.startswith(b"+++ "):
@@ -145,15 +149,27 @@ def parse_diff(stream: IO[bytes], stats: DiffStats) -> Iterator[tuple[CommitInfo
         yield commit, hunk
 
 
-def _binary_target(line: bytes) -> str | None:
+def _binary_target(line: bytes, renamed_to: str | None = None) -> str | None:
     """The new path of `Binary files a/X and b/Y differ` (None for a deletion or a shape we
-    cannot split; our flags fix the prefixes to a/ and b/)."""
+    cannot split; our flags fix the prefixes to a/ and b/).
+
+    " and " may be part of a name, so the split is the one whose sides agree: the same name
+    twice, or a new file from /dev/null. A rename or copy names its target in the header."""
+    if renamed_to is not None:
+        return renamed_to
     text = line.decode("utf-8", "surrogateescape").removeprefix("Binary files ").removesuffix(" differ")
-    for sep in (' and "b/', " and b/"):
-        head, found, tail = text.rpartition(sep)
-        if found and head:
-            return unquote_path(('"b/' if sep.endswith('"b/') else "b/") + tail)[2:]
+    at = text.find(" and ")
+    while at >= 0:
+        old, new = _prefixed(text[:at], "a/"), _prefixed(text[at + 5 :], "b/")
+        if new is not None and (old == new or text[:at] == "/dev/null"):
+            return new
+        at = text.find(" and ", at + 1)
     return None
+
+
+def _prefixed(name: str, prefix: str) -> str | None:
+    path = unquote_path(name)
+    return path[len(prefix) :] if path.startswith(prefix) else None
 
 
 def hunk_chunk(hunk: Hunk, commit: CommitInfo | None, kind: str, repository_uri: str | None = None) -> Chunk:
@@ -422,9 +438,13 @@ def split_tips(git: Git, revs: Sequence[str]) -> Tips:
     otherwise pass every gate unread."""
     if not revs:
         return Tips(False)
-    proc = git.run("rev-parse", "--revs-only", *revs, check=False)
+    # `--` makes an unknown revision an error: alone, --revs-only drops it, and a gate or a
+    # --range that names a missing branch would pass with nothing scanned.
+    proc = git.run("rev-parse", "--revs-only", *revs, "--", check=False)
     if proc.returncode != 0:
-        return Tips(True)  # let `git log` report the bad revision
+        lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        reason = lines[-1].removeprefix("fatal: ") if lines else f"git rev-parse exit {proc.returncode}"
+        raise SourceError(f"cannot read the commits to scan: {reason}")
     positives: list[str] = []
     negatives: list[str] = []
     for line in proc.stdout.decode("utf-8", "replace").split():
