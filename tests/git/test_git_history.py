@@ -268,7 +268,8 @@ def test_reports_carry_commit_metadata(repo):
     assert run["versionControlProvenance"] == [{"repositoryUri": "https://example.com/acme/app.git", "revisionId": c}]
     assert run["results"][0]["properties"]["commit"] == c
     proc = run_cli("scan", "git", str(repo.path))
-    assert f"commit {c[:12]} by Ada Tester" in proc.stdout.decode()
+    text = proc.stdout.decode()
+    assert f"commit {c[:12]} by Ada Tester <ada@example.org> on " in text and text.count(": add token\n") == 1
 
 
 def test_other_occurrences_are_capped(repo):

@@ -36,8 +36,14 @@ def render(result: ScanResult, ctx: ReportContext, out: IO[str]) -> None:
             if loc.commit:
                 meta = loc.extra
                 who = f" by {meta.get('author', '')}" if meta.get("author") else ""
+                if who and meta.get("email"):
+                    who += f" <{meta['email']}>"
                 when = f" on {meta.get('date', '')}" if meta.get("date") else ""
-                console.print(f"             [dim]commit {loc.commit[:12]}{escape(who)}{escape(when)}[/dim]")
+                subject = str(meta.get("subject") or "")
+                if len(subject) > 72:
+                    subject = subject[:71] + "…"
+                said = f": {subject}" if subject else ""
+                console.print(f"             [dim]commit {loc.commit[:12]}{escape(who)}{escape(when)}{escape(said)}[/dim]")
             if loc.layer:
                 index = loc.extra.get("layer_index", "?")
                 instruction = str(loc.extra.get("instruction") or "")
