@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -36,14 +37,53 @@ def which(tool: str) -> str | None:
     return shutil.which(tool) or shutil.which(tool, path=os.path.dirname(sys.executable))
 
 
-def run_timed(argv: list[str], env: dict[str, str] | None = None, cwd: str | None = None) -> tuple[float, float, int, bytes]:
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def tree_rss(root: int) -> int:
+    """Resident bytes of a process and all its descendants (from /proc; 0 elsewhere)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                fields = fh.read().rpartition(b")")[2].split()
+            with open(f"/proc/{entry}/statm", "rb") as fh:
+                rss[int(entry)] = int(fh.read().split()[1]) * PAGE
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo.extend(children.get(pid, ()))
+    return total
+
+
+def run_timed(argv: list[str], env: dict[str, str] | None = None, cwd: str | None = None, memory: bool = False) -> tuple[float, float, int, bytes, int]:
+    """Wall and CPU seconds (the whole process tree), exit code, standard error, and with
+    `memory` the peak resident memory of the tree (sampled every 0.1 s; 0 without)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    proc = subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = [0]
+
+    def sample() -> None:
+        while memory and proc.poll() is None:
+            peak[0] = max(peak[0], tree_rss(proc.pid))
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, err = proc.communicate()
     wall = time.perf_counter() - started
+    sampler.join()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu, proc.returncode, proc.stderr
+    return wall, cpu, proc.returncode, err, peak[0]
 
 
 def leakwarden_cmd(repo: str, out: str, extra: list[str]) -> list[str]:
@@ -99,14 +139,15 @@ def bench_history(repo: str, tools: list[str], runs: int, lw_extra: list[str]) -
                 continue
             out = os.path.join(tmp, f"{tool}.json")
             argv = make(repo, out, lw_extra) if tool == "leakwarden" else make(repo, out)
-            walls, cpus = [], []
+            walls, cpus, peaks = [], [], []
             for _ in range(runs):
-                wall, cpu, rc, err = run_timed(argv, env=env)
+                wall, cpu, rc, err, peak = run_timed(argv, env=env, memory=True)
                 if rc not in (0, 1, 200, 205):  # kingfisher: 200 findings, 205 validated findings
                     print(f"{tool}: exit {rc}: {err.decode(errors='replace')[-500:]}")
                     break
                 walls.append(wall)
                 cpus.append(cpu)
+                peaks.append(peak)
                 if tool != "leakwarden" and (b"fatal:" in err or b"ERR" in err):
                     # gitleaks stops its `git log -p` at the first unreadable object and still exits 0.
                     print(f"{tool}: reported errors, its result may cover only part of the history: {err.decode(errors='replace')[-300:].strip()}")
@@ -117,7 +158,7 @@ def bench_history(repo: str, tools: list[str], runs: int, lw_extra: list[str]) -
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 print(f"{tool}: could not read its report: {exc}")
                 found[tool] = set()
-            print(f"{tool:>11}: wall {min(walls):7.2f}s (median {statistics.median(walls):.2f}s)  cpu {min(cpus):7.2f}s  unique secrets {len(found[tool])}")
+            print(f"{tool:>11}: wall {min(walls):7.2f}s (median {statistics.median(walls):.2f}s)  cpu {min(cpus):7.2f}s  peak memory {max(peaks) / 2**20:6.0f} MiB  unique secrets {len(found[tool])}")
     return found
 
 
