@@ -50,3 +50,17 @@ def test_a_signing_algorithm_without_signature_is_an_elided_token() -> None:
     none = _b64(b'{"alg":"none"}')
     unsigned = analyze_jwt(f"{none}.{payload}.")  # alg none: kept, and flagged
     assert unsigned is not None and unsigned["alg_none"] and not unsigned["signed"]
+
+
+def test_claims_shown_are_bounded_in_size() -> None:
+    """A token's author chooses its claims: a 100 KB audience list or issuer must not land
+    whole in every report and store row."""
+    header = json.dumps({"alg": "HS256", "kid": "k" * 5000, "jku": {"nested": "x" * 5000}}).encode()
+    payload = json.dumps({"iss": "i" * 100_000, "aud": [f"service-{i}" for i in range(10_000)], "sub": "u1", "exp": 1}).encode()
+    details = analyze_jwt(_token(header, payload))
+    assert details is not None
+    assert len(json.dumps(details)) < 2_000
+    claims = details["jwt_claims"]
+    assert claims["sub"] == "u1" and claims["exp"] == 1 and claims["iss"].endswith("…") and len(claims["iss"]) == 200
+    assert claims["aud"] == [f"service-{i}" for i in range(20)]
+    assert len(details["jwt_header"]["kid"]) == 200 and len(details["jwt_header"]["jku"]) == 200

@@ -21,6 +21,22 @@ _SAFE_CLAIMS = ("iss", "sub", "aud", "exp", "nbf", "iat", "role", "typ", "azp", 
 PUBLIC_DEMO_ISSUERS = frozenset({"supabase-demo"})
 
 
+# A token is data its author chose: claim values shown in reports are bounded in size.
+MAX_CLAIM_TEXT = 200
+MAX_CLAIM_ITEMS = 20
+
+
+def _bounded(value: Any) -> Any:
+    """A claim value cut down for a report: long text ends in "…", long lists keep their start."""
+    if isinstance(value, str):
+        return value if len(value) <= MAX_CLAIM_TEXT else value[: MAX_CLAIM_TEXT - 1] + "…"
+    if isinstance(value, list):
+        return [_bounded(v) for v in value[:MAX_CLAIM_ITEMS] if isinstance(v, str | int | float)]
+    if isinstance(value, dict):
+        return _bounded(json.dumps(value, ensure_ascii=False))
+    return value
+
+
 def b64url_json(segment: str) -> Any:
     raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
     return json.loads(raw)
@@ -56,11 +72,11 @@ def analyze_jwt(token: str, now: float | None = None) -> dict[str, Any] | None:
     if payload.get("iss") in PUBLIC_DEMO_ISSUERS:
         return None  # a published demo key, wherever the claim sits in the payload
     now = time.time() if now is None else now
-    claims = {k: payload[k] for k in _SAFE_CLAIMS if k in payload and isinstance(payload[k], str | int | float | list)}
+    claims = {k: _bounded(payload[k]) for k in _SAFE_CLAIMS if k in payload and isinstance(payload[k], str | int | float | list)}
     details: dict[str, Any] = {
-        "jwt_header": {k: v for k, v in header.items() if k in ("alg", "typ", "kid", "cty", "jku", "x5u")},
+        "jwt_header": {k: _bounded(v) for k, v in header.items() if k in ("alg", "typ", "kid", "cty", "jku", "x5u")},
         "jwt_claims": claims,
-        "alg": header["alg"],
+        "alg": _bounded(header["alg"]),
         "alg_none": header["alg"].lower() == "none",
         "signed": bool(parts[2]),
     }
