@@ -76,6 +76,23 @@ def test_a_failing_chained_hook_stops_the_commit(repo):
     assert proc.returncode != 0 and b"nope" in proc.stderr
 
 
+def test_commit_of_named_paths_is_judged_by_the_index_git_commits(repo):
+    """`git commit PATH` builds a temporary index (GIT_INDEX_FILE) from the work tree: a secret
+    only in the work-tree copy is caught, and one staged in a file left out of the commit
+    does not block it."""
+    hooks(repo, "install", "--pre-commit")
+    env = {**repo.env, "PYTHONPATH": str(SRC)}
+    repo.write("README", f"T={T1}\n")
+    proc = subprocess.run(["git", "commit", "-qm", "only readme", "README"], cwd=repo.path, env=env, capture_output=True)
+    assert proc.returncode != 0 and b"README:1" in proc.stderr + proc.stdout
+    repo.write("README", "hi again\n")
+    repo.write("staged.env", f"T={T1}\n")
+    repo.git("add", "staged.env")
+    proc = subprocess.run(["git", "commit", "-qm", "only readme", "README"], cwd=repo.path, env=env, capture_output=True)
+    assert proc.returncode == 0, proc.stderr
+    assert repo.git("show", "--name-only", "--format=", "HEAD").split() == ["README"]
+
+
 def test_a_chained_pre_push_hook_gets_exactly_what_git_gave(repo, tmp_path):
     """git runs pre-push with empty input when there is nothing to push; the chained hook once
     got a blank line instead (git's own sample hook then printed `fatal: ..`)."""
