@@ -58,6 +58,7 @@ def envs(w):
         "github-first-build": ({**gh, "GITHUB_EVENT_NAME": "push", "GITHUB_EVENT_PATH": github_event(w, "new", {"before": Z40, "after": f2})}, {S2}),
         "github-force-push": ({**gh, "GITHUB_EVENT_NAME": "push", "GITHUB_EVENT_PATH": github_event(w, "force", {"before": x, "after": f2, "forced": True})}, {S1, S2}),
         "github-pr": ({**gh, "GITHUB_EVENT_NAME": "pull_request", "GITHUB_BASE_REF": "main", "GITHUB_HEAD_REF": "feature", "GITHUB_EVENT_PATH": github_event(w, "pr", {"pull_request": {"base": {"sha": c0}, "head": {"sha": f2}}})}, {S1, S2}),
+        "github-merge-queue-pr": ({**gh, "GITHUB_EVENT_NAME": "merge_group", "GITHUB_REF": "refs/heads/gh-readonly-queue/main/pr-3-abc", "GITHUB_EVENT_PATH": github_event(w, "queue", {"merge_group": {"head_sha": f2, "base_sha": c0, "base_ref": "refs/heads/main", "head_ref": "refs/heads/gh-readonly-queue/main/pr-3-abc"}})}, {S1, S2}),
         "gitlab-push": ({"GITLAB_CI": "true", "CI_COMMIT_SHA": f2, "CI_COMMIT_BEFORE_SHA": f1, "CI_COMMIT_BRANCH": "feature"}, {S2}),
         "gitlab-first-build": ({"GITLAB_CI": "true", "CI_COMMIT_SHA": f2, "CI_COMMIT_BEFORE_SHA": Z40, "CI_COMMIT_BRANCH": "feature"}, {S2}),
         "gitlab-force-push-unfetched": ({"GITLAB_CI": "true", "CI_COMMIT_SHA": f2, "CI_COMMIT_BEFORE_SHA": "1" * 40, "CI_COMMIT_BRANCH": "feature"}, {S2}),
@@ -78,7 +79,7 @@ def envs(w):
 
 
 CASES = [
-    "github-push", "github-first-build", "github-force-push", "github-pr",
+    "github-push", "github-first-build", "github-force-push", "github-pr", "github-merge-queue-pr",
     "gitlab-push", "gitlab-first-build", "gitlab-force-push-unfetched", "gitlab-mr",
     "circleci-push", "circleci-push-compare-url", "circleci-pr",
     "jenkins-push", "jenkins-pr", "bitbucket-push", "bitbucket-pr",

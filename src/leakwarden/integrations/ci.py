@@ -63,6 +63,11 @@ def _github(env: Mapping[str, str]) -> CIContext | None:
     if event_name in ("pull_request", "pull_request_target") and isinstance(payload.get("pull_request"), dict):
         pr = payload["pull_request"]
         return CIContext("github", "pull_request", head=pr.get("head", {}).get("sha") or env.get("GITHUB_SHA", ""), base=pr.get("base", {}).get("sha"), branch=env.get("GITHUB_HEAD_REF"), target_branch=env.get("GITHUB_BASE_REF"))
+    if event_name == "merge_group" and isinstance(payload.get("merge_group"), dict):
+        # A merge queue builds its group on a temporary branch: what it adds to the target.
+        group = payload["merge_group"]
+        target = str(group.get("base_ref") or "").removeprefix("refs/heads/") or None
+        return CIContext("github", "pull_request", head=group.get("head_sha") or env.get("GITHUB_SHA", ""), base=group.get("base_sha"), branch=env.get("GITHUB_REF_NAME"), target_branch=target)
     ref = env.get("GITHUB_REF", "")
     branch = ref[len("refs/heads/"):] if ref.startswith("refs/heads/") else env.get("GITHUB_REF_NAME")
     return CIContext("github", "push", head=payload.get("after") or env.get("GITHUB_SHA", ""), base=_z(payload.get("before")), branch=branch)
