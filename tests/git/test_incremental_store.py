@@ -159,7 +159,7 @@ def test_cli_rescan_exit_codes_ignore_and_baseline_apply_to_stored_findings(repo
     res = run_cli("scan", "git", str(repo.path), "--store", db, "--baseline", str(base), "-f", "json", "-j", "1")
     assert res.returncode == 0, (res.stdout, res.stderr)
     stats = json.loads(res.stdout)["stats"]
-    assert stats["suppressed"] == {"baseline": 1, "ignore_file": 0} and stats["findings"] == 0
+    assert stats["suppressed"] == {"baseline": 1, "ignore_file": 0, "inline_allow": 0} and stats["findings"] == 0
     # the ignore file too
     ignore = tmp_path / "ignore"
     ignore.write_text(f"{secret_fingerprint(RULE, T1)}  # test fixture\n")

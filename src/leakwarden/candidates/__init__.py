@@ -197,6 +197,9 @@ class Detector:
         self._allow_regex = [tuple(re.compile(x) for x in r.allow.regexes) for r in ruleset.rules]
         self._allow_names = [tuple(re.compile(x.encode()) for x in r.allow.names) for r in ruleset.rules]
         self._generic = frozenset(r.id for r in ruleset.rules if "generic" in r.tags)
+        # Findings an inline `leakwarden:allow` dropped so far (plain text, own bytes of each
+        # chunk): callers add the difference to `stats.suppressed["inline_allow"]`.
+        self.allowed = 0
         self._segments: SegmentFinder | None = None
         if decode:
             from leakwarden.candidates.decoders import SegmentFinder
@@ -446,6 +449,8 @@ class Detector:
             if allow is None:
                 allow = allowed[ls, le] = data.find(ALLOW_MARKER, ls, le) >= 0
             if allow:
+                if chunk.depth == 0 and (chunk.own_end is None or c.start < chunk.own_end):
+                    self.allowed += 1
                 continue
             end_line = c.line + data.count(b"\n", c.start, c.end)
             end_ls = lines.line_start(c.end)
