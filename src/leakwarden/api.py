@@ -91,7 +91,7 @@ def _ignore_paths(settings: Settings, roots: Iterable[Path]) -> list[Path]:
     return out
 
 
-def finish(result: ScanResult, settings: Settings, roots: Iterable[Path] = (), ruleset: Ruleset | None = None) -> ScanResult:
+def finish(result: ScanResult, settings: Settings, roots: Iterable[Path] = (), ruleset: Ruleset | None = None, covers_files: bool = False) -> ScanResult:
     """Apply triage that needs the whole result: ignore file, confidence floor, stable order;
     then check validity (only with `--verify` / `[verify] enabled`: no scan touches the network
     otherwise), record in the store and drop baselined findings when asked (triage.post_scan)."""
@@ -114,7 +114,7 @@ def finish(result: ScanResult, settings: Settings, roots: Iterable[Path] = (), r
     if settings.store is not None or settings.baseline is not None:
         from leakwarden.triage.post_scan import after_scan
 
-        after_scan(result, settings, roots, ruleset.hash if ruleset is not None else "")
+        after_scan(result, settings, roots, ruleset.hash if ruleset is not None else "", covers_files)
     return result
 
 
@@ -137,7 +137,7 @@ def scan_paths(paths: Sequence[str | Path], settings: Settings | None = None, de
 
     scan_files(detector, roots, file_options(settings), result, settings.jobs)
     result.stats.seconds = time.perf_counter() - started
-    return finish(result, settings, roots, detector.ruleset)
+    return finish(result, settings, roots, detector.ruleset, covers_files=True)
 
 
 def scan_stream(stream: BinaryIO, label: str = "<stdin>", settings: Settings | None = None, detector: Detector | None = None) -> ScanResult:
