@@ -45,6 +45,19 @@ class Baseline:
     def __len__(self) -> int:
         return len(self.entries)
 
+    def match(self, key: tuple[str, str]) -> BaselineEntry | None:
+        """The entry accepting this (repository, fingerprint). The empty identity (a checkout
+        without remotes, a folder outside git) matches any repository either way: adding an
+        `origin` remote after `baseline create`, or scanning an export without `.git`, must
+        not turn every accepted secret into a new one."""
+        entry = self.entries.get(key)
+        if entry is not None:
+            return entry
+        repo, fp = key
+        if repo:
+            return self.entries.get(("", fp))
+        return next((e for e in self.entries.values() if e.fingerprint == fp), None)
+
     def to_json(self) -> str:
         rows = sorted(self.entries.values(), key=lambda e: (e.repository, e.rule_id, e.fingerprint))
         doc = {
@@ -88,13 +101,17 @@ def update(old: Baseline, findings: Iterable[Finding], default_repository: str, 
     seen = from_findings(findings, default_repository, date)
     merged = Baseline()
     added: list[BaselineEntry] = []
+    kept: set[tuple[str, str]] = set()
     for key, entry in seen.entries.items():
-        if key in old.entries:
-            merged.entries[key] = old.entries[key]
+        known = old.match(key)
+        if known is not None:
+            # under the identity seen now, with the date it was first accepted
+            merged.entries[key] = BaselineEntry(entry.repository, entry.fingerprint, entry.rule_id, known.added)
+            kept.add(known.key)
         else:
             merged.entries[key] = entry
             added.append(entry)
-    pruned = [e for k, e in old.entries.items() if k not in seen.entries]
+    pruned = [e for k, e in old.entries.items() if k not in kept]
     return BaselineUpdate(merged, sorted(added, key=_order), sorted(pruned, key=_order))
 
 
@@ -107,7 +124,7 @@ def split(findings: Iterable[Finding], baseline: Baseline, default_repository: s
     new: list[Finding] = []
     known: list[Finding] = []
     for f in findings:
-        (known if finding_key(f, default_repository) in baseline else new).append(f)
+        (known if baseline.match(finding_key(f, default_repository)) is not None else new).append(f)
     return new, known
 
 
