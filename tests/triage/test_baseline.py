@@ -202,3 +202,10 @@ def test_the_empty_identity_matches_any_repository_both_ways():
     change = bl.update(before_remote, found, "github.com/acme/app", date="2026-11-24")
     assert [(e.repository, e.added) for e in change.baseline.entries.values()] == [("github.com/acme/app", "2020-01-01")]
     assert change.added == [] and change.pruned == []
+
+
+def test_a_baseline_saved_with_a_byte_order_mark_is_read(tmp_path):
+    path = tmp_path / "base.json"
+    entry = {"repository": "", "rule_id": "crates-io-api-token", "fingerprint": "a" * 64, "added": "2026-11-25"}
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"version": 1, "entries": [entry]}).encode())
+    assert list(bl.load(path).entries) == [("", "a" * 64)]

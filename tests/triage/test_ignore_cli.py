@@ -143,3 +143,15 @@ def test_a_pasted_secret_is_not_echoed_back_by_error_messages(tmp_path):
     err = res.stderr.decode()
     assert res.returncode == 2 and "not a finding fingerprint" in err and f"'{A[:4]}'…" in err
     assert A[4:12] not in err and A[4:12].lower() not in err
+
+
+def test_an_ignore_file_saved_with_a_byte_order_mark_and_crlf_is_read(tmp_path):
+    # Windows editors save UTF-8 with a BOM; it used to make line 1 "not a fingerprint"
+    from leakwarden.triage.ignore import add_entries
+
+    path = tmp_path / ".leakwardenignore"
+    path.write_bytes(b"\xef\xbb\xbf" + f"{fp('a')}  # fixture\r\n{fp('b')}\r\n".encode())
+    entries = read_ignore_file(path)
+    assert list(entries) == [fp("a"), fp("b")] and entries[fp("a")].reason == "fixture"
+    assert add_entries(path, {fp("a"): f"{fp('a')}  # 2026-11-25 alice: replaced"}) == 0
+    assert list(read_ignore_file(path)) == [fp("a"), fp("b")]

@@ -131,7 +131,7 @@ def split(findings: Iterable[Finding], baseline: Baseline, default_repository: s
 def load(path: Path) -> Baseline:
     """Read a baseline file; a missing or malformed one is a clear error naming the file."""
     try:
-        raw = path.read_text(encoding="utf-8")
+        raw = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(f"{path}: baseline file not found (create one with `leakwarden baseline create`)") from None
     except (OSError, UnicodeDecodeError) as exc:
