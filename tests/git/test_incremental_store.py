@@ -64,6 +64,7 @@ def test_first_scan_marks_blobs_rescan_reads_none_and_still_reports(repo, store_
     assert f2.fingerprint == f1.fingerprint == secret_fingerprint(RULE, T1)
     assert (f2.location.path, f2.location.commit, f2.location.start_line) == ("config.toml", f1.location.commit, 2)
     assert T1 not in str(f2.secret) and T1 not in f2.secret.reveal()  # the store has no plaintext
+    assert f1.details["occurrence_count"] == f2.details["occurrence_count"] == 1  # was 0 from the store
 
     # --new-only: only what this scan read
     assert scan_git(repo.path, settings=settings, new_only=True).findings == []

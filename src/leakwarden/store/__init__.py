@@ -415,7 +415,8 @@ class Store:
     def open_in_blobs(self, blob_ids: Iterable[str], kind: str = "git") -> list[tuple[Incident, Occurrence]]:
         """Open incidents with an occurrence of `kind` in one of these blobs: what a re-scan that
         skipped those blobs still has to report. One (incident, occurrence) per incident, the
-        earliest sighting first."""
+        earliest sighting first; the incident's `occurrences` counts its places of `kind` in that
+        occurrence's repository (what a fresh scan of the history would count)."""
         ids = sorted(set(blob_ids))
         best: dict[int, Occurrence] = {}
         for i in range(0, len(ids), _IN_BATCH):
@@ -430,10 +431,16 @@ class Store:
                 old = best.get(occ.incident_id)
                 if old is None or (occ.first_seen, occ.id) < (old.first_seen, old.id):
                     best[occ.incident_id] = occ
+        from dataclasses import replace
+
         out = []
         for incident_id in sorted(best):
+            occ = best[incident_id]
             rows = self.db.execute(f"SELECT {_INCIDENT_COLS} FROM incidents i WHERE i.id = ?", (incident_id,))
-            out.append((self._incident(rows[0]), best[incident_id]))
+            count = self.db.execute(
+                "SELECT COUNT(*) FROM occurrences WHERE incident_id = ? AND kind = ? AND repository = ?", (incident_id, kind, occ.repository)
+            )[0][0]
+            out.append((replace(self._incident(rows[0]), occurrences=int(count)), occ))
         return out
 
     def mark_scanned(self, repo_id: str, blob_ids: Iterable[str], ruleset_hash: str) -> None:
