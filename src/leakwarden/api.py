@@ -76,12 +76,18 @@ def file_options(settings: Settings) -> FileOptions:
 def _ignore_paths(settings: Settings, roots: Iterable[Path]) -> list[Path]:
     if settings.ignore_file is not None:
         return [settings.ignore_file]
+    from leakwarden.triage.identity import worktree_root
+
     candidates = [Path.cwd() / IGNORE_FILE]
     if settings.config_path is not None:
         candidates.append(settings.config_path.parent / IGNORE_FILE)
     for root in roots:
         folder = root if root.is_dir() else root.parent
         candidates.append(folder / IGNORE_FILE)
+        # the checkout's own file too: a scan of a subfolder (`scan path .` from one) is under it
+        top = worktree_root(root) if root.exists() else None
+        if top is not None:
+            candidates.append(top / IGNORE_FILE)
     seen, out = set(), []
     for c in candidates:
         key = c.resolve()

@@ -155,3 +155,23 @@ def test_an_ignore_file_saved_with_a_byte_order_mark_and_crlf_is_read(tmp_path):
     assert list(entries) == [fp("a"), fp("b")] and entries[fp("a")].reason == "fixture"
     assert add_entries(path, {fp("a"): f"{fp('a')}  # 2026-11-25 alice: replaced"}) == 0
     assert list(read_ignore_file(path)) == [fp("a"), fp("b")]
+
+
+def test_the_checkouts_ignore_file_applies_to_a_scan_of_a_subfolder(tmp_path, monkeypatch):
+    from leakwarden.api import scan_paths
+
+    repo = tmp_path / "repo"
+    (repo / "sub").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    secret = token("subfolder")
+    (repo / "sub" / "a.py").write_text(f'token = "{secret}"\n')
+    (repo / ".leakwardenignore").write_text(f"{fp(secret)}  # fixture\n")
+    monkeypatch.chdir(repo / "sub")
+    for root in (".", str(repo / "sub"), "a.py"):
+        result = scan_paths([root])
+        assert result.findings == [] and result.stats.suppressed == {"ignore_file": 1}, root
+    # outside that checkout its file does not apply
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "a.py").write_text(f'token = "{secret}"\n')
+    assert len(scan_paths([str(other)]).findings) == 1
