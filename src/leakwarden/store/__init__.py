@@ -140,7 +140,10 @@ class Store:
         rows = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'")
         if not rows:
             raise StoreError("the store has no schema version: not a leakwarden store")
-        return int(rows[0][0])
+        try:
+            return int(rows[0][0])
+        except ValueError:
+            raise StoreError(f"the store's schema version {rows[0][0]!r} is not a number: not a leakwarden store, or damaged") from None
 
     def close(self) -> None:
         self.db.close()
