@@ -74,3 +74,24 @@ def test_an_allowed_secret_in_the_overlap_of_two_chunks_is_counted_once():
     # a large file is read in overlapping chunks: each owns the bytes before `own_end`
     chunks = [Chunk(data, Origin("file", path="x"), own_end=5), Chunk(data[5:], Origin("file", path="x"), base_offset=5)]
     assert scan_chunk_list(chunks).stats.suppressed == {"inline_allow": 1}
+
+
+def test_a_staged_scan_counts_the_allows_on_lines_it_adds_only(tmp_path):
+    import subprocess
+
+    from tests.conftest import run_cli
+
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    git = ["git", "-C", str(repo), "-c", "user.name=A", "-c", "user.email=a@example.com"]
+    (repo / "a.py").write_text(f'old = "{A}"  # leakwarden:allow\nx = 1\n')
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "one"], check=True)
+    # the old allowed line is diff context (-U3): only the new allowed line counts
+    (repo / "a.py").write_text(f'old = "{A}"  # leakwarden:allow\nx = 1\nnew = "{B}"  # leakwarden:allow\nn = "{C}"\n')
+    subprocess.run([*git, "add", "-A"], check=True)
+    res = run_cli("scan", "staged", "-f", "json", cwd=repo)
+    assert res.returncode == 1, res.stderr
+    doc = json.loads(res.stdout)
+    assert [f["start_line"] for f in doc["findings"]] == [4]
+    assert doc["stats"]["suppressed"]["inline_allow"] == 1

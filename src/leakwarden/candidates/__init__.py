@@ -198,8 +198,10 @@ class Detector:
         self._allow_names = [tuple(re.compile(x.encode()) for x in r.allow.names) for r in ruleset.rules]
         self._generic = frozenset(r.id for r in ruleset.rules if "generic" in r.tags)
         # Findings an inline `leakwarden:allow` dropped so far (plain text, own bytes of each
-        # chunk): callers add the difference to `stats.suppressed["inline_allow"]`.
+        # chunk): callers add the difference to `stats.suppressed["inline_allow"]`. The lines
+        # of those in the latest `scan` too, for callers that keep only some lines (diffs).
         self.allowed = 0
+        self.allowed_lines: list[int] = []
         self._segments: SegmentFinder | None = None
         if decode:
             from leakwarden.candidates.decoders import SegmentFinder
@@ -207,6 +209,7 @@ class Detector:
             self._segments = SegmentFinder()
 
     def scan(self, chunk: Chunk) -> list[Finding]:
+        self.allowed_lines = []
         view, hits, seen = self._scan(chunk)
         if not hits:
             return []
@@ -451,6 +454,7 @@ class Detector:
             if allow:
                 if chunk.depth == 0 and (chunk.own_end is None or c.start < chunk.own_end):
                     self.allowed += 1
+                    self.allowed_lines.append(chunk.base_line + c.line)
                 continue
             end_line = c.line + data.count(b"\n", c.start, c.end)
             end_ls = lines.line_start(c.end)
