@@ -76,7 +76,7 @@ def record_in_store(
             repository=repository,
             source=source,
             kinds=complete_kinds,
-            within=[store_path(str(r), top) for r in roots],
+            within=[store_path(r.as_posix() if r.is_file() else os.path.realpath(r), top) for r in roots],
             tool_version=__version__,
             ruleset_hash=ruleset_hash,
             secret_passphrase=passphrase,
