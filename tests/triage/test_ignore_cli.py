@@ -175,3 +175,12 @@ def test_the_checkouts_ignore_file_applies_to_a_scan_of_a_subfolder(tmp_path, mo
     other.mkdir()
     (other / "a.py").write_text(f'token = "{secret}"\n')
     assert len(scan_paths([str(other)]).findings) == 1
+
+
+def test_ignore_last_found_refuses_a_damaged_record_instead_of_breaking_the_ignore_file(tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "last-found.json").write_text(json.dumps({"version": 1, "findings": [{"fingerprint": fp(A)}, {"fingerprint": "not-hex"}]}))
+    res = run_cli("ignore", "--last-found", "-r", "x", cwd=tmp_path, env={"LEAKWARDEN_CACHE_DIR": str(cache)})
+    assert res.returncode == 2 and "without a valid fingerprint" in res.stderr.decode()
+    assert not (tmp_path / ".leakwardenignore").exists()
