@@ -189,7 +189,7 @@ def test_baseline_and_store_from_the_config_file(tmp_path):
     assert len(json.loads(listed.stdout)) == 3  # the store records baselined secrets too
 
 
-def test_the_empty_identity_matches_any_repository_both_ways():
+def test_the_empty_identity_matches_any_repository_both_ways_and_case_does_not_matter():
     """A baseline made before the repository had an `origin` remote keeps matching once it has
     one, and one made in a clone matches a scan of an export without `.git`."""
     from leakwarden.api import scan_text
@@ -198,6 +198,8 @@ def test_the_empty_identity_matches_any_repository_both_ways():
     before_remote = bl.from_findings(found, "", date="2020-01-01")
     assert bl.split(found, before_remote, "github.com/acme/app") == ([], found)
     assert bl.split(found, bl.from_findings(found, "github.com/acme/app"), "") == ([], found)
+    # a clone of `git@github.com:Acme/App.git` and one of `https://github.com/acme/app`
+    assert bl.split(found, bl.from_findings(found, "github.com/Acme/App"), "github.com/acme/app") == ([], found)
     # update keeps the entry (and its date) under the identity seen now; nothing is pruned
     change = bl.update(before_remote, found, "github.com/acme/app", date="2026-11-24")
     assert [(e.repository, e.added) for e in change.baseline.entries.values()] == [("github.com/acme/app", "2020-01-01")]

@@ -38,6 +38,8 @@ class BaselineEntry:
 @dataclass
 class Baseline:
     entries: dict[tuple[str, str], BaselineEntry] = field(default_factory=dict)
+    # fingerprint -> entries, built on the first `match` miss (a baseline is not changed after)
+    _by_fp: dict[str, list[BaselineEntry]] | None = field(default=None, repr=False, compare=False)
 
     def __contains__(self, key: object) -> bool:
         return key in self.entries
@@ -49,14 +51,20 @@ class Baseline:
         """The entry accepting this (repository, fingerprint). The empty identity (a checkout
         without remotes, a folder outside git) matches any repository either way: adding an
         `origin` remote after `baseline create`, or scanning an export without `.git`, must
-        not turn every accepted secret into a new one."""
+        not turn every accepted secret into a new one. Repositories compare without case:
+        `git@github.com:Acme/App` and `https://github.com/acme/app` are one repository."""
         entry = self.entries.get(key)
         if entry is not None:
             return entry
+        if self._by_fp is None:
+            self._by_fp = {}
+            for e in self.entries.values():
+                self._by_fp.setdefault(e.fingerprint, []).append(e)
         repo, fp = key
-        if repo:
-            return self.entries.get(("", fp))
-        return next((e for e in self.entries.values() if e.fingerprint == fp), None)
+        for e in self._by_fp.get(fp, ()):
+            if not repo or not e.repository or e.repository.lower() == repo.lower():
+                return e
+        return None
 
     def to_json(self) -> str:
         rows = sorted(self.entries.values(), key=lambda e: (e.repository, e.rule_id, e.fingerprint))
