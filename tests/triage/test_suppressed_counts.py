@@ -95,3 +95,21 @@ def test_a_staged_scan_counts_the_allows_on_lines_it_adds_only(tmp_path):
     doc = json.loads(res.stdout)
     assert [f["start_line"] for f in doc["findings"]] == [4]
     assert doc["stats"]["suppressed"]["inline_allow"] == 1
+
+
+def test_an_allow_comment_covers_only_its_own_line_when_lines_end_with_a_bare_cr():
+    from leakwarden.api import scan_chunk_list
+    from leakwarden.models import Chunk, Origin
+
+    def scan(data: bytes):
+        return scan_chunk_list([Chunk(data, Origin("file", path="x"))])
+
+    # classic Mac line ends (or progress output in a CI log): two lines, one allowed
+    result = scan(f'a = "{A}"  # leakwarden:allow\rb = "{B}"\r'.encode())
+    assert [f.secret.reveal() for f in result.findings] == [B] and result.stats.suppressed == {"inline_allow": 1}
+    result = scan(f'a = "{A}"\rb = "{B}"  # leakwarden:allow\r'.encode())
+    assert [f.secret.reveal() for f in result.findings] == [A]
+    # CRLF and LF lines are unchanged: the marker allows its whole line
+    for end in ("\r\n", "\n"):
+        result = scan(f'a = "{A}", b = "{B}"  # leakwarden:allow{end}c = "{C}"{end}'.encode())
+        assert [f.secret.reveal() for f in result.findings] == [C] and result.stats.suppressed == {"inline_allow": 2}
