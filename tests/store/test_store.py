@@ -345,6 +345,7 @@ def test_path_scans_name_a_file_the_same_way_from_any_folder_and_mark_only_what_
     repo = tmp_path / "repo"
     (repo / "sub").mkdir(parents=True)
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run(["git", "-C", str(repo), "remote", "add", "origin", "https://example.com/acme/app.git"], check=True)
     secret = token("paths")
     (repo / "a.py").write_text(f'token = "{secret}"\n')
     (repo / "sub" / "b.py").write_text(f'token = "{secret}"\n')
@@ -376,3 +377,12 @@ def test_path_scans_name_a_file_the_same_way_from_any_folder_and_mark_only_what_
     (repo / "sub" / "b.py").write_text("token = None\n")
     assert scan_paths(["sub"], settings).findings == []  # a clean scan: gone too
     assert places() == [("a.py", False), ("sub/b.py", False)]
+    # a checkout without remotes (the empty identity) keeps absolute paths: another one with
+    # the same secret in its own a.py is another place
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    subprocess.run(["git", "init", "-q", str(bare)], check=True)
+    (bare / "a.py").write_text(f'token = "{secret}"\n')
+    monkeypatch.chdir(bare)
+    scan_paths(["."], settings)
+    assert (str((bare / "a.py").resolve()), True) in places()

@@ -36,8 +36,8 @@ def after_scan(result: ScanResult, settings: Settings, roots: Sequence[Path] = (
 
 
 def store_path(path: str, top: Path | None) -> str:
-    """A scanned file's path as the store keeps it: relative to the top of its checkout, else
-    absolute. A report shows paths as typed (`.`, `../app`, `/abs/app`); the store must name
+    """A scanned file's path as the store keeps it: relative to `top` (the top of a checkout
+    with an identity), else absolute. A report shows paths as typed (`.`, `../app`, `/abs/app`); the store must name
     a file the same way from any folder, or every other spelling is a "new place"."""
     p = Path(path)
     full = Path(os.path.realpath(p.parent)) / p.name
@@ -69,7 +69,9 @@ def record_in_store(
     assert settings.store is not None
     from leakwarden.triage.identity import worktree_root
 
-    top = worktree_root(roots[0]) if roots else None
+    # Relative to the checkout only when the repository has an identity: two checkouts without
+    # remotes share the empty one, and their `config.py`s must stay two places.
+    top = worktree_root(roots[0]) if roots and repository else None
     with open_store(settings.store) as store:
         store.record_scan(
             _for_store(result.findings, top),
