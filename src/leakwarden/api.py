@@ -76,12 +76,18 @@ def file_options(settings: Settings) -> FileOptions:
 def _ignore_paths(settings: Settings, roots: Iterable[Path]) -> list[Path]:
     if settings.ignore_file is not None:
         return [settings.ignore_file]
+    from leakwarden.triage.identity import worktree_root
+
     candidates = [Path.cwd() / IGNORE_FILE]
     if settings.config_path is not None:
         candidates.append(settings.config_path.parent / IGNORE_FILE)
     for root in roots:
         folder = root if root.is_dir() else root.parent
         candidates.append(folder / IGNORE_FILE)
+        # the checkout's own file too: a scan of a subfolder (`scan path .` from one) is under it
+        top = worktree_root(root) if root.exists() else None
+        if top is not None:
+            candidates.append(top / IGNORE_FILE)
     seen, out = set(), []
     for c in candidates:
         key = c.resolve()
@@ -91,7 +97,7 @@ def _ignore_paths(settings: Settings, roots: Iterable[Path]) -> list[Path]:
     return out
 
 
-def finish(result: ScanResult, settings: Settings, roots: Iterable[Path] = (), ruleset: Ruleset | None = None) -> ScanResult:
+def finish(result: ScanResult, settings: Settings, roots: Iterable[Path] = (), ruleset: Ruleset | None = None, covers_files: bool = False) -> ScanResult:
     """Apply triage that needs the whole result: ignore file, confidence floor, stable order;
     then check validity (only with `--verify` / `[verify] enabled`: no scan touches the network
     otherwise), record in the store and drop baselined findings when asked (triage.post_scan)."""
@@ -114,7 +120,7 @@ def finish(result: ScanResult, settings: Settings, roots: Iterable[Path] = (), r
     if settings.store is not None or settings.baseline is not None:
         from leakwarden.triage.post_scan import after_scan
 
-        after_scan(result, settings, roots, ruleset.hash if ruleset is not None else "")
+        after_scan(result, settings, roots, ruleset.hash if ruleset is not None else "", covers_files)
     return result
 
 
@@ -137,7 +143,7 @@ def scan_paths(paths: Sequence[str | Path], settings: Settings | None = None, de
 
     scan_files(detector, roots, file_options(settings), result, settings.jobs)
     result.stats.seconds = time.perf_counter() - started
-    return finish(result, settings, roots, detector.ruleset)
+    return finish(result, settings, roots, detector.ruleset, covers_files=True)
 
 
 def scan_stream(stream: BinaryIO, label: str = "<stdin>", settings: Settings | None = None, detector: Detector | None = None) -> ScanResult:

@@ -31,9 +31,17 @@ def scan_chunk(detector: Detector, chunk: Chunk) -> list[Finding]:
 
 
 def scan_chunks(detector: Detector, chunks: Iterable[Chunk], result: ScanResult) -> None:
+    before = detector.allowed
     for chunk in chunks:
         result.stats.bytes += len(chunk.data) if chunk.own_end is None else chunk.own_end
         result.findings.extend(scan_chunk(detector, chunk))
+    count_allowed(result, detector.allowed - before)
+
+
+def count_allowed(result: ScanResult, n: int) -> None:
+    """Count findings an inline `leakwarden:allow` dropped, for the report's summary."""
+    if n:
+        result.stats.suppressed["inline_allow"] = result.stats.suppressed.get("inline_allow", 0) + n
 
 
 def record_error(result: ScanResult, error: ScanError) -> None:
@@ -89,16 +97,17 @@ def _init_worker(settings_blob: bytes | None) -> None:
         _worker_detector = build_detector(pickle.loads(settings_blob))
 
 
-def _scan_batch(batch: list[tuple[str, str, int]], options: FileOptions) -> tuple[list[Finding], list[ScanError], int]:
+def _scan_batch(batch: list[tuple[str, str, int]], options: FileOptions) -> tuple[list[Finding], list[ScanError], int, int]:
     assert _worker_detector is not None
     findings: list[Finding] = []
     errors: list[ScanError] = []
     scanned = 0
+    before = _worker_detector.allowed
     for path, display, size in batch:
         for chunk in file_chunks(path, display, size, options, errors.append):
             scanned += len(chunk.data) if chunk.own_end is None else chunk.own_end
             findings.extend(scan_chunk(_worker_detector, chunk))
-    return findings, errors, scanned
+    return findings, errors, scanned, _worker_detector.allowed - before
 
 
 def _batches(files: Iterable[tuple[str, str, int]]) -> Iterator[list[tuple[str, str, int]]]:
@@ -155,9 +164,10 @@ def _scan_files_parallel(
     with pool:
         futures = [(len(batch), pool.submit(_scan_batch, batch, options)) for batch in _batches(files)]
         for count, future in futures:
-            findings, errors, scanned = future.result()
+            findings, errors, scanned, allowed = future.result()
             result.stats.files += count
             result.findings.extend(findings)
+            count_allowed(result, allowed)
             result.stats.bytes += scanned
             bar.advance(count, scanned, len(result.findings))
             for e in errors:

@@ -64,6 +64,7 @@ def test_first_scan_marks_blobs_rescan_reads_none_and_still_reports(repo, store_
     assert f2.fingerprint == f1.fingerprint == secret_fingerprint(RULE, T1)
     assert (f2.location.path, f2.location.commit, f2.location.start_line) == ("config.toml", f1.location.commit, 2)
     assert T1 not in str(f2.secret) and T1 not in f2.secret.reveal()  # the store has no plaintext
+    assert f1.details["occurrence_count"] == f2.details["occurrence_count"] == 1  # was 0 from the store
 
     # --new-only: only what this scan read
     assert scan_git(repo.path, settings=settings, new_only=True).findings == []
@@ -159,7 +160,7 @@ def test_cli_rescan_exit_codes_ignore_and_baseline_apply_to_stored_findings(repo
     res = run_cli("scan", "git", str(repo.path), "--store", db, "--baseline", str(base), "-f", "json", "-j", "1")
     assert res.returncode == 0, (res.stdout, res.stderr)
     stats = json.loads(res.stdout)["stats"]
-    assert stats["suppressed"] == {"baseline": 1, "ignore_file": 0} and stats["findings"] == 0
+    assert stats["suppressed"] == {"baseline": 1, "ignore_file": 0, "inline_allow": 0} and stats["findings"] == 0
     # the ignore file too
     ignore = tmp_path / "ignore"
     ignore.write_text(f"{secret_fingerprint(RULE, T1)}  # test fixture\n")

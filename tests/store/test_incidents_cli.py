@@ -113,3 +113,16 @@ def test_a_preview_made_by_an_older_redaction_is_replaced_when_the_secret_is_see
     assert run_cli("scan", "path", str(tmp_path), "--store", str(db)).returncode == 1
     [row] = json.loads(run_cli("incidents", "list", "--store", str(db), "-f", "json").stdout)
     assert row["secret"] == "X*********z"
+
+
+def test_the_local_repository_as_list_and_show_print_it_filters(tmp_path):
+    db = str(tmp_path / "findings.db")
+    (tmp_path / "scan").mkdir()
+    (tmp_path / "scan" / "a.txt").write_text(f'k = "{A}"\n')  # outside git: the empty identity
+    assert run_cli("scan", "path", str(tmp_path / "scan"), "--store", db).returncode == 1
+    listed = run_cli("incidents", "list", "--store", db).stdout.decode()
+    assert "(local)" in listed
+    rows = json.loads(run_cli("incidents", "list", "--repo", "(local)", "--store", db, "-f", "json").stdout)
+    assert len(rows) == 1
+    found = json.loads(run_cli("report", "--repo", "(local)", "--store", db, "-f", "json").stdout)["findings"]
+    assert len(found) == 1

@@ -175,3 +175,16 @@ def test_damaged_store_gives_a_clear_error_and_is_never_modified(kind, tmp_path)
     assert res.returncode == 2 and "Traceback" not in res.stderr.decode()
     assert store.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "scan") == siblings
+
+
+def test_a_store_whose_schema_version_is_not_a_number_is_a_clear_error(tmp_path):
+    store = tmp_path / "findings.db"
+    _store_with_data(store)
+    conn = sqlite3.connect(store)
+    conn.execute("UPDATE meta SET value = 'x' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="schema version 'x' is not a number"):
+        open_store(store)
+    res = run_cli("incidents", "list", "--store", str(store))
+    assert res.returncode == 2 and "not a number" in res.stderr.decode() and "internal error" not in res.stderr.decode()

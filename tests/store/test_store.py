@@ -305,3 +305,84 @@ def test_a_new_sqlite_store_is_readable_by_its_owner_only(tmp_path):
         st.record_scan(findings_in(f'k = "{token("private")}"\n'), repository="r")
         for name in ("findings.db", "findings.db-wal"):
             assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
+
+
+def test_a_resolved_incident_reopens_when_the_secret_comes_back_where_it_had_gone(store_target):
+    secret = token("comes-back")
+    with open_store(store_target) as st:
+        st.record_scan(findings_in(f'token = "{secret}"\n', path="a.py"), repository="r", kinds=["text"])
+        (inc,) = st.list_incidents()
+        st.set_status(inc.id, "resolved", "rotated and removed", "alice")
+        assert st.record_scan([], repository="r", kinds=["text"]).reopened == 0  # gone from the files
+        assert not st.get_incident(inc.id).occurrences[0].present
+        rec = st.record_scan(findings_in(f'token = "{secret}"\n', path="a.py"), repository="r", kinds=["text"])
+        assert (rec.reopened, rec.new_occurrences) == (1, 0)
+        detail = st.get_incident(inc.id)
+        assert detail.incident.status == "open" and detail.occurrences[0].present
+        assert detail.notes[-1][3] == "resolved -> open: back at a place it had gone from"
+        # still there on the next scan: nothing new, no second reopen
+        st.set_status(inc.id, "resolved", "rotated; the dead value stays in the file", "alice")
+        assert st.record_scan(findings_in(f'token = "{secret}"\n', path="a.py"), repository="r", kinds=["text"]).reopened == 0
+        assert st.list_incidents()[0].status == "resolved"
+
+
+def test_setting_the_status_an_incident_already_has_is_refused(store_target):
+    with open_store(store_target) as st:
+        st.record_scan(findings_in(f'token = "{token("same-status")}"\n'), repository="r")
+        (inc,) = st.list_incidents()
+        with pytest.raises(StoreError, match="already open"):
+            st.set_status(inc.id, "open", "", "bob")
+        st.set_status(inc.id, "resolved", "rotated", "bob")
+        with pytest.raises(StoreError, match="already resolved"):
+            st.set_status(inc.id, "resolved", "rotated again", "bob")
+        assert [n[3] for n in st.get_incident(inc.id).notes] == ["open -> resolved: rotated"]
+
+
+def test_path_scans_name_a_file_the_same_way_from_any_folder_and_mark_only_what_they_cover(tmp_path, monkeypatch):
+    from leakwarden.api import scan_paths
+    from leakwarden.config import Settings
+
+    repo = tmp_path / "repo"
+    (repo / "sub").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run(["git", "-C", str(repo), "remote", "add", "origin", "https://example.com/acme/app.git"], check=True)
+    secret = token("paths")
+    (repo / "a.py").write_text(f'token = "{secret}"\n')
+    (repo / "sub" / "b.py").write_text(f'token = "{secret}"\n')
+    db = tmp_path / "findings.db"
+    settings = Settings(store=str(db))
+
+    def places():
+        with open_store(db) as st:
+            return sorted((o.path, o.present) for o in st.occurrences())
+
+    monkeypatch.chdir(repo)
+    assert len(scan_paths(["."], settings).findings) == 2
+    st = open_store(db)
+    (inc,) = st.list_incidents()
+    st.set_status(inc.id, "resolved", "rotated", "alice")
+    st.close()
+    monkeypatch.chdir(repo / "sub")
+    scan_paths([".."], settings)  # reported as ../a.py, ../sub/b.py
+    scan_paths([str(repo)], settings)  # reported as absolute paths
+    assert places() == [("a.py", True), ("sub/b.py", True)]
+    with open_store(db) as st:
+        assert st.list_incidents()[0].status == "resolved"  # no "new place" in another spelling
+    (repo / "a.py").write_text("token = None\n")
+    scan_paths(["."], settings)  # sub/ only: says nothing about a.py
+    assert places() == [("a.py", True), ("sub/b.py", True)]
+    monkeypatch.chdir(repo)
+    assert scan_paths(["."], settings).findings[0].location.path == "sub/b.py"
+    assert places() == [("a.py", False), ("sub/b.py", True)]
+    (repo / "sub" / "b.py").write_text("token = None\n")
+    assert scan_paths(["sub"], settings).findings == []  # a clean scan: gone too
+    assert places() == [("a.py", False), ("sub/b.py", False)]
+    # a checkout without remotes (the empty identity) keeps absolute paths: another one with
+    # the same secret in its own a.py is another place
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    subprocess.run(["git", "init", "-q", str(bare)], check=True)
+    (bare / "a.py").write_text(f'token = "{secret}"\n')
+    monkeypatch.chdir(bare)
+    scan_paths(["."], settings)
+    assert (str((bare / "a.py").resolve()), True) in places()

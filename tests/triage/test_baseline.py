@@ -187,3 +187,27 @@ def test_baseline_and_store_from_the_config_file(tmp_path):
     assert (repo / "findings.db").is_file()  # relative to the config file, not the cwd
     listed = run_cli("incidents", "list", "--store", str(repo / "findings.db"), "-f", "json")
     assert len(json.loads(listed.stdout)) == 3  # the store records baselined secrets too
+
+
+def test_the_empty_identity_matches_any_repository_both_ways_and_case_does_not_matter():
+    """A baseline made before the repository had an `origin` remote keeps matching once it has
+    one, and one made in a clone matches a scan of an export without `.git`."""
+    from leakwarden.api import scan_text
+
+    found = scan_text(f'a = "{OLD}"\n', path="a")
+    before_remote = bl.from_findings(found, "", date="2020-01-01")
+    assert bl.split(found, before_remote, "github.com/acme/app") == ([], found)
+    assert bl.split(found, bl.from_findings(found, "github.com/acme/app"), "") == ([], found)
+    # a clone of `git@github.com:Acme/App.git` and one of `https://github.com/acme/app`
+    assert bl.split(found, bl.from_findings(found, "github.com/Acme/App"), "github.com/acme/app") == ([], found)
+    # update keeps the entry (and its date) under the identity seen now; nothing is pruned
+    change = bl.update(before_remote, found, "github.com/acme/app", date="2026-11-24")
+    assert [(e.repository, e.added) for e in change.baseline.entries.values()] == [("github.com/acme/app", "2020-01-01")]
+    assert change.added == [] and change.pruned == []
+
+
+def test_a_baseline_saved_with_a_byte_order_mark_is_read(tmp_path):
+    path = tmp_path / "base.json"
+    entry = {"repository": "", "rule_id": "crates-io-api-token", "fingerprint": "a" * 64, "added": "2026-11-25"}
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"version": 1, "entries": [entry]}).encode())
+    assert list(bl.load(path).entries) == [("", "a" * 64)]

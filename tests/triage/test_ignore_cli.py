@@ -143,3 +143,44 @@ def test_a_pasted_secret_is_not_echoed_back_by_error_messages(tmp_path):
     err = res.stderr.decode()
     assert res.returncode == 2 and "not a finding fingerprint" in err and f"'{A[:4]}'…" in err
     assert A[4:12] not in err and A[4:12].lower() not in err
+
+
+def test_an_ignore_file_saved_with_a_byte_order_mark_and_crlf_is_read(tmp_path):
+    # Windows editors save UTF-8 with a BOM; it used to make line 1 "not a fingerprint"
+    from leakwarden.triage.ignore import add_entries
+
+    path = tmp_path / ".leakwardenignore"
+    path.write_bytes(b"\xef\xbb\xbf" + f"{fp('a')}  # fixture\r\n{fp('b')}\r\n".encode())
+    entries = read_ignore_file(path)
+    assert list(entries) == [fp("a"), fp("b")] and entries[fp("a")].reason == "fixture"
+    assert add_entries(path, {fp("a"): f"{fp('a')}  # 2026-11-25 alice: replaced"}) == 0
+    assert list(read_ignore_file(path)) == [fp("a"), fp("b")]
+
+
+def test_the_checkouts_ignore_file_applies_to_a_scan_of_a_subfolder(tmp_path, monkeypatch):
+    from leakwarden.api import scan_paths
+
+    repo = tmp_path / "repo"
+    (repo / "sub").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    secret = token("subfolder")
+    (repo / "sub" / "a.py").write_text(f'token = "{secret}"\n')
+    (repo / ".leakwardenignore").write_text(f"{fp(secret)}  # fixture\n")
+    monkeypatch.chdir(repo / "sub")
+    for root in (".", str(repo / "sub"), "a.py"):
+        result = scan_paths([root])
+        assert result.findings == [] and result.stats.suppressed == {"ignore_file": 1}, root
+    # outside that checkout its file does not apply
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "a.py").write_text(f'token = "{secret}"\n')
+    assert len(scan_paths([str(other)]).findings) == 1
+
+
+def test_ignore_last_found_refuses_a_damaged_record_instead_of_breaking_the_ignore_file(tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "last-found.json").write_text(json.dumps({"version": 1, "findings": [{"fingerprint": fp(A)}, {"fingerprint": "not-hex"}]}))
+    res = run_cli("ignore", "--last-found", "-r", "x", cwd=tmp_path, env={"LEAKWARDEN_CACHE_DIR": str(cache)})
+    assert res.returncode == 2 and "without a valid fingerprint" in res.stderr.decode()
+    assert not (tmp_path / ".leakwardenignore").exists()

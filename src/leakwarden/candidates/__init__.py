@@ -197,6 +197,11 @@ class Detector:
         self._allow_regex = [tuple(re.compile(x) for x in r.allow.regexes) for r in ruleset.rules]
         self._allow_names = [tuple(re.compile(x.encode()) for x in r.allow.names) for r in ruleset.rules]
         self._generic = frozenset(r.id for r in ruleset.rules if "generic" in r.tags)
+        # Findings an inline `leakwarden:allow` dropped so far (plain text, own bytes of each
+        # chunk): callers add the difference to `stats.suppressed["inline_allow"]`. The lines
+        # of those in the latest `scan` too, for callers that keep only some lines (diffs).
+        self.allowed = 0
+        self.allowed_lines: list[int] = []
         self._segments: SegmentFinder | None = None
         if decode:
             from leakwarden.candidates.decoders import SegmentFinder
@@ -204,6 +209,7 @@ class Detector:
             self._segments = SegmentFinder()
 
     def scan(self, chunk: Chunk) -> list[Finding]:
+        self.allowed_lines = []
         view, hits, seen = self._scan(chunk)
         if not hits:
             return []
@@ -421,7 +427,7 @@ class Detector:
         specific = sorted((c.start, c.end) for c in candidates if c.rule.visible and "generic" not in c.rule.tags)
         specific_starts = [a for a, _ in specific]
         reach = list(accumulate((b for _, b in specific), max))  # furthest end among the first i + 1
-        allowed: dict[tuple[int, int], bool] = {}
+        allowed: dict[tuple[int, int], _AllowMarks | None] = {}
         for c in candidates:
             rule = c.rule
             if not rule.visible:
@@ -442,10 +448,13 @@ class Detector:
             if missing:
                 continue
             ls, le = lines.line_start(c.start), lines.line_end(c.end)
-            allow = allowed.get((ls, le))
-            if allow is None:
-                allow = allowed[ls, le] = data.find(ALLOW_MARKER, ls, le) >= 0
-            if allow:
+            if (ls, le) not in allowed:
+                allowed[ls, le] = _AllowMarks.of(data, ls, le)
+            marks = allowed[ls, le]
+            if marks is not None and marks.cover(c.start, c.end):
+                if chunk.depth == 0 and (chunk.own_end is None or c.start < chunk.own_end):
+                    self.allowed += 1
+                    self.allowed_lines.append(chunk.base_line + c.line)
                 continue
             end_line = c.line + data.count(b"\n", c.start, c.end)
             end_ls = lines.line_start(c.end)
@@ -476,6 +485,42 @@ class Detector:
             )
             out.append(_Hit(finding, c.start, c.end))
         return out
+
+
+@dataclass(slots=True)
+class _AllowMarks:
+    """Where `leakwarden:allow` stands on a line and where the line's carriage returns are:
+    a bare CR ends a line too (classic Mac files, progress output in CI logs), and a marker
+    allows only what is on its own part of the line."""
+
+    start: int
+    end: int
+    marks: list[int]
+    crs: list[int]
+
+    @classmethod
+    def of(cls, data: bytes, start: int, end: int) -> _AllowMarks | None:
+        m = data.find(ALLOW_MARKER, start, end)
+        if m < 0:
+            return None  # the usual case: no marker, nothing more to index
+        marks = []
+        while m >= 0:
+            marks.append(m)
+            m = data.find(ALLOW_MARKER, m + 1, end)
+        crs = []
+        r = data.find(b"\r", start, end)
+        while r >= 0:
+            crs.append(r)
+            r = data.find(b"\r", r + 1, end)
+        return cls(start, end, marks, crs)
+
+    def cover(self, a: int, b: int) -> bool:
+        i = bisect_left(self.crs, a)
+        lo = self.crs[i - 1] + 1 if i else self.start
+        j = bisect_left(self.crs, b)
+        hi = self.crs[j] if j < len(self.crs) else self.end
+        k = bisect_left(self.marks, lo)
+        return k < len(self.marks) and self.marks[k] < hi
 
 
 _NAME_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")

@@ -93,7 +93,7 @@ def update(paths: tuple[Path, ...], add_new: bool, history: bool, **rule_opts: A
     kept = [f for f in findings if f.fingerprint not in ignored]
     repository = default_repository(roots)
     if not add_new:
-        kept = [f for f in kept if bl.finding_key(f, repository) in old]
+        kept = [f for f in kept if old.match(bl.finding_key(f, repository)) is not None]
     change = bl.update(old, kept, repository)
     bl.write(target, change.baseline)
     for e in change.pruned:

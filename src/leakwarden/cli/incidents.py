@@ -10,6 +10,12 @@ from typing import Any
 import click
 
 DEFAULT_STORE = "~/.leakwarden/findings.db"
+LOCAL = "(local)"  # how list/show name the empty repository identity
+
+
+def repo_filter(repo: str | None) -> str | None:
+    """`--repo` as the store keeps it: the "(local)" that list and show print is the empty identity."""
+    return "" if repo == LOCAL else repo
 
 
 def store_option(func: Any) -> Any:
@@ -39,12 +45,12 @@ def incidents() -> None:
 @store_option
 @click.option("--status", type=click.Choice(["open", "resolved", "ignored", "false-positive"]), default=None, help="Only incidents in this state.")
 @click.option("--valid/--not-valid", "valid", default=None, help="Only secrets last checked valid (or not).")
-@click.option("--repo", default=None, help="Only incidents seen in this repository (identity as shown by `show`).")
+@click.option("--repo", default=None, help="Only incidents seen in this repository (identity as shown by `show`; \"(local)\" for none).")
 @click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def list_(store_target: str | None, status: str | None, valid: bool | None, repo: str | None, fmt: str) -> None:
     """List incidents (one per unique secret)."""
     with open_existing(store_target) as store:
-        rows = store.list_incidents(status=status, valid=valid, repository=repo)
+        rows = store.list_incidents(status=status, valid=valid, repository=repo_filter(repo))
     if fmt == "json":
         click.echo(json.dumps([_incident_dict(i) for i in rows], indent=2))
         return
@@ -53,7 +59,7 @@ def list_(store_target: str | None, status: str | None, valid: bool | None, repo
         return
     for i in rows:
         who = f"  → {i.assignee}" if i.assignee else ""
-        repos = ", ".join(r or "(local)" for r in i.repositories)
+        repos = ", ".join(r or LOCAL for r in i.repositories)
         click.echo(f"#{i.id:<5} {i.status:<14} {i.severity:<8} {i.validity:<11} {i.rule_id}  {i.secret_redacted}  [{i.occurrences} place(s): {repos}]{who}")
 
 
@@ -103,7 +109,7 @@ def show(incident_id: int, store_target: str | None, reveal: bool, fmt: str) -> 
         where = o.path or f"<{o.kind}>"
         extra = "".join(f" {k} {v}" for k, v in (("commit", o.commit), ("layer", o.layer)) if v)
         gone = "" if o.present else "  (not in the latest scan)"
-        click.echo(f"    {o.repository or '(local)'}: {where}:{o.line}{f':{o.start_column}' if o.start_column else ''}{extra}{gone}")
+        click.echo(f"    {o.repository or LOCAL}: {where}:{o.line}{f':{o.start_column}' if o.start_column else ''}{extra}{gone}")
     if d.validity_history:
         click.echo("  validity checks:")
         for at, state, reason in d.validity_history:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from leakwarden.cli.incidents import open_existing, store_option
+from leakwarden.cli.incidents import open_existing, repo_filter, store_option
 from leakwarden.cli.options import FORMATS
 
 
@@ -35,7 +35,7 @@ def report(store_target: str | None, fmt: str, output: Path | None, status: str 
         passphrase = os.environ.get(KEY_ENV) if show_secrets else None
         if show_secrets and not passphrase:
             click.echo(f"note: --show-secrets needs ${KEY_ENV} (the key the secrets were stored with); secrets stay redacted", err=True)
-        result = result_from_store(store, ruleset, status=status, repository=repo, valid=valid, passphrase=passphrase)
+        result = result_from_store(store, ruleset, status=status, repository=repo_filter(repo), valid=valid, passphrase=passphrase)
     ctx = ReportContext(ruleset=ruleset, show_secrets=show_secrets and bool(passphrase), color=False, source="store", tool_version=__version__)
     buf = io.StringIO()
     get_reporter(fmt)(result, ctx, buf)

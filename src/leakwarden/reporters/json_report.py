@@ -68,7 +68,7 @@ def result_dict(result: ScanResult, ctx: ReportContext) -> dict[str, Any]:
             "seconds": round(result.stats.seconds, 3),
             "findings": len(result.findings),
             "already_scanned": result.stats.already_scanned,
-            "suppressed": {k: result.stats.suppressed.get(k, 0) for k in ("baseline", "ignore_file")},
+            "suppressed": {k: result.stats.suppressed.get(k, 0) for k in ("baseline", "ignore_file", "inline_allow")},
             "previously_seen": sum(1 for f in result.findings if f.details.get("previously_seen")),
         },
     }

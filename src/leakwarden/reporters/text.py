@@ -108,7 +108,10 @@ def render(result: ScanResult, ctx: ReportContext, out: IO[str]) -> None:
 def suppressed_line(result: ScanResult) -> str:
     """E.g. "3 findings hidden by the baseline, 1 by .leakwardenignore; 120 blobs already scanned"."""
     parts: list[str] = []
-    labels = (("baseline", "the baseline"), ("ignore_file", "the ignore file (.leakwardenignore)"))
+    labels = (
+        ("baseline", "the baseline"), ("ignore_file", "the ignore file (.leakwardenignore)"),
+        ("inline_allow", "inline `leakwarden:allow` comments"),
+    )
     for key, label in labels:
         n = result.stats.suppressed.get(key, 0)
         if n:

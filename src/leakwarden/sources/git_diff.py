@@ -190,6 +190,9 @@ def scan_hunks(detector: Detector, hunks: Iterator[tuple[CommitInfo | None, Hunk
         for f in detector.scan(hunk_chunk(hunk, commit, kind, repository_uri)):
             if _touches_added(f, hunk):
                 result.findings.append(f)
+        allowed = sum(1 for line in detector.allowed_lines if line - hunk.start in hunk.added)
+        if allowed:
+            result.stats.suppressed["inline_allow"] = result.stats.suppressed.get("inline_allow", 0) + allowed
     return True
 
 

@@ -140,7 +140,10 @@ class Store:
         rows = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'")
         if not rows:
             raise StoreError("the store has no schema version: not a leakwarden store")
-        return int(rows[0][0])
+        try:
+            return int(rows[0][0])
+        except ValueError:
+            raise StoreError(f"the store's schema version {rows[0][0]!r} is not a number: not a leakwarden store, or damaged") from None
 
     def close(self) -> None:
         self.db.close()
@@ -197,9 +200,12 @@ class Store:
         tool_version: str = "",
         ruleset_hash: str = "",
         secret_passphrase: str | None = None,
+        within: Sequence[str] | None = None,
     ) -> ScanRecord:
         """Record one scan. `kinds` are the source kinds this scan covered completely: their
-        occurrences in `repository` that it did not see are marked as no longer present."""
+        occurrences in `repository` that it did not see are marked as no longer present; with
+        `within`, only those whose path is one of these paths or under one (a scan of `src/`
+        says nothing about `tests/`)."""
         from leakwarden.store import crypto
 
         findings = list(findings)
@@ -236,11 +242,14 @@ class Store:
                         (now, now, f.rule_name, f.severity.value, f.secret.redacted, sealed, incident_id),
                     )
                 seen_incidents.add(incident_id)
-                if self._record_occurrence(f, incident_id, repository, scan_id, now, ruleset_hash):
+                sighting = self._record_occurrence(f, incident_id, repository, scan_id, now, ruleset_hash)
+                if sighting == "new":
                     new_occ += 1
-                    if status == "resolved":
-                        reopened += 1
-                        self._change_status(incident_id, "resolved", "open", "seen again at a new place", "leakwarden", now)
+                if sighting and status == "resolved":
+                    reopened += 1
+                    status = "open"
+                    why = "seen again at a new place" if sighting == "new" else "back at a place it had gone from"
+                    self._change_status(incident_id, "resolved", "open", why, "leakwarden", now)
                 if f.validity.state.value != "not_checked":
                     self.db.execute(
                         "INSERT INTO validity_checks (incident_id, state, reason, checked_at, scan_id) VALUES (?, ?, ?, ?, ?)",
@@ -248,13 +257,19 @@ class Store:
                     )
                     self.db.execute("UPDATE incidents SET validity = ? WHERE id = ?", (f.validity.state.value, incident_id))
             for kind in sorted(set(kinds)):
-                self.db.execute(
-                    "UPDATE occurrences SET present = 0 WHERE repository = ? AND kind = ? AND last_scan_id <> ? AND present = 1",
+                rows = self.db.execute(
+                    "SELECT id, path FROM occurrences WHERE repository = ? AND kind = ? AND last_scan_id <> ? AND present = 1",
                     (repository, kind, scan_id),
                 )
+                gone = [r[0] for r in rows if within is None or any(_under(r[1] or "", w) for w in within)]
+                for i in range(0, len(gone), _IN_BATCH):
+                    clause, values = self.db.in_list("id", gone[i : i + _IN_BATCH])
+                    self.db.execute(f"UPDATE occurrences SET present = 0 WHERE {clause}", values)
         return ScanRecord(scan_id, new_inc, upd_inc, new_occ, reopened)
 
-    def _record_occurrence(self, f: Finding, incident_id: int, repository: str, scan_id: int, now: str, ruleset_hash: str = "") -> bool:
+    def _record_occurrence(self, f: Finding, incident_id: int, repository: str, scan_id: int, now: str, ruleset_hash: str = "") -> str:
+        """Record one sighting: "new" (a place never seen), "back" (a place a complete scan had
+        found it gone from: the secret was put back) or "" (seen there before)."""
         import hashlib
 
         from leakwarden.triage.identity import finding_repository
@@ -271,13 +286,14 @@ class Store:
             (incident_id, key, repository, loc.kind, loc.path, loc.commit, loc.blob, loc.layer, line, now, now, scan_id, scan_id, col, end_col, ruleset_hash),
         )
         if rows:
-            return True
+            return "new"
+        gone = self.db.execute("SELECT present FROM occurrences WHERE key = ?", (key,))[0][0] == 0
         self.db.execute(
             "UPDATE occurrences SET last_seen = ?, last_scan_id = ?, present = 1, line = ?, start_column = ?, end_column = ?,"
             " ruleset_hash = ? WHERE key = ?",
             (now, scan_id, line, col, end_col, ruleset_hash, key),
         )
-        return False
+        return "back" if gone else ""
 
     # --- incidents ----------------------------------------------------------------------
 
@@ -341,6 +357,9 @@ class Store:
             rows = self.db.execute("SELECT status FROM incidents WHERE id = ?", (incident_id,))
             if not rows:
                 raise StoreError(f"no incident {incident_id}")
+            if rows[0][0] == status:
+                # NOTE: a second `resolve` would log "resolved -> resolved" and say it resolved it
+                raise StoreError(f"incident {incident_id} is already {status}")
             self._change_status(incident_id, rows[0][0], status, note, author, utcnow())
 
     def assign(self, incident_id: int, assignee: str, author: str = "") -> None:
@@ -399,7 +418,8 @@ class Store:
     def open_in_blobs(self, blob_ids: Iterable[str], kind: str = "git") -> list[tuple[Incident, Occurrence]]:
         """Open incidents with an occurrence of `kind` in one of these blobs: what a re-scan that
         skipped those blobs still has to report. One (incident, occurrence) per incident, the
-        earliest sighting first."""
+        earliest sighting first; the incident's `occurrences` counts its places of `kind` in that
+        occurrence's repository (what a fresh scan of the history would count)."""
         ids = sorted(set(blob_ids))
         best: dict[int, Occurrence] = {}
         for i in range(0, len(ids), _IN_BATCH):
@@ -414,10 +434,16 @@ class Store:
                 old = best.get(occ.incident_id)
                 if old is None or (occ.first_seen, occ.id) < (old.first_seen, old.id):
                     best[occ.incident_id] = occ
+        from dataclasses import replace
+
         out = []
         for incident_id in sorted(best):
+            occ = best[incident_id]
             rows = self.db.execute(f"SELECT {_INCIDENT_COLS} FROM incidents i WHERE i.id = ?", (incident_id,))
-            out.append((self._incident(rows[0]), best[incident_id]))
+            count = self.db.execute(
+                "SELECT COUNT(*) FROM occurrences WHERE incident_id = ? AND kind = ? AND repository = ?", (incident_id, kind, occ.repository)
+            )[0][0]
+            out.append((replace(self._incident(rows[0]), occurrences=int(count)), occ))
         return out
 
     def mark_scanned(self, repo_id: str, blob_ids: Iterable[str], ruleset_hash: str) -> None:
@@ -469,6 +495,13 @@ class Store:
 
     def bypasses(self) -> list[tuple[int, str, str, dict[str, Any], str]]:
         return [(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in self.db.execute("SELECT id, reason, author, context, created_at FROM bypasses ORDER BY id")]
+
+
+def _under(path: str, folder: str) -> bool:
+    """`path` is `folder` or inside it ("" and "." hold every relative path)."""
+    if folder in ("", "."):
+        return not path.startswith("/")
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
 def _check_status(status: str) -> None:

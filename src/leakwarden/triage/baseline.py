@@ -38,12 +38,33 @@ class BaselineEntry:
 @dataclass
 class Baseline:
     entries: dict[tuple[str, str], BaselineEntry] = field(default_factory=dict)
+    # fingerprint -> entries, built on the first `match` miss (a baseline is not changed after)
+    _by_fp: dict[str, list[BaselineEntry]] | None = field(default=None, repr=False, compare=False)
 
     def __contains__(self, key: object) -> bool:
         return key in self.entries
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    def match(self, key: tuple[str, str]) -> BaselineEntry | None:
+        """The entry accepting this (repository, fingerprint). The empty identity (a checkout
+        without remotes, a folder outside git) matches any repository either way: adding an
+        `origin` remote after `baseline create`, or scanning an export without `.git`, must
+        not turn every accepted secret into a new one. Repositories compare without case:
+        `git@github.com:Acme/App` and `https://github.com/acme/app` are one repository."""
+        entry = self.entries.get(key)
+        if entry is not None:
+            return entry
+        if self._by_fp is None:
+            self._by_fp = {}
+            for e in self.entries.values():
+                self._by_fp.setdefault(e.fingerprint, []).append(e)
+        repo, fp = key
+        for e in self._by_fp.get(fp, ()):
+            if not repo or not e.repository or e.repository.lower() == repo.lower():
+                return e
+        return None
 
     def to_json(self) -> str:
         rows = sorted(self.entries.values(), key=lambda e: (e.repository, e.rule_id, e.fingerprint))
@@ -88,13 +109,17 @@ def update(old: Baseline, findings: Iterable[Finding], default_repository: str, 
     seen = from_findings(findings, default_repository, date)
     merged = Baseline()
     added: list[BaselineEntry] = []
+    kept: set[tuple[str, str]] = set()
     for key, entry in seen.entries.items():
-        if key in old.entries:
-            merged.entries[key] = old.entries[key]
+        known = old.match(key)
+        if known is not None:
+            # under the identity seen now, with the date it was first accepted
+            merged.entries[key] = BaselineEntry(entry.repository, entry.fingerprint, entry.rule_id, known.added)
+            kept.add(known.key)
         else:
             merged.entries[key] = entry
             added.append(entry)
-    pruned = [e for k, e in old.entries.items() if k not in seen.entries]
+    pruned = [e for k, e in old.entries.items() if k not in kept]
     return BaselineUpdate(merged, sorted(added, key=_order), sorted(pruned, key=_order))
 
 
@@ -107,14 +132,14 @@ def split(findings: Iterable[Finding], baseline: Baseline, default_repository: s
     new: list[Finding] = []
     known: list[Finding] = []
     for f in findings:
-        (known if finding_key(f, default_repository) in baseline else new).append(f)
+        (known if baseline.match(finding_key(f, default_repository)) is not None else new).append(f)
     return new, known
 
 
 def load(path: Path) -> Baseline:
     """Read a baseline file; a missing or malformed one is a clear error naming the file."""
     try:
-        raw = path.read_text(encoding="utf-8")
+        raw = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(f"{path}: baseline file not found (create one with `leakwarden baseline create`)") from None
     except (OSError, UnicodeDecodeError) as exc:

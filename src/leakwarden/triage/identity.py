@@ -46,6 +46,17 @@ def find_git_dir(start: Path) -> Path | None:
     return None
 
 
+def worktree_root(start: Path) -> Path | None:
+    """The folder holding the `.git` (folder or file) of the checkout around `start`, else None."""
+    here = start.resolve()
+    if here.is_file():
+        here = here.parent
+    for folder in (here, *here.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
 def _config_files(git_dir: Path) -> list[Path]:
     files = [git_dir / "config"]
     common = git_dir / "commondir"

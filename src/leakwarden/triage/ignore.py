@@ -62,7 +62,7 @@ def add_entries(path: Path, lines: dict[str, str]) -> int:
     """
     read_ignore_file(path)  # refuse to rewrite a file we cannot parse
     try:
-        existing = path.read_text(encoding="utf-8").splitlines()
+        existing = path.read_text(encoding="utf-8-sig").splitlines()
     except FileNotFoundError:
         existing = []
     out: list[str] = []
@@ -86,7 +86,7 @@ def add_entries(path: Path, lines: dict[str, str]) -> int:
 
 def read_ignore_file(path: Path) -> dict[str, IgnoreEntry]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         return {}
     except (OSError, UnicodeDecodeError) as exc:

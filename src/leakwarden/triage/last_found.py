@@ -13,6 +13,7 @@ from pathlib import Path
 from leakwarden.cache import cache_dir, write_atomic
 from leakwarden.errors import LeakwardenError
 from leakwarden.models import Finding
+from leakwarden.triage.ignore import _FP_RE
 
 FILE_NAME = "last-found.json"
 
@@ -47,4 +48,8 @@ def load() -> list[dict[str, str]]:
     items = doc.get("findings") if isinstance(doc, dict) else None
     if not isinstance(items, list):
         raise LeakwardenError(f"{path}: unexpected content; run the scan again")
-    return [i for i in items if isinstance(i, dict) and isinstance(i.get("fingerprint"), str)]
+    found = [i for i in items if isinstance(i, dict) and isinstance(i.get("fingerprint"), str)]
+    if len(found) < len(items) or not all(_FP_RE.match(i["fingerprint"]) for i in found):
+        # NOTE: `ignore --last-found` writes these into the ignore file, which must stay readable
+        raise LeakwardenError(f"{path}: an entry without a valid fingerprint; run the scan again")
+    return found
