@@ -15,13 +15,13 @@ import posixpath
 import tarfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from leakwarden.errors import SourceError
 from leakwarden.fsutil import NotRegularFile, open_regular
-from leakwarden.models import Chunk, Origin, ScanError
+from leakwarden.models import Chunk, Origin, ScanError, Secret
 from leakwarden.sources import OnError, chunks_from_stream
 from leakwarden.sources.archives import (
     DAMAGE_ERRORS,
@@ -136,6 +136,22 @@ def layer_instructions(config: dict[str, Any], count: int) -> list[str]:
     history = [h for h in config.get("history") or [] if isinstance(h, dict) and not h.get("empty_layer")]
     out = [clean_instruction(str(h.get("created_by", ""))) for h in history]
     return (out + [""] * count)[:count]
+
+
+def redact_instructions(manifest: ImageManifest, secrets: list[Secret]) -> ImageManifest:
+    """The manifest with these secrets redacted in its layers' instructions: a `RUN` with a build
+    arg (`|1 TOKEN=...`) holds the value, and every finding in that layer shows the instruction."""
+    values = sorted({s.reveal() for s in secrets if s.reveal()}, key=len, reverse=True)
+    if not values:
+        return manifest
+    shown = {v: Secret(v).redacted for v in values}
+
+    def clean(text: str) -> str:
+        for value in values:
+            text = text.replace(value, shown[value])
+        return text
+
+    return replace(manifest, layers=tuple(replace(layer, instruction=clean(layer.instruction)) for layer in manifest.layers))
 
 
 def _platform_of(config: dict[str, Any], desc: dict[str, Any] | None = None) -> str:
