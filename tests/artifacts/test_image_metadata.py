@@ -158,3 +158,18 @@ def test_fifo_and_devices_are_refused_not_read(tmp_path):
     assert time.monotonic() - started < 30
     (err,) = result.errors
     assert "not a regular file" in err.message
+
+
+def test_json_nested_too_deep_is_a_clean_error(tmp_path):
+    # a few hundred KB of `[` exhaust the JSON parser's recursion: a clear error, not an internal one
+    deep = b"[" * 100_000 + b"]" * 100_000
+    targets = [
+        _docker_save(tmp_path / "config.tar", deep, []),
+        str(write_tar(tmp_path / "manifest.tar", {"manifest.json": deep})),
+        str(write_dir(tmp_path / "layout", {"oci-layout": b'{"imageLayoutVersion": "1.0.0"}', "index.json": deep})),
+    ]
+    for target in targets:
+        with pytest.raises(SourceError, match="not valid JSON"):
+            scan_image(target, use_cache=False)
+    proc = run_cli("scan", "image", targets[0])
+    assert proc.returncode == 2 and proc.stderr.startswith(b"error: ") and b"not valid JSON" in proc.stderr

@@ -173,7 +173,7 @@ def _load_json(store: BlobStore, ref: str) -> Any:
     raw = store.read(ref)
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested thousands deep
         raise SourceError(f"{ref}: not valid JSON ({exc})") from None
 
 
@@ -205,7 +205,7 @@ def _load_manifest(store: BlobStore, digest: str) -> Any:
         return _load_json(store, digest)
     try:
         return json.loads(reader(digest))
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise SourceError(f"{digest}: not valid JSON ({exc})") from None
 
 

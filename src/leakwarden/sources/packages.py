@@ -55,7 +55,7 @@ def _get_json(client: Any, url: str, what: str) -> Any:
         raise SourceError(f"{what}: the index answered HTTP {resp.status_code} ({url})")
     try:
         return resp.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested thousands deep
         raise SourceError(f"{what}: the index returned something that is not JSON ({url})") from None
 
 
