@@ -399,3 +399,17 @@ def test_member_name_flagged_utf8_but_invalid_does_not_hide_the_archive(tmp_path
     with zipfile.ZipFile(_FlagMasked(sfx, sorted(flags[0] + flags[1]))) as zf:
         assert zf.read("\xa0■bad.env") == CONFIG
     assert misflagged_names(io.BytesIO(zip_bytes({"ok.txt": b"x"}))) is None
+
+
+def test_zip_behind_a_launch_script_is_opened(tmp_path):
+    # Spring Boot "fully executable" jars start with a shell script; the zip follows it
+    script = b'#!/bin/bash\n# launch script\nexec java -jar "$0" "$@"\n' + b"#" * 2000 + b"\n"
+    jar = script + zip_bytes({"BOOT-INF/classes/application.properties": CONFIG})
+    (tmp_path / "app.jar").write_bytes(jar)
+    (tmp_path / "bundle.zip").write_bytes(zip_bytes({"lib/app.jar": jar}, zipfile.ZIP_STORED))
+    (tmp_path / "notes.zip").write_bytes(b"not a zip, just text\n")
+    found = by_path(scan_archives([tmp_path / "app.jar", tmp_path / "bundle.zip"]))
+    assert set(found) == {f"{tmp_path}/app.jar!/BOOT-INF/classes/application.properties", f"{tmp_path}/bundle.zip!/lib/app.jar!/BOOT-INF/classes/application.properties"}
+    assert all(f.location.start_line == 4 for f in found.values())
+    result = scan_archives([tmp_path / "notes.zip"])
+    assert not result.findings and not result.errors

@@ -35,6 +35,7 @@ ARCHIVE_EXTENSIONS = (
     ".tar", ".tgz", ".tar.gz", ".tbz", ".tbz2", ".tar.bz2", ".txz", ".tar.xz", ".gem", ".crate",
     ".gz", ".bz2", ".xz", ".zst", ".tzst", ".tar.zst",
 )
+_ZIP_FAMILY = (".zip", ".jar", ".war", ".ear", ".aar", ".whl", ".egg", ".nupkg", ".apk", ".xpi", ".vsix")
 # Member types that are never text: skip them without reading (nested archives are still opened).
 _BINARY_MEMBER_EXT = frozenset(
     ".class .dex .so .dll .dylib .exe .o .a .pyc .pyo .pyd .png .jpg .jpeg .gif .ico .webp .woff .woff2"
@@ -308,6 +309,8 @@ class ArchiveWalker:
             kind = sniff(head)
             if kind is not None and depth >= self.limits.max_depth:
                 self.on_error(ScanError(display, "limit", f"{kind} nested deeper than {self.limits.max_depth} levels; not opened"))
+            elif kind is None and name.lower().endswith(_ZIP_FAMILY):
+                yield from self._prefixed_zip(head, stream, display, depth, origin_for, seekable, name)
             elif kind is None:
                 yield from self._leaf(head, stream, display, origin_for, name)
             elif kind == "zip":
@@ -352,6 +355,25 @@ class ArchiveWalker:
         chunks = text_chunks(io.BytesIO(data[len(head):]), origin_for(display, blob), head)
         if chunks is not None:
             yield from chunks
+
+    def _prefixed_zip(self, head: bytes, stream: Readable, display: str, depth: int, origin_for: OriginFor, seekable: bool, name: str) -> Iterator[Chunk]:
+        """A zip-family name whose bytes do not start as a zip: a zip behind a prefix (a Spring
+        Boot "fully executable" jar starts with its launch script) is opened, anything else is
+        read as a plain file."""
+        if seekable and hasattr(stream, "seek"):
+            is_zip = zipfile.is_zipfile(stream)  # type: ignore[arg-type]
+            stream.seek(len(head))  # type: ignore[attr-defined]
+            if is_zip:
+                yield from self._zip(head, stream, display, depth, origin_for, seekable)
+            else:
+                yield from self._leaf(head, stream, display, origin_for, name)
+            return
+        cap = self.limits.max_nested_in_memory
+        data = head + stream.read(cap + 1 - len(head))
+        if len(data) <= cap and zipfile.is_zipfile(io.BytesIO(data)):
+            yield from self._zip(b"", io.BytesIO(data), display, depth, origin_for, False)
+        else:
+            yield from self._leaf(data, io.BytesIO(), display, origin_for, name)
 
     def _member_name(self, raw: str, parent: str) -> str:
         clean, escapes = sanitize_member_name(raw)
