@@ -15,7 +15,8 @@ import zipfile
 
 import pytest
 
-from leakwarden.artifacts import scan_archives
+from leakwarden.artifacts import scan_archives, scan_image
+from leakwarden.errors import SourceError
 from leakwarden.sources.archives import (
     ArchiveLimits,
     _FlagMasked,
@@ -413,3 +414,23 @@ def test_zip_behind_a_launch_script_is_opened(tmp_path):
     assert all(f.location.start_line == 4 for f in found.values())
     result = scan_archives([tmp_path / "notes.zip"])
     assert not result.findings and not result.errors
+
+
+def test_pax_header_declaring_gigabytes_is_not_read_into_memory(tmp_path):
+    # tarfile reads a pax (or GNU long name) header's body whole: 3 MB of gzip declaring 400 MB
+    # made it hold 400 MB; such a header is refused before its body is read
+    header = tarfile.TarInfo("././@PaxHeader")
+    header.type, header.size = tarfile.XHDTYPE, 400 * 1024 * 1024
+    body = header.tobuf(format=tarfile.USTAR_FORMAT) + b"17 comment=hello\n" * 1000
+    (tmp_path / "pax.tar.gz").write_bytes(gzip.compress(body))
+    (tmp_path / "pax.tar").write_bytes(body)
+    for name in ("pax.tar.gz", "pax.tar"):
+        result = scan_archives([tmp_path / name])
+        assert [e.kind for e in result.errors] == ["corrupt"], name
+        assert "pax header declares 419430400 bytes" in result.errors[0].message
+    from tests.artifacts.imagebuild import write_tar
+
+    image = write_tar(tmp_path / "image.tar", {"manifest.json": b"[]"})
+    image.write_bytes(gzip.compress(body))
+    with pytest.raises(SourceError, match="pax header declares"):
+        scan_image(str(image), use_cache=False)

@@ -134,6 +134,25 @@ class _Guarded:
         return data
 
 
+_TAR_HEADER_TYPES = {
+    tarfile.XHDTYPE: "pax", tarfile.XGLTYPE: "pax global", tarfile.SOLARIS_XHDTYPE: "pax",
+    tarfile.GNUTYPE_LONGNAME: "GNU long name", tarfile.GNUTYPE_LONGLINK: "GNU long link",
+}
+MAX_TAR_HEADER = 1 << 20
+
+
+class BoundedTarInfo(tarfile.TarInfo):
+    """tarfile reads the body of a pax or GNU long-name header into memory whole, at whatever
+    size the header declares: a few MB of gzip could make it hold gigabytes. Real ones are a
+    few KB; past MAX_TAR_HEADER the tar is reported as corrupt instead."""
+
+    def _proc_member(self, tarfile_: tarfile.TarFile) -> tarfile.TarInfo:
+        kind = _TAR_HEADER_TYPES.get(self.type)
+        if kind is not None and self.size > MAX_TAR_HEADER:
+            raise tarfile.ReadError(f"a {kind} header declares {self.size} bytes (over {MAX_TAR_HEADER // 1024} KiB); not read")
+        return super()._proc_member(tarfile_)  # type: ignore[misc,no-any-return]
+
+
 class Prefixed:
     """A stream with its already-sniffed head put back in front."""
 
@@ -441,7 +460,7 @@ class ArchiveWalker:
     def tar(self, stream: Readable, display: str, depth: int, origin_for: OriginFor,
             on_member: Callable[[tarfile.TarInfo, str], bool] | None = None) -> Iterator[Chunk]:
         """Stream a tar; `on_member(info, clean_name)` may veto a member (image whiteouts)."""
-        tf = tarfile.open(fileobj=stream, mode="r|", bufsize=256 * 1024)  # type: ignore[call-overload]
+        tf = tarfile.open(fileobj=stream, mode="r|", bufsize=256 * 1024, tarinfo=BoundedTarInfo)  # type: ignore[call-overload]
         try:
             for info in tf:
                 self.budget.add_member()

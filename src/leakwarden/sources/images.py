@@ -26,6 +26,7 @@ from leakwarden.sources import OnError, chunks_from_stream
 from leakwarden.sources.archives import (
     DAMAGE_ERRORS,
     ArchiveWalker,
+    BoundedTarInfo,
     Prefixed,
     Readable,
     StreamLimitError,
@@ -300,7 +301,7 @@ class TarStore:
         except OSError as exc:
             raise SourceError(f"{path}: cannot read: {exc.strerror or exc}") from None
         try:
-            self.tar = tarfile.open(fileobj=self._fh, mode="r:*")
+            self.tar = tarfile.open(fileobj=self._fh, mode="r:*", tarinfo=BoundedTarInfo)
             self.members = {m.name.lstrip("./").lstrip("/"): m for m in self.tar.getmembers() if m.isreg()}
         except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
             self._fh.close()
