@@ -173,3 +173,38 @@ def test_json_nested_too_deep_is_a_clean_error(tmp_path):
             scan_image(target, use_cache=False)
     proc = run_cli("scan", "image", targets[0])
     assert proc.returncode == 2 and proc.stderr.startswith(b"error: ") and b"not valid JSON" in proc.stderr
+
+
+def test_registry_manifest_of_the_wrong_shape_is_a_clean_error():
+    # a server on 127.0.0.1 speaking just enough of the distribution API to hand out odd manifests
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    docs = {
+        "/v2/team/list/manifests/1.0": b"[1, 2]",
+        "/v2/team/entry/manifests/1.0": json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [5]}).encode(),
+        "/v2/team/deep/manifests/1.0": b"[" * 100_000 + b"]" * 100_000,
+    }
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server API
+            body = b"{}" if self.path == "/v2/" else docs.get(self.path)
+            self.send_response(200 if body is not None else 404)
+            self.send_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+            self.send_header("Content-Length", str(len(body or b"")))
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host = f"127.0.0.1:{server.server_address[1]}"
+    try:
+        for repo, says in (("list", "malformed manifest"), ("entry", "malformed manifest"), ("deep", "not JSON")):
+            with pytest.raises(SourceError, match=says):
+                scan_image(f"{host}/team/{repo}:1.0", use_cache=False)
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -339,7 +339,7 @@ def open_remote_image(target: str, platform: str | None, *, insecure: bool = Fal
         except (ValueError, RecursionError):  # RecursionError: nested thousands deep
             raise SourceError(f"{ref}: the registry returned a manifest that is not JSON") from None
         manifests = resolve(store, doc, str(ref), platform, on_error=on_error)
-    except (SourceError, KeyError, TypeError) as exc:
+    except (SourceError, KeyError, TypeError, AttributeError) as exc:  # AttributeError: a list or number where an object belongs
         store.close()
         if isinstance(exc, SourceError):
             raise
