@@ -208,3 +208,35 @@ def test_registry_manifest_of_the_wrong_shape_is_a_clean_error():
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_docker_save_layer_stored_once_behind_symlinks(tmp_path):
+    # classic `docker save` writes a layer an image holds twice once; the other <id>/layer.tar
+    # is a symlink to it, and `tar` re-packing an extracted save stores hard links, in whatever
+    # order it walks the folders: here the links are listed before the file they name
+    import io
+    import tarfile
+
+    from tests.artifacts.imagebuild import docker_save_files
+
+    secret = Layer({"etc/app.env": f"t={CIRCLE}\n".encode()}, "COPY app.env /etc/")
+    img = Image(layers=[secret, secret, secret, secret])
+    files = docker_save_files(img)
+    entry = json.loads(files["manifest.json"])[0]
+    first = entry["Layers"][0]
+    entry["Layers"] = ["c3/layer.tar", first, "c4/layer.tar", first]
+    files["manifest.json"] = json.dumps([entry]).encode()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+        for name, kind, target in (("c3/layer.tar", tarfile.SYMTYPE, "../" + first), ("c4/layer.tar", tarfile.LNKTYPE, first)):
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = kind, target
+            tf.addfile(info)
+    (tmp_path / "img.tar").write_bytes(buf.getvalue())
+    result = scan_image(str(tmp_path / "img.tar"), use_cache=False)
+    assert not result.errors
+    assert sorted(f.location.extra["layer_index"] for f in result.findings if f.location.path == "/etc/app.env") == [1, 2, 3, 4]

@@ -289,6 +289,29 @@ def _blob_path(ref: str) -> str:
     return ref
 
 
+def _tar_members(members: list[tarfile.TarInfo]) -> dict[str, tarfile.TarInfo]:
+    """Regular members by name, and links resolved to the regular member they name: `docker
+    save` writes a layer that an image holds twice once, and `<id>/layer.tar` symlinks to it."""
+    def key(name: str) -> str:
+        return name.lstrip("./").lstrip("/")
+
+    regular = {key(m.name): m for m in members if m.isreg()}
+    links = {key(m.name): m for m in members if m.issym() or m.islnk()}
+    out = dict(regular)
+    for name, link in links.items():
+        hops = 0
+        while link is not None and hops < 8:  # a chain of links, never a loop
+            if link.issym():
+                target = posixpath.normpath(posixpath.join(posixpath.dirname(key(link.name)), link.linkname))
+            else:
+                target = posixpath.normpath(key(link.linkname))
+            if target in regular:
+                out.setdefault(name, regular[target])
+                break
+            link, hops = links.get(target), hops + 1
+    return out
+
+
 class TarStore:
     """A `docker save` tarball (plain or gzip): members read by path or digest."""
 
@@ -302,7 +325,7 @@ class TarStore:
             raise SourceError(f"{path}: cannot read: {exc.strerror or exc}") from None
         try:
             self.tar = tarfile.open(fileobj=self._fh, mode="r:*", tarinfo=BoundedTarInfo)
-            self.members = {m.name.lstrip("./").lstrip("/"): m for m in self.tar.getmembers() if m.isreg()}
+            self.members = _tar_members(self.tar.getmembers())
         except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
             self._fh.close()
             raise SourceError(f"{path}: not a readable image tarball ({describe_error(exc)})") from None
