@@ -12,6 +12,7 @@ import struct
 import subprocess
 import tarfile
 import zipfile
+import zlib
 
 import pytest
 
@@ -434,3 +435,24 @@ def test_pax_header_declaring_gigabytes_is_not_read_into_memory(tmp_path):
     image.write_bytes(gzip.compress(body))
     with pytest.raises(SourceError, match="pax header declares"):
         scan_image(str(image), use_cache=False)
+
+
+def _many_entries_zip(entries: int) -> bytes:
+    """A zip whose central directory lists `entries` names, all pointing at one small member."""
+    data, name = b"hello\n", b"a"
+    crc = zlib.crc32(data)
+    local = struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0, 0, 0, 0, crc, len(data), len(data), len(name), 0) + name + data
+    entry = struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, 0, 0, 0, 0, crc, len(data), len(data), len(name), 0, 0, 0, 0, 0, 0) + name
+    cd = entry * entries
+    count = min(entries, 0xFFFF)
+    return local + cd + struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, count, count, len(cd), len(local), 0)
+
+
+def test_central_directory_far_beyond_the_member_limit_is_not_parsed(tmp_path):
+    # zipfile builds every entry of the central directory before the member limit can act: about
+    # ten times its size in memory (a 47 MB one took 440 MB); one too large for the limit is refused
+    (tmp_path / "many.zip").write_bytes(_many_entries_zip(25_000))
+    result = scan_archives([tmp_path / "many.zip"], limits=ArchiveLimits(max_members=100))
+    assert [e.kind for e in result.errors] == ["limit"] and "central directory of 1 MB" in result.errors[0].message
+    result = scan_archives([tmp_path / "many.zip"], limits=ArchiveLimits(max_members=30_000))
+    assert not result.errors and result.stats.files == 1

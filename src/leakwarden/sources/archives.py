@@ -418,6 +418,14 @@ class ArchiveWalker:
             self._ancestors.append(digest)
             fileobj = io.BytesIO(data)
         try:
+            # zipfile parses the whole central directory first, some ten times its size in memory:
+            # one far larger than the member limit needs is refused before that
+            found = central_directory(fileobj)
+            cap = max(self.limits.max_members * _CD_BYTES_PER_MEMBER, 1 << 20)
+            if found is not None and found[0] > cap:
+                self.on_error(ScanError(display, "limit", f"zip central directory of {found[0] / 1e6:.0f} MB is larger than {self.limits.max_members}"
+                                        " members need; not opened (possible zip bomb; raise --max-archive-members)"))
+                return
             try:
                 zf = zipfile.ZipFile(fileobj)
             except UnicodeDecodeError:
@@ -483,12 +491,12 @@ class ArchiveWalker:
 
 _EOCD = struct.Struct("<4s4xHHIIH")  # signature, entries here, entries, CD size, CD offset, comment length
 _CD_SCAN_LIMIT = 256 * 1024 * 1024
+_CD_BYTES_PER_MEMBER = 256  # a central directory entry: 46 bytes, its name, extra fields, comment
 
 
-def misflagged_names(fh: Any) -> tuple[list[int], list[int]] | None:
-    """Where the UTF-8 flags (bit 11) of zip entries whose names are not valid UTF-8 sit: the
-    file offsets of the flag's high byte in the central directory and in the local headers.
-    None when the central directory cannot be found (zipfile reports why)."""
+def central_directory(fh: Any) -> tuple[int, int, int] | None:
+    """(size, offset, bytes prepended to the archive) of a zip's central directory, from its end
+    records (zip64 too); None when they cannot be found (zipfile reports why)."""
     fh.seek(0, 2)
     size = fh.tell()
     tail_len = min(size, _EOCD.size + 0xFFFF)
@@ -511,8 +519,19 @@ def misflagged_names(fh: Any) -> tuple[list[int], list[int]] | None:
                 cd_size, cd_offset = struct.unpack_from("<QQ", record, 40)
                 end = eocd - 20 - 56
     concat = end - cd_size - cd_offset  # bytes prepended to the archive (self-extractors)
-    if cd_size > _CD_SCAN_LIMIT or concat < 0 or cd_offset + concat < 0:
+    if concat < 0 or cd_offset + concat < 0:
         return None
+    return cd_size, cd_offset, concat
+
+
+def misflagged_names(fh: Any) -> tuple[list[int], list[int]] | None:
+    """Where the UTF-8 flags (bit 11) of zip entries whose names are not valid UTF-8 sit: the
+    file offsets of the flag's high byte in the central directory and in the local headers.
+    None when the central directory cannot be found (zipfile reports why)."""
+    found = central_directory(fh)
+    if found is None or found[0] > _CD_SCAN_LIMIT:
+        return None
+    cd_size, cd_offset, concat = found
     fh.seek(cd_offset + concat)
     cd = fh.read(cd_size)
     central: list[int] = []
