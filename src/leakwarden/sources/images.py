@@ -98,9 +98,16 @@ class LayerRecord:
         return True
 
     def removes(self, path: str) -> bool:
-        if any(path == d or path.startswith(d + "/") for d in self.deleted):
+        """Whether `path` or a folder above it is deleted here, or a folder above it is opaque.
+        Looked up folder by folder: a layer can hold 200,000 whiteouts."""
+        if path in self.deleted:
             return True
-        return any(d == "" or path.startswith(d + "/") for d in self.opaque)
+        folder = path
+        while folder:
+            folder = posixpath.dirname(folder)
+            if folder in self.opaque or (folder and folder in self.deleted):
+                return True
+        return False
 
     def to_json(self) -> dict[str, list[str]]:
         return {"deleted": sorted(self.deleted), "opaque": sorted(self.opaque)}
