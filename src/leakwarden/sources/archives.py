@@ -150,7 +150,7 @@ class BoundedTarInfo(tarfile.TarInfo):
         kind = _TAR_HEADER_TYPES.get(self.type)
         if kind is not None and self.size > MAX_TAR_HEADER:
             raise tarfile.ReadError(f"a {kind} header declares {self.size} bytes (over {MAX_TAR_HEADER // 1024} KiB); not read")
-        return super()._proc_member(tarfile_)  # type: ignore[misc,no-any-return]
+        return super()._proc_member(tarfile_)  # type: ignore[misc]
 
 
 class Prefixed:
@@ -380,8 +380,9 @@ class ArchiveWalker:
         Boot "fully executable" jar starts with its launch script) is opened, anything else is
         read as a plain file."""
         if seekable and hasattr(stream, "seek"):
-            is_zip = zipfile.is_zipfile(stream)  # type: ignore[arg-type]
-            stream.seek(len(head))  # type: ignore[attr-defined]
+            fileobj: Any = stream  # seekable: the file itself
+            is_zip = zipfile.is_zipfile(fileobj)
+            fileobj.seek(len(head))
             if is_zip:
                 yield from self._zip(head, stream, display, depth, origin_for, seekable)
             else:

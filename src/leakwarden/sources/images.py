@@ -305,7 +305,8 @@ def _tar_members(members: list[tarfile.TarInfo]) -> dict[str, tarfile.TarInfo]:
     regular = {key(m.name): m for m in members if m.isreg()}
     links = {key(m.name): m for m in members if m.issym() or m.islnk()}
     out = dict(regular)
-    for name, link in links.items():
+    for name, first in links.items():
+        link: tarfile.TarInfo | None = first
         hops = 0
         while link is not None and hops < 8:  # a chain of links, never a loop
             if link.issym():
