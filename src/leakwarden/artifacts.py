@@ -180,6 +180,9 @@ def _scan_manifests(scanner: ArtifactScanner, manifests: list[Any], detector: De
             configs_seen[manifest.config_digest] = scanner.scan(images.config_chunks(manifest))
         # a build arg's value sits in the instruction each layer finding carries: redact it there
         manifest = images.redact_instructions(manifest, [f.secret for f in configs_seen[manifest.config_digest]])
+        if len(manifest.layers) > images.MAX_LAYERS:
+            scanner.on_error(ScanError(manifest.name, "limit", f"{len(manifest.layers)} layers; only the first {images.MAX_LAYERS} were scanned"))
+            manifest = replace(manifest, layers=manifest.layers[: images.MAX_LAYERS])
         records: list[images.LayerRecord] = []
         found: list[tuple[int, Finding]] = []
         for layer in manifest.layers:

@@ -240,3 +240,16 @@ def test_docker_save_layer_stored_once_behind_symlinks(tmp_path):
     result = scan_image(str(tmp_path / "img.tar"), use_cache=False)
     assert not result.errors
     assert sorted(f.location.extra["layer_index"] for f in result.findings if f.location.path == "/etc/app.env") == [1, 2, 3, 4]
+
+
+def test_layers_past_the_limit_are_left_out_with_a_warning(tmp_path, monkeypatch):
+    # a manifest may list one layer 100,000 times; the deletion notes compare each layer with
+    # every later one, so past MAX_LAYERS the rest is left out (5,000 took 10 s of CPU)
+    from tests.artifacts.imagebuild import docker_save_files
+
+    monkeypatch.setattr(images, "MAX_LAYERS", 3)
+    secret = Layer({"etc/app.env": f"t={CIRCLE}\n".encode()}, "COPY app.env /etc/")
+    target = write_tar(tmp_path / "img.tar", docker_save_files(Image(layers=[secret] * 5)))
+    result = scan_image(str(target), use_cache=False)
+    assert [(e.kind, e.message) for e in result.errors] == [("limit", "5 layers; only the first 3 were scanned")]
+    assert sorted(f.location.extra["layer_index"] for f in result.findings if f.location.path == "/etc/app.env") == [1, 2, 3]

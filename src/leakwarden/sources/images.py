@@ -48,6 +48,9 @@ _MAX_JSON = 16 * 1024 * 1024
 # Manifests and indexes one image may resolve to: a real multi-platform index lists tens, an OCI
 # layout a few hundred tags; three levels of indexes listing each other 30 times list 810,000.
 MAX_MANIFESTS = 1024
+# Layers of one image: Docker stops at 127, other builders at a few hundred. A manifest can list
+# one layer 100,000 times, and noting deletions compares every layer with the ones after it.
+MAX_LAYERS = 1000
 OPAQUE = ".wh..wh..opq"
 WHITEOUT = ".wh."
 
