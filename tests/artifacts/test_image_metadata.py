@@ -253,3 +253,54 @@ def test_layers_past_the_limit_are_left_out_with_a_warning(tmp_path, monkeypatch
     result = scan_image(str(target), use_cache=False)
     assert [(e.kind, e.message) for e in result.errors] == [("limit", "5 layers; only the first 3 were scanned")]
     assert sorted(f.location.extra["layer_index"] for f in result.findings if f.location.path == "/etc/app.env") == [1, 2, 3]
+
+
+def test_registry_layer_with_bytes_after_its_tar_end_is_still_checked_against_its_digest():
+    # the digest of a pulled blob is checked when its body ends; the tar walk stops at the tar's
+    # end marker, so a mirror serving the right tar followed by other bytes went unnoticed and the
+    # layer was cached as clean under a digest its content does not have
+    import hashlib
+    import os
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from tests.artifacts.imagebuild import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, tar_bytes
+
+    def sha(data: bytes) -> str:
+        return "sha256:" + hashlib.sha256(data).hexdigest()
+
+    layer = tar_bytes({"etc/hostname": b"box\n"})
+    config = Image(layers=[Layer({}, "ADD x")]).config([sha(layer)])
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG, "digest": sha(config), "size": len(config)},
+        "layers": [{"mediaType": OCI_LAYER, "digest": sha(layer), "size": len(layer)}],
+    }).encode()
+    docs = {
+        "/v2/": b"{}", "/v2/team/app/manifests/1.0": manifest, f"/v2/team/app/blobs/{sha(config)}": config,
+        f"/v2/team/app/blobs/{sha(layer)}": layer + os.urandom(600_000),
+    }
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server API
+            body = docs.get(self.path)
+            self.send_response(200 if body is not None else 404)
+            self.send_header("Content-Type", OCI_MANIFEST)
+            self.send_header("Content-Length", str(len(body or b"")))
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    target = f"127.0.0.1:{server.server_address[1]}/team/app:1.0"
+    try:
+        for _ in range(2):  # the second scan must not trust a cache entry written by the first
+            result = scan_image(target)
+            assert [e.kind for e in result.errors] == ["unreadable"]
+            assert "does not match its digest" in result.errors[0].message
+    finally:
+        server.shutdown()
+        server.server_close()
