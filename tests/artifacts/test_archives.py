@@ -456,3 +456,18 @@ def test_central_directory_far_beyond_the_member_limit_is_not_parsed(tmp_path):
     assert [e.kind for e in result.errors] == ["limit"] and "central directory of 1 MB" in result.errors[0].message
     result = scan_archives([tmp_path / "many.zip"], limits=ArchiveLimits(max_members=30_000))
     assert not result.errors and result.stats.files == 1
+
+
+def test_text_before_the_damage_in_a_truncated_member_is_scanned(tmp_path):
+    # a cut download: the member's first part is readable, only its end is lost; that part was
+    # dropped with the damage, the secret in it unreported
+    text = f"t={CIRCLE}\n".encode() + b"lorem ipsum dolor sit amet\n" * 20_000
+    gz = gzip.compress(text)
+    (tmp_path / "notes.txt.gz").write_bytes(gz[: len(gz) // 2])
+    (tmp_path / "cut.tar").write_bytes(tar_bytes({"app.env": text})[:300_000])
+    (tmp_path / "bad-crc.zip").write_bytes(zip_bytes({"app.env": text}, zipfile.ZIP_STORED).replace(b"lorem ipsum", b"LOREM ipsum", 1))
+    for name, says in (("notes.txt.gz", "truncated"), ("cut.tar", "unexpected end of data"), ("bad-crc.zip", "Bad CRC-32")):
+        result = scan_archives([tmp_path / name])
+        assert [f.secret.reveal() for f in result.findings] == [CIRCLE], name
+        assert result.findings[0].location.start_line == 1
+        assert result.errors and says in result.errors[0].message, (name, result.errors)

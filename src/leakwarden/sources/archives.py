@@ -43,6 +43,7 @@ _BINARY_MEMBER_EXT = frozenset(
 )
 _HEAD = 1024
 _READ_BLOCK = 1 << 20
+_LEAF_BLOCK = 64 * 1024
 OriginFor = Callable[[str, "str | None"], Origin]
 
 
@@ -366,7 +367,16 @@ class ArchiveWalker:
             self.on_error(ScanError(display, "binary", "skipped: binary content"))
             return
         limit = self.limits.max_member_size
-        data = head if len(head) > limit else head + stream.read(limit + 1 - len(head))
+        # read in blocks: a truncated or damaged stream raises on the read that meets the damage
+        # and drops what that read had, so what came before is kept and scanned, then reported
+        parts, size, damage = [head], len(head), None
+        try:
+            while size <= limit and (block := stream.read(min(_LEAF_BLOCK, limit + 1 - size))):
+                parts.append(block)
+                size += len(block)
+        except DAMAGE_ERRORS as exc:
+            damage = exc
+        data = b"".join(parts)
         if len(data) > limit:
             self.on_error(ScanError(display, "too-large", f"skipped: over the {limit / 1e6:.1f} MB member size limit"))
             return
@@ -374,6 +384,8 @@ class ArchiveWalker:
         chunks = text_chunks(io.BytesIO(data[len(head):]), origin_for(display, blob), head)
         if chunks is not None:
             yield from chunks
+        if damage is not None:
+            raise damage
 
     def _prefixed_zip(self, head: bytes, stream: Readable, display: str, depth: int, origin_for: OriginFor, seekable: bool, name: str) -> Iterator[Chunk]:
         """A zip-family name whose bytes do not start as a zip: a zip behind a prefix (a Spring
