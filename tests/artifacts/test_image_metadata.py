@@ -304,3 +304,23 @@ def test_registry_layer_with_bytes_after_its_tar_end_is_still_checked_against_it
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_local_layer_blob_that_does_not_match_its_digest_is_reported_and_not_cached(tmp_path):
+    # a blob altered (or damaged) in a layout was scanned as if it were the layer its name claims,
+    # and cached as clean: a later scan of the real layer, local or pulled, then skipped it
+    from tests.artifacts.imagebuild import tar_bytes
+
+    img = Image(layers=[Layer({"etc/hostname": b"box\n"}, "ADD x"), Layer({"app/.env": f"t={CIRCLE}\n".encode()}, "COPY .env /app/")])
+    files = oci_files([img], gzip_layers=False)
+    manifest = json.loads(files[_blob_name(json.loads(files["index.json"])["manifests"][0]["digest"])])
+    secret_blob = _blob_name(manifest["layers"][1]["digest"])
+    real = files[secret_blob]
+    files[secret_blob] = tar_bytes({"app/.env": b"t=nothing\n"})
+    layout = write_dir(tmp_path / "layout", files)
+    altered = scan_image(str(layout))
+    assert not altered.findings
+    assert [e.kind for e in altered.errors] == ["unreadable"] and "does not match its digest" in altered.errors[0].message
+    (layout / secret_blob).write_bytes(real)
+    honest = scan_image(str(layout))
+    assert [f.location.path for f in honest.findings if f.location.layer] == ["/app/.env"] and not honest.errors

@@ -8,6 +8,7 @@ whiteouts are recorded so a finding in a file deleted by a later layer can say i
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -496,6 +497,26 @@ def config_chunks(manifest: ImageManifest) -> Iterator[Chunk]:
         yield from chunks_from_stream(io.BytesIO("\n".join(lines).encode("utf-8", "replace")), origin)
 
 
+class _Digesting:
+    """Hashes a layer blob as it is read, to compare with its digest once it has been read whole."""
+
+    def __init__(self, inner: Readable, digest: str) -> None:
+        self.inner = inner
+        self.digest = digest
+        algo, _, self.expected = digest.partition(":")
+        self.hash = hashlib.new(algo) if algo in ("sha256", "sha512") else None  # else a path: nothing to check
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.inner.read(n)
+        if self.hash is not None:
+            self.hash.update(data)
+        return data
+
+    def check(self) -> None:
+        if self.hash is not None and self.hash.hexdigest() != self.expected.lower():
+            raise SourceError(f"blob {self.digest}: its content does not match its digest")
+
+
 def layer_chunks(walker: ArchiveWalker, manifest: ImageManifest, layer: LayerRef, record: LayerRecord, on_error: OnError) -> Iterator[Chunk]:
     """Stream one layer (tar, maybe compressed) and yield its text files as chunks."""
     label = f"{manifest.name} layer {layer.index} ({layer.digest[:19]})"
@@ -505,7 +526,10 @@ def layer_chunks(walker: ArchiveWalker, manifest: ImageManifest, layer: LayerRef
         return Origin("image", path=display, blob=blob, layer=layer.digest, extra=extra)
 
     try:
-        with layer.opener() as fh:
+        with layer.opener() as raw:
+            # a registry blob checks its own digest; a local layout's or tarball's is checked here,
+            # or a damaged or altered blob would be cached as clean under the digest it claims
+            fh: Any = raw if getattr(raw, "digest", None) == layer.digest else _Digesting(raw, layer.digest)
             head = fh.read(1024)
             kind = sniff(head)
             stream: Readable = Prefixed(head, fh)
@@ -522,6 +546,8 @@ def layer_chunks(walker: ArchiveWalker, manifest: ImageManifest, layer: LayerRef
             # come before that, and bytes after it would go unchecked (and the layer cached as clean)
             while fh.read(_READ_REST):
                 pass
+            if isinstance(fh, _Digesting):
+                fh.check()
     except WalkLimitError as exc:
         on_error(ScanError(label, "limit", str(exc)))
     except StreamLimitError as exc:
