@@ -173,12 +173,16 @@ def scan_image(
 def _scan_manifests(scanner: ArtifactScanner, manifests: list[Any], detector: Detector, limits: ArchiveLimits, settings: Settings, use_cache: bool) -> None:
     from leakwarden.sources import images
 
-    configs_seen: set[str] = set()
+    configs_seen: dict[str, list[Finding]] = {}
     layers_done: dict[str, tuple[list[Finding], images.LayerRecord]] = {}
     for manifest in manifests:
         if manifest.config_digest not in configs_seen:
-            configs_seen.add(manifest.config_digest)
-            scanner.scan(images.config_chunks(manifest))
+            configs_seen[manifest.config_digest] = scanner.scan(images.config_chunks(manifest))
+        # a build arg's value sits in the instruction each layer finding carries: redact it there
+        manifest = images.redact_instructions(manifest, [f.secret for f in configs_seen[manifest.config_digest]])
+        if len(manifest.layers) > images.MAX_LAYERS:
+            scanner.on_error(ScanError(manifest.name, "limit", f"{len(manifest.layers)} layers; only the first {images.MAX_LAYERS} were scanned"))
+            manifest = replace(manifest, layers=manifest.layers[: images.MAX_LAYERS])
         records: list[images.LayerRecord] = []
         found: list[tuple[int, Finding]] = []
         for layer in manifest.layers:

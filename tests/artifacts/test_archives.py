@@ -12,10 +12,12 @@ import struct
 import subprocess
 import tarfile
 import zipfile
+import zlib
 
 import pytest
 
-from leakwarden.artifacts import scan_archives
+from leakwarden.artifacts import scan_archives, scan_image
+from leakwarden.errors import SourceError
 from leakwarden.sources.archives import (
     ArchiveLimits,
     _FlagMasked,
@@ -399,3 +401,73 @@ def test_member_name_flagged_utf8_but_invalid_does_not_hide_the_archive(tmp_path
     with zipfile.ZipFile(_FlagMasked(sfx, sorted(flags[0] + flags[1]))) as zf:
         assert zf.read("\xa0■bad.env") == CONFIG
     assert misflagged_names(io.BytesIO(zip_bytes({"ok.txt": b"x"}))) is None
+
+
+def test_zip_behind_a_launch_script_is_opened(tmp_path):
+    # Spring Boot "fully executable" jars start with a shell script; the zip follows it
+    script = b'#!/bin/bash\n# launch script\nexec java -jar "$0" "$@"\n' + b"#" * 2000 + b"\n"
+    jar = script + zip_bytes({"BOOT-INF/classes/application.properties": CONFIG})
+    (tmp_path / "app.jar").write_bytes(jar)
+    (tmp_path / "bundle.zip").write_bytes(zip_bytes({"lib/app.jar": jar}, zipfile.ZIP_STORED))
+    (tmp_path / "notes.zip").write_bytes(b"not a zip, just text\n")
+    found = by_path(scan_archives([tmp_path / "app.jar", tmp_path / "bundle.zip"]))
+    assert set(found) == {f"{tmp_path}/app.jar!/BOOT-INF/classes/application.properties", f"{tmp_path}/bundle.zip!/lib/app.jar!/BOOT-INF/classes/application.properties"}
+    assert all(f.location.start_line == 4 for f in found.values())
+    result = scan_archives([tmp_path / "notes.zip"])
+    assert not result.findings and not result.errors
+
+
+def test_pax_header_declaring_gigabytes_is_not_read_into_memory(tmp_path):
+    # tarfile reads a pax (or GNU long name) header's body whole: 3 MB of gzip declaring 400 MB
+    # made it hold 400 MB; such a header is refused before its body is read
+    header = tarfile.TarInfo("././@PaxHeader")
+    header.type, header.size = tarfile.XHDTYPE, 400 * 1024 * 1024
+    body = header.tobuf(format=tarfile.USTAR_FORMAT) + b"17 comment=hello\n" * 1000
+    (tmp_path / "pax.tar.gz").write_bytes(gzip.compress(body))
+    (tmp_path / "pax.tar").write_bytes(body)
+    for name in ("pax.tar.gz", "pax.tar"):
+        result = scan_archives([tmp_path / name])
+        assert [e.kind for e in result.errors] == ["corrupt"], name
+        assert "pax header declares 419430400 bytes" in result.errors[0].message
+    from tests.artifacts.imagebuild import write_tar
+
+    image = write_tar(tmp_path / "image.tar", {"manifest.json": b"[]"})
+    image.write_bytes(gzip.compress(body))
+    with pytest.raises(SourceError, match="pax header declares"):
+        scan_image(str(image), use_cache=False)
+
+
+def _many_entries_zip(entries: int) -> bytes:
+    """A zip whose central directory lists `entries` names, all pointing at one small member."""
+    data, name = b"hello\n", b"a"
+    crc = zlib.crc32(data)
+    local = struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0, 0, 0, 0, crc, len(data), len(data), len(name), 0) + name + data
+    entry = struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, 0, 0, 0, 0, crc, len(data), len(data), len(name), 0, 0, 0, 0, 0, 0) + name
+    cd = entry * entries
+    count = min(entries, 0xFFFF)
+    return local + cd + struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, count, count, len(cd), len(local), 0)
+
+
+def test_central_directory_far_beyond_the_member_limit_is_not_parsed(tmp_path):
+    # zipfile builds every entry of the central directory before the member limit can act: about
+    # ten times its size in memory (a 47 MB one took 440 MB); one too large for the limit is refused
+    (tmp_path / "many.zip").write_bytes(_many_entries_zip(25_000))
+    result = scan_archives([tmp_path / "many.zip"], limits=ArchiveLimits(max_members=100))
+    assert [e.kind for e in result.errors] == ["limit"] and "central directory of 1 MB" in result.errors[0].message
+    result = scan_archives([tmp_path / "many.zip"], limits=ArchiveLimits(max_members=30_000))
+    assert not result.errors and result.stats.files == 1
+
+
+def test_text_before_the_damage_in_a_truncated_member_is_scanned(tmp_path):
+    # a cut download: the member's first part is readable, only its end is lost; that part was
+    # dropped with the damage, the secret in it unreported
+    text = f"t={CIRCLE}\n".encode() + b"lorem ipsum dolor sit amet\n" * 20_000
+    gz = gzip.compress(text)
+    (tmp_path / "notes.txt.gz").write_bytes(gz[: len(gz) // 2])
+    (tmp_path / "cut.tar").write_bytes(tar_bytes({"app.env": text})[:300_000])
+    (tmp_path / "bad-crc.zip").write_bytes(zip_bytes({"app.env": text}, zipfile.ZIP_STORED).replace(b"lorem ipsum", b"LOREM ipsum", 1))
+    for name, says in (("notes.txt.gz", "truncated"), ("cut.tar", "unexpected end of data"), ("bad-crc.zip", "Bad CRC-32")):
+        result = scan_archives([tmp_path / name])
+        assert [f.secret.reveal() for f in result.findings] == [CIRCLE], name
+        assert result.findings[0].location.start_line == 1
+        assert result.errors and says in result.errors[0].message, (name, result.errors)

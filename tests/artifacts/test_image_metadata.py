@@ -158,3 +158,169 @@ def test_fifo_and_devices_are_refused_not_read(tmp_path):
     assert time.monotonic() - started < 30
     (err,) = result.errors
     assert "not a regular file" in err.message
+
+
+def test_json_nested_too_deep_is_a_clean_error(tmp_path):
+    # a few hundred KB of `[` exhaust the JSON parser's recursion: a clear error, not an internal one
+    deep = b"[" * 100_000 + b"]" * 100_000
+    targets = [
+        _docker_save(tmp_path / "config.tar", deep, []),
+        str(write_tar(tmp_path / "manifest.tar", {"manifest.json": deep})),
+        str(write_dir(tmp_path / "layout", {"oci-layout": b'{"imageLayoutVersion": "1.0.0"}', "index.json": deep})),
+    ]
+    for target in targets:
+        with pytest.raises(SourceError, match="not valid JSON"):
+            scan_image(target, use_cache=False)
+    proc = run_cli("scan", "image", targets[0])
+    assert proc.returncode == 2 and proc.stderr.startswith(b"error: ") and b"not valid JSON" in proc.stderr
+
+
+def test_registry_manifest_of_the_wrong_shape_is_a_clean_error():
+    # a server on 127.0.0.1 speaking just enough of the distribution API to hand out odd manifests
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    docs = {
+        "/v2/team/list/manifests/1.0": b"[1, 2]",
+        "/v2/team/entry/manifests/1.0": json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [5]}).encode(),
+        "/v2/team/deep/manifests/1.0": b"[" * 100_000 + b"]" * 100_000,
+    }
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server API
+            body = b"{}" if self.path == "/v2/" else docs.get(self.path)
+            self.send_response(200 if body is not None else 404)
+            self.send_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+            self.send_header("Content-Length", str(len(body or b"")))
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host = f"127.0.0.1:{server.server_address[1]}"
+    try:
+        for repo, says in (("list", "malformed manifest"), ("entry", "malformed manifest"), ("deep", "not JSON")):
+            with pytest.raises(SourceError, match=says):
+                scan_image(f"{host}/team/{repo}:1.0", use_cache=False)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_docker_save_layer_stored_once_behind_symlinks(tmp_path):
+    # classic `docker save` writes a layer an image holds twice once; the other <id>/layer.tar
+    # is a symlink to it, and `tar` re-packing an extracted save stores hard links, in whatever
+    # order it walks the folders: here the links are listed before the file they name
+    import io
+    import tarfile
+
+    from tests.artifacts.imagebuild import docker_save_files
+
+    secret = Layer({"etc/app.env": f"t={CIRCLE}\n".encode()}, "COPY app.env /etc/")
+    img = Image(layers=[secret, secret, secret, secret])
+    files = docker_save_files(img)
+    entry = json.loads(files["manifest.json"])[0]
+    first = entry["Layers"][0]
+    entry["Layers"] = ["c3/layer.tar", first, "c4/layer.tar", first]
+    files["manifest.json"] = json.dumps([entry]).encode()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+        for name, kind, target in (("c3/layer.tar", tarfile.SYMTYPE, "../" + first), ("c4/layer.tar", tarfile.LNKTYPE, first)):
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = kind, target
+            tf.addfile(info)
+    (tmp_path / "img.tar").write_bytes(buf.getvalue())
+    result = scan_image(str(tmp_path / "img.tar"), use_cache=False)
+    assert not result.errors
+    assert sorted(f.location.extra["layer_index"] for f in result.findings if f.location.path == "/etc/app.env") == [1, 2, 3, 4]
+
+
+def test_layers_past_the_limit_are_left_out_with_a_warning(tmp_path, monkeypatch):
+    # a manifest may list one layer 100,000 times; the deletion notes compare each layer with
+    # every later one, so past MAX_LAYERS the rest is left out (5,000 took 10 s of CPU)
+    from tests.artifacts.imagebuild import docker_save_files
+
+    monkeypatch.setattr(images, "MAX_LAYERS", 3)
+    secret = Layer({"etc/app.env": f"t={CIRCLE}\n".encode()}, "COPY app.env /etc/")
+    target = write_tar(tmp_path / "img.tar", docker_save_files(Image(layers=[secret] * 5)))
+    result = scan_image(str(target), use_cache=False)
+    assert [(e.kind, e.message) for e in result.errors] == [("limit", "5 layers; only the first 3 were scanned")]
+    assert sorted(f.location.extra["layer_index"] for f in result.findings if f.location.path == "/etc/app.env") == [1, 2, 3]
+
+
+def test_registry_layer_with_bytes_after_its_tar_end_is_still_checked_against_its_digest():
+    # the digest of a pulled blob is checked when its body ends; the tar walk stops at the tar's
+    # end marker, so a mirror serving the right tar followed by other bytes went unnoticed and the
+    # layer was cached as clean under a digest its content does not have
+    import hashlib
+    import os
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from tests.artifacts.imagebuild import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, tar_bytes
+
+    def sha(data: bytes) -> str:
+        return "sha256:" + hashlib.sha256(data).hexdigest()
+
+    layer = tar_bytes({"etc/hostname": b"box\n"})
+    config = Image(layers=[Layer({}, "ADD x")]).config([sha(layer)])
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG, "digest": sha(config), "size": len(config)},
+        "layers": [{"mediaType": OCI_LAYER, "digest": sha(layer), "size": len(layer)}],
+    }).encode()
+    docs = {
+        "/v2/": b"{}", "/v2/team/app/manifests/1.0": manifest, f"/v2/team/app/blobs/{sha(config)}": config,
+        f"/v2/team/app/blobs/{sha(layer)}": layer + os.urandom(600_000),
+    }
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server API
+            body = docs.get(self.path)
+            self.send_response(200 if body is not None else 404)
+            self.send_header("Content-Type", OCI_MANIFEST)
+            self.send_header("Content-Length", str(len(body or b"")))
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    target = f"127.0.0.1:{server.server_address[1]}/team/app:1.0"
+    try:
+        for _ in range(2):  # the second scan must not trust a cache entry written by the first
+            result = scan_image(target)
+            assert [e.kind for e in result.errors] == ["unreadable"]
+            assert "does not match its digest" in result.errors[0].message
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_local_layer_blob_that_does_not_match_its_digest_is_reported_and_not_cached(tmp_path):
+    # a blob altered (or damaged) in a layout was scanned as if it were the layer its name claims,
+    # and cached as clean: a later scan of the real layer, local or pulled, then skipped it
+    from tests.artifacts.imagebuild import tar_bytes
+
+    img = Image(layers=[Layer({"etc/hostname": b"box\n"}, "ADD x"), Layer({"app/.env": f"t={CIRCLE}\n".encode()}, "COPY .env /app/")])
+    files = oci_files([img], gzip_layers=False)
+    manifest = json.loads(files[_blob_name(json.loads(files["index.json"])["manifests"][0]["digest"])])
+    secret_blob = _blob_name(manifest["layers"][1]["digest"])
+    real = files[secret_blob]
+    files[secret_blob] = tar_bytes({"app/.env": b"t=nothing\n"})
+    layout = write_dir(tmp_path / "layout", files)
+    altered = scan_image(str(layout))
+    assert not altered.findings
+    assert [e.kind for e in altered.errors] == ["unreadable"] and "does not match its digest" in altered.errors[0].message
+    (layout / secret_blob).write_bytes(real)
+    honest = scan_image(str(layout))
+    assert [f.location.path for f in honest.findings if f.location.layer] == ["/app/.env"] and not honest.errors

@@ -185,3 +185,19 @@ def test_plain_http_download_refused_from_https_index():
         _check_url("http://files.example/x.tgz", "https://registry.example", "npm:x")
     assert _check_url("/x.tgz", "http://127.0.0.1:1", "npm:x") == "http://127.0.0.1:1/x.tgz"
 
+
+
+@pytest.mark.parametrize(
+    ("ecosystem", "path", "doc"),
+    [
+        ("pypi", "/pypi/shapeless/json", []),
+        ("pypi", "/pypi/shapeless/json", {"info": "x", "urls": []}),
+        ("pypi", "/pypi/shapeless/json", {"urls": [{"url": "/f.whl", "digests": "abc"}]}),
+        ("npm", "/shapeless", {"dist-tags": ["latest"]}),
+        ("npm", "/shapeless", {"versions": {"1.0.0": {"dist": "x"}}, "dist-tags": {"latest": "1.0.0"}}),
+    ],
+)
+def test_index_metadata_of_the_wrong_shape_is_a_clean_error(index, ecosystem, path, doc):
+    index.add_json(path, doc)
+    with pytest.raises(SourceError, match="malformed metadata"):
+        scan_package(ecosystem, "shapeless", index_url=index.base)

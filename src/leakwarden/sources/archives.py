@@ -35,6 +35,7 @@ ARCHIVE_EXTENSIONS = (
     ".tar", ".tgz", ".tar.gz", ".tbz", ".tbz2", ".tar.bz2", ".txz", ".tar.xz", ".gem", ".crate",
     ".gz", ".bz2", ".xz", ".zst", ".tzst", ".tar.zst",
 )
+_ZIP_FAMILY = (".zip", ".jar", ".war", ".ear", ".aar", ".whl", ".egg", ".nupkg", ".apk", ".xpi", ".vsix")
 # Member types that are never text: skip them without reading (nested archives are still opened).
 _BINARY_MEMBER_EXT = frozenset(
     ".class .dex .so .dll .dylib .exe .o .a .pyc .pyo .pyd .png .jpg .jpeg .gif .ico .webp .woff .woff2"
@@ -42,6 +43,7 @@ _BINARY_MEMBER_EXT = frozenset(
 )
 _HEAD = 1024
 _READ_BLOCK = 1 << 20
+_LEAF_BLOCK = 64 * 1024
 OriginFor = Callable[[str, "str | None"], Origin]
 
 
@@ -131,6 +133,25 @@ class _Guarded:
                 " not scanned (possible decompression bomb)"
             )
         return data
+
+
+_TAR_HEADER_TYPES = {
+    tarfile.XHDTYPE: "pax", tarfile.XGLTYPE: "pax global", tarfile.SOLARIS_XHDTYPE: "pax",
+    tarfile.GNUTYPE_LONGNAME: "GNU long name", tarfile.GNUTYPE_LONGLINK: "GNU long link",
+}
+MAX_TAR_HEADER = 1 << 20
+
+
+class BoundedTarInfo(tarfile.TarInfo):
+    """tarfile reads the body of a pax or GNU long-name header into memory whole, at whatever
+    size the header declares: a few MB of gzip could make it hold gigabytes. Real ones are a
+    few KB; past MAX_TAR_HEADER the tar is reported as corrupt instead."""
+
+    def _proc_member(self, tarfile_: tarfile.TarFile) -> tarfile.TarInfo:
+        kind = _TAR_HEADER_TYPES.get(self.type)
+        if kind is not None and self.size > MAX_TAR_HEADER:
+            raise tarfile.ReadError(f"a {kind} header declares {self.size} bytes (over {MAX_TAR_HEADER // 1024} KiB); not read")
+        return super()._proc_member(tarfile_)  # type: ignore[misc]
 
 
 class Prefixed:
@@ -308,6 +329,8 @@ class ArchiveWalker:
             kind = sniff(head)
             if kind is not None and depth >= self.limits.max_depth:
                 self.on_error(ScanError(display, "limit", f"{kind} nested deeper than {self.limits.max_depth} levels; not opened"))
+            elif kind is None and name.lower().endswith(_ZIP_FAMILY):
+                yield from self._prefixed_zip(head, stream, display, depth, origin_for, seekable, name)
             elif kind is None:
                 yield from self._leaf(head, stream, display, origin_for, name)
             elif kind == "zip":
@@ -344,7 +367,16 @@ class ArchiveWalker:
             self.on_error(ScanError(display, "binary", "skipped: binary content"))
             return
         limit = self.limits.max_member_size
-        data = head if len(head) > limit else head + stream.read(limit + 1 - len(head))
+        # read in blocks: a truncated or damaged stream raises on the read that meets the damage
+        # and drops what that read had, so what came before is kept and scanned, then reported
+        parts, size, damage = [head], len(head), None
+        try:
+            while size <= limit and (block := stream.read(min(_LEAF_BLOCK, limit + 1 - size))):
+                parts.append(block)
+                size += len(block)
+        except DAMAGE_ERRORS as exc:
+            damage = exc
+        data = b"".join(parts)
         if len(data) > limit:
             self.on_error(ScanError(display, "too-large", f"skipped: over the {limit / 1e6:.1f} MB member size limit"))
             return
@@ -352,6 +384,28 @@ class ArchiveWalker:
         chunks = text_chunks(io.BytesIO(data[len(head):]), origin_for(display, blob), head)
         if chunks is not None:
             yield from chunks
+        if damage is not None:
+            raise damage
+
+    def _prefixed_zip(self, head: bytes, stream: Readable, display: str, depth: int, origin_for: OriginFor, seekable: bool, name: str) -> Iterator[Chunk]:
+        """A zip-family name whose bytes do not start as a zip: a zip behind a prefix (a Spring
+        Boot "fully executable" jar starts with its launch script) is opened, anything else is
+        read as a plain file."""
+        if seekable and hasattr(stream, "seek"):
+            fileobj: Any = stream  # seekable: the file itself
+            is_zip = zipfile.is_zipfile(fileobj)
+            fileobj.seek(len(head))
+            if is_zip:
+                yield from self._zip(head, stream, display, depth, origin_for, seekable)
+            else:
+                yield from self._leaf(head, stream, display, origin_for, name)
+            return
+        cap = self.limits.max_nested_in_memory
+        data = head + stream.read(cap + 1 - len(head))
+        if len(data) <= cap and zipfile.is_zipfile(io.BytesIO(data)):
+            yield from self._zip(b"", io.BytesIO(data), display, depth, origin_for, False)
+        else:
+            yield from self._leaf(data, io.BytesIO(), display, origin_for, name)
 
     def _member_name(self, raw: str, parent: str) -> str:
         clean, escapes = sanitize_member_name(raw)
@@ -377,6 +431,14 @@ class ArchiveWalker:
             self._ancestors.append(digest)
             fileobj = io.BytesIO(data)
         try:
+            # zipfile parses the whole central directory first, some ten times its size in memory:
+            # one far larger than the member limit needs is refused before that
+            found = central_directory(fileobj)
+            cap = max(self.limits.max_members * _CD_BYTES_PER_MEMBER, 1 << 20)
+            if found is not None and found[0] > cap:
+                self.on_error(ScanError(display, "limit", f"zip central directory of {found[0] / 1e6:.0f} MB is larger than {self.limits.max_members}"
+                                        " members need; not opened (possible zip bomb; raise --max-archive-members)"))
+                return
             try:
                 zf = zipfile.ZipFile(fileobj)
             except UnicodeDecodeError:
@@ -419,7 +481,7 @@ class ArchiveWalker:
     def tar(self, stream: Readable, display: str, depth: int, origin_for: OriginFor,
             on_member: Callable[[tarfile.TarInfo, str], bool] | None = None) -> Iterator[Chunk]:
         """Stream a tar; `on_member(info, clean_name)` may veto a member (image whiteouts)."""
-        tf = tarfile.open(fileobj=stream, mode="r|", bufsize=256 * 1024)  # type: ignore[call-overload]
+        tf = tarfile.open(fileobj=stream, mode="r|", bufsize=256 * 1024, tarinfo=BoundedTarInfo)  # type: ignore[call-overload]
         try:
             for info in tf:
                 self.budget.add_member()
@@ -442,12 +504,12 @@ class ArchiveWalker:
 
 _EOCD = struct.Struct("<4s4xHHIIH")  # signature, entries here, entries, CD size, CD offset, comment length
 _CD_SCAN_LIMIT = 256 * 1024 * 1024
+_CD_BYTES_PER_MEMBER = 256  # a central directory entry: 46 bytes, its name, extra fields, comment
 
 
-def misflagged_names(fh: Any) -> tuple[list[int], list[int]] | None:
-    """Where the UTF-8 flags (bit 11) of zip entries whose names are not valid UTF-8 sit: the
-    file offsets of the flag's high byte in the central directory and in the local headers.
-    None when the central directory cannot be found (zipfile reports why)."""
+def central_directory(fh: Any) -> tuple[int, int, int] | None:
+    """(size, offset, bytes prepended to the archive) of a zip's central directory, from its end
+    records (zip64 too); None when they cannot be found (zipfile reports why)."""
     fh.seek(0, 2)
     size = fh.tell()
     tail_len = min(size, _EOCD.size + 0xFFFF)
@@ -470,8 +532,19 @@ def misflagged_names(fh: Any) -> tuple[list[int], list[int]] | None:
                 cd_size, cd_offset = struct.unpack_from("<QQ", record, 40)
                 end = eocd - 20 - 56
     concat = end - cd_size - cd_offset  # bytes prepended to the archive (self-extractors)
-    if cd_size > _CD_SCAN_LIMIT or concat < 0 or cd_offset + concat < 0:
+    if concat < 0 or cd_offset + concat < 0:
         return None
+    return cd_size, cd_offset, concat
+
+
+def misflagged_names(fh: Any) -> tuple[list[int], list[int]] | None:
+    """Where the UTF-8 flags (bit 11) of zip entries whose names are not valid UTF-8 sit: the
+    file offsets of the flag's high byte in the central directory and in the local headers.
+    None when the central directory cannot be found (zipfile reports why)."""
+    found = central_directory(fh)
+    if found is None or found[0] > _CD_SCAN_LIMIT:
+        return None
+    cd_size, cd_offset, concat = found
     fh.seek(cd_offset + concat)
     cd = fh.read(cd_size)
     central: list[int] = []

@@ -8,6 +8,7 @@ whiteouts are recorded so a finding in a file deleted by a later layer can say i
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -15,17 +16,18 @@ import posixpath
 import tarfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from leakwarden.errors import SourceError
 from leakwarden.fsutil import NotRegularFile, open_regular
-from leakwarden.models import Chunk, Origin, ScanError
+from leakwarden.models import Chunk, Origin, ScanError, Secret
 from leakwarden.sources import OnError, chunks_from_stream
 from leakwarden.sources.archives import (
     DAMAGE_ERRORS,
     ArchiveWalker,
+    BoundedTarInfo,
     Prefixed,
     Readable,
     StreamLimitError,
@@ -47,7 +49,11 @@ _MAX_JSON = 16 * 1024 * 1024
 # Manifests and indexes one image may resolve to: a real multi-platform index lists tens, an OCI
 # layout a few hundred tags; three levels of indexes listing each other 30 times list 810,000.
 MAX_MANIFESTS = 1024
+# Layers of one image: Docker stops at 127, other builders at a few hundred. A manifest can list
+# one layer 100,000 times, and noting deletions compares every layer with the ones after it.
+MAX_LAYERS = 1000
 OPAQUE = ".wh..wh..opq"
+_READ_REST = 1 << 20
 WHITEOUT = ".wh."
 
 
@@ -97,9 +103,16 @@ class LayerRecord:
         return True
 
     def removes(self, path: str) -> bool:
-        if any(path == d or path.startswith(d + "/") for d in self.deleted):
+        """Whether `path` or a folder above it is deleted here, or a folder above it is opaque.
+        Looked up folder by folder: a layer can hold 200,000 whiteouts."""
+        if path in self.deleted:
             return True
-        return any(d == "" or path.startswith(d + "/") for d in self.opaque)
+        folder = path
+        while folder:
+            folder = posixpath.dirname(folder)
+            if folder in self.opaque or (folder and folder in self.deleted):
+                return True
+        return False
 
     def to_json(self) -> dict[str, list[str]]:
         return {"deleted": sorted(self.deleted), "opaque": sorted(self.opaque)}
@@ -138,6 +151,22 @@ def layer_instructions(config: dict[str, Any], count: int) -> list[str]:
     return (out + [""] * count)[:count]
 
 
+def redact_instructions(manifest: ImageManifest, secrets: list[Secret]) -> ImageManifest:
+    """The manifest with these secrets redacted in its layers' instructions: a `RUN` with a build
+    arg (`|1 TOKEN=...`) holds the value, and every finding in that layer shows the instruction."""
+    values = sorted({s.reveal() for s in secrets if s.reveal()}, key=len, reverse=True)
+    if not values:
+        return manifest
+    shown = {v: Secret(v).redacted for v in values}
+
+    def clean(text: str) -> str:
+        for value in values:
+            text = text.replace(value, shown[value])
+        return text
+
+    return replace(manifest, layers=tuple(replace(layer, instruction=clean(layer.instruction)) for layer in manifest.layers))
+
+
 def _platform_of(config: dict[str, Any], desc: dict[str, Any] | None = None) -> str:
     src = (desc or {}).get("platform") or config
     parts = [str(src.get("os", "")), str(src.get("architecture", ""))]
@@ -157,7 +186,7 @@ def _load_json(store: BlobStore, ref: str) -> Any:
     raw = store.read(ref)
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested thousands deep
         raise SourceError(f"{ref}: not valid JSON ({exc})") from None
 
 
@@ -189,7 +218,7 @@ def _load_manifest(store: BlobStore, digest: str) -> Any:
         return _load_json(store, digest)
     try:
         return json.loads(reader(digest))
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise SourceError(f"{digest}: not valid JSON ({exc})") from None
 
 
@@ -272,6 +301,30 @@ def _blob_path(ref: str) -> str:
     return ref
 
 
+def _tar_members(members: list[tarfile.TarInfo]) -> dict[str, tarfile.TarInfo]:
+    """Regular members by name, and links resolved to the regular member they name: `docker
+    save` writes a layer that an image holds twice once, and `<id>/layer.tar` symlinks to it."""
+    def key(name: str) -> str:
+        return name.lstrip("./").lstrip("/")
+
+    regular = {key(m.name): m for m in members if m.isreg()}
+    links = {key(m.name): m for m in members if m.issym() or m.islnk()}
+    out = dict(regular)
+    for name, first in links.items():
+        link: tarfile.TarInfo | None = first
+        hops = 0
+        while link is not None and hops < 8:  # a chain of links, never a loop
+            if link.issym():
+                target = posixpath.normpath(posixpath.join(posixpath.dirname(key(link.name)), link.linkname))
+            else:
+                target = posixpath.normpath(key(link.linkname))
+            if target in regular:
+                out.setdefault(name, regular[target])
+                break
+            link, hops = links.get(target), hops + 1
+    return out
+
+
 class TarStore:
     """A `docker save` tarball (plain or gzip): members read by path or digest."""
 
@@ -284,8 +337,8 @@ class TarStore:
         except OSError as exc:
             raise SourceError(f"{path}: cannot read: {exc.strerror or exc}") from None
         try:
-            self.tar = tarfile.open(fileobj=self._fh, mode="r:*")
-            self.members = {m.name.lstrip("./").lstrip("/"): m for m in self.tar.getmembers() if m.isreg()}
+            self.tar = tarfile.open(fileobj=self._fh, mode="r:*", tarinfo=BoundedTarInfo)
+            self.members = _tar_members(self.tar.getmembers())
         except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
             self._fh.close()
             raise SourceError(f"{path}: not a readable image tarball ({describe_error(exc)})") from None
@@ -444,6 +497,26 @@ def config_chunks(manifest: ImageManifest) -> Iterator[Chunk]:
         yield from chunks_from_stream(io.BytesIO("\n".join(lines).encode("utf-8", "replace")), origin)
 
 
+class _Digesting:
+    """Hashes a layer blob as it is read, to compare with its digest once it has been read whole."""
+
+    def __init__(self, inner: Readable, digest: str) -> None:
+        self.inner = inner
+        self.digest = digest
+        algo, _, self.expected = digest.partition(":")
+        self.hash = hashlib.new(algo) if algo in ("sha256", "sha512") else None  # else a path: nothing to check
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.inner.read(n)
+        if self.hash is not None:
+            self.hash.update(data)
+        return data
+
+    def check(self) -> None:
+        if self.hash is not None and self.hash.hexdigest() != self.expected.lower():
+            raise SourceError(f"blob {self.digest}: its content does not match its digest")
+
+
 def layer_chunks(walker: ArchiveWalker, manifest: ImageManifest, layer: LayerRef, record: LayerRecord, on_error: OnError) -> Iterator[Chunk]:
     """Stream one layer (tar, maybe compressed) and yield its text files as chunks."""
     label = f"{manifest.name} layer {layer.index} ({layer.digest[:19]})"
@@ -453,7 +526,10 @@ def layer_chunks(walker: ArchiveWalker, manifest: ImageManifest, layer: LayerRef
         return Origin("image", path=display, blob=blob, layer=layer.digest, extra=extra)
 
     try:
-        with layer.opener() as fh:
+        with layer.opener() as raw:
+            # a registry blob checks its own digest; a local layout's or tarball's is checked here,
+            # or a damaged or altered blob would be cached as clean under the digest it claims
+            fh: Any = raw if getattr(raw, "digest", None) == layer.digest else _Digesting(raw, layer.digest)
             head = fh.read(1024)
             kind = sniff(head)
             stream: Readable = Prefixed(head, fh)
@@ -466,6 +542,12 @@ def layer_chunks(walker: ArchiveWalker, manifest: ImageManifest, layer: LayerRef
                 on_error(ScanError(label, "corrupt", "layer is not a tar archive; not scanned"))
                 return
             yield from walker.tar(stream, "", 0, origin_for, on_member=record.observe)
+            # a registry blob's digest is checked when its body ends: the tar's end marker can
+            # come before that, and bytes after it would go unchecked (and the layer cached as clean)
+            while fh.read(_READ_REST):
+                pass
+            if isinstance(fh, _Digesting):
+                fh.check()
     except WalkLimitError as exc:
         on_error(ScanError(label, "limit", str(exc)))
     except StreamLimitError as exc:

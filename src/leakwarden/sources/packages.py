@@ -55,7 +55,7 @@ def _get_json(client: Any, url: str, what: str) -> Any:
         raise SourceError(f"{what}: the index answered HTTP {resp.status_code} ({url})")
     try:
         return resp.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested thousands deep
         raise SourceError(f"{what}: the index returned something that is not JSON ({url})") from None
 
 
@@ -192,4 +192,7 @@ def fetch(ecosystem: str, spec: str, *, index_url: str | None = None, all_files:
         fetcher = FETCHERS[ecosystem]
     except KeyError:
         raise UsageError(f"unknown package ecosystem {ecosystem!r} (known: {', '.join(sorted(FETCHERS))})") from None
-    yield from fetcher(spec, index_url, all_files)
+    try:
+        yield from fetcher(spec, index_url, all_files)
+    except (AttributeError, TypeError) as exc:  # a field of the index's JSON is not the documented type
+        raise SourceError(f"{ecosystem}:{spec}: the index answered with malformed metadata ({type(exc).__name__}: {exc})") from None

@@ -258,7 +258,7 @@ class RegistryStore:
         try:
             body = resp.json()
             token = body.get("token") or body.get("access_token")
-        except ValueError:
+        except (ValueError, AttributeError, RecursionError):  # not JSON, not an object, nested too deep
             token = None
         if resp.status_code != 200 or not token:
             raise SourceError(f"{self.ref.registry}: the token endpoint gave no token (HTTP {resp.status_code})")
@@ -336,10 +336,10 @@ def open_remote_image(target: str, platform: str | None, *, insecure: bool = Fal
         raw = store.read_manifest(ref.digest or ref.tag or "latest")
         try:
             doc = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested thousands deep
             raise SourceError(f"{ref}: the registry returned a manifest that is not JSON") from None
         manifests = resolve(store, doc, str(ref), platform, on_error=on_error)
-    except (SourceError, KeyError, TypeError) as exc:
+    except (SourceError, KeyError, TypeError, AttributeError) as exc:  # AttributeError: a list or number where an object belongs
         store.close()
         if isinstance(exc, SourceError):
             raise
