@@ -215,3 +215,21 @@ def test_browser_harness_sees_console_errors(tmp_path):
     finally:
         browser.close()
     assert any("boom" in p for p in problems) and any("notDefined" in p for p in problems)
+
+
+def test_sarif_uris_are_valid_relative_references(ruleset):
+    """Code scanning reads artifact URIs as URIs: `#` starts a fragment, a space is invalid,
+    and `x:` in the first segment is a scheme. Names are percent-encoded and read back whole."""
+    import re
+    from urllib.parse import unquote
+
+    names = [HOSTILE_PATH, "a b#1?.env", "C:/conf/x.env", "café/100%.env", "release.zip!/lib/app.jar!/c.env"]
+    chunks = [Chunk(f'token = "{token(name)}"\n'.encode(), Origin("file", path=name)) for name in names]
+    doc = json.loads(render("sarif", scan_chunk_list(chunks), ruleset))
+    uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in doc["runs"][0]["results"]]
+    assert len(uris) == len(names)
+    for uri in uris:
+        assert re.fullmatch(r"[A-Za-z0-9\-._~!$&'()*+,;=@/%]+", uri), uri
+        assert ":" not in uri.split("/", 1)[0]
+    assert sorted(unquote(u) for u in uris) == sorted(names)
+    assert "release.zip!/lib/app.jar!/c.env" in uris

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import IO, Any
+from urllib.parse import quote
 
 from leakwarden.models import Finding, ScanResult, Severity
 from leakwarden.remediation.summary import playbook_markdown, playbook_text
@@ -33,6 +34,13 @@ def _rule_descriptor(rule: Rule) -> dict[str, Any]:
     }
 
 
+def _uri(path: str) -> str:
+    """A path as a relative URI reference: spaces, `#`, `?`, `%` and non-ASCII percent-encoded
+    (code scanning reads `a b#1.env` as `a b` plus a fragment), and `:` too, which in a first
+    segment would read as a scheme. `!` stays, for archive chains (`app.zip!/config.env`)."""
+    return quote(path, safe="/!$&'()*+,;=@", errors="surrogateescape")
+
+
 def _result(f: Finding, index: int, ctx: ReportContext) -> dict[str, Any]:
     loc = f.location
     secret = f.secret.reveal() if ctx.show_secrets else f.secret.redacted
@@ -47,7 +55,7 @@ def _result(f: Finding, index: int, ctx: ReportContext) -> dict[str, Any]:
         "endLine": loc.end_line,
         "endColumn": max(loc.end_column, 1),
     }
-    uri = (loc.path or f"{loc.kind}").lstrip("/") or loc.kind
+    uri = _uri((loc.path or f"{loc.kind}").lstrip("/") or loc.kind)
     result: dict[str, Any] = {
         "ruleId": f.rule_id,
         "ruleIndex": index,
