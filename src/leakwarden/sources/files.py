@@ -8,13 +8,12 @@ import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import pathspec
 
 from leakwarden.errors import SourceError
 from leakwarden.models import Chunk, Origin, ScanError
-from leakwarden.sources import OnError, text_chunks
+from leakwarden.sources import OnError, Reader, text_chunks
 
 # Extensions that are never text; skipping them saves opening thousands of files.
 BINARY_EXTENSIONS = frozenset(
@@ -207,7 +206,7 @@ class _Capped:
     walk listed; a file that grows while it is read (a log being written) would otherwise be
     read for as long as it keeps growing."""
 
-    def __init__(self, fh: BinaryIO, left: int) -> None:
+    def __init__(self, fh: Reader, left: int) -> None:
         self._fh = fh
         self.left = left
 
