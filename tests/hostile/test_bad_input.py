@@ -125,6 +125,16 @@ def test_symlinks_not_followed_unless_asked(tmp_path: Path) -> None:
     assert len(data["findings"]) == 1
 
 
+def test_symlink_loop_given_as_the_path_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    for extra in ((), ("--follow-symlinks",)):
+        proc = run_cli("scan", "path", str(tmp_path / "a"), *extra)
+        assert proc.returncode == 2
+        assert b"internal error" not in proc.stderr and b"Traceback" not in proc.stderr
+        assert proc.stderr.startswith(b"error: ") and str(tmp_path / "a").encode() in proc.stderr
+
+
 @pytest.mark.parametrize(
     "payload",
     [
