@@ -132,6 +132,46 @@ def test_basic_auth_header_is_decoded() -> None:
         assert encoded not in f.line and encoded[4:-4] not in f.line
 
 
+# --- percent-encoded delimiters, and where decoded findings point --------------------------------
+
+
+@pytest.mark.parametrize("rule_id", sorted(TOKENS))
+@pytest.mark.parametrize("before", ["%22", "%20", "%27", "%2C", "%3B", "%0A", "%7B", "%5B"])
+def test_token_after_a_percent_encoded_delimiter(rule_id: str, before: str) -> None:
+    # `%22ATATT...`: the hex digit of the escape defeated the boundary the rule puts before the
+    # token, and no escape that can hide a token character was on the line to decode it
+    token = TOKENS[rule_id]
+    text = f"GET /hook?payload={before}{token}{before} HTTP/1.1\n"
+    [f] = [f for f in scan_text(text) if f.rule_id == rule_id]
+    assert (f.secret.reveal(), f.decoded) == (token, "percent")
+    start = text.index(token) + 1
+    assert (f.location.start_column, f.location.end_column) == (start, start + len(token))
+
+
+def test_bearer_jwt_in_a_percent_encoded_query() -> None:
+    text = f"https://api.acme.io/v1/export?authorization=Bearer%20{JWT}&format=csv"
+    assert ("jwt", JWT) in _found(text)
+
+
+def test_decoded_findings_point_at_the_encoded_token() -> None:
+    # The location used to be the decoding segment: from the first escape on the line (here
+    # inside the token, after 180 characters of it) to the end of the line. `fix` and the delta
+    # history scan read the finding's text back from these columns.
+    escaped = ATATT.replace("=", "\\=")
+    pct = ATATT.replace("=", "%3D")
+    for text, written in (
+        (f"jira.api.token={escaped}  # ops\n", escaped),
+        (f"x=%2Fa token={pct} next=%2F\n", pct),
+        (f"x=1\nurl=https://h.io/?t={pct}&y=%2Fz\n", pct),
+    ):
+        [f] = [f for f in scan_text(text) if f.rule_id == "atlassian-api-token"]
+        line = text.count("\n", 0, text.index(written)) + 1
+        col = text.index(written) - text.rfind("\n", 0, text.index(written))
+        loc = f.location
+        assert (loc.start_line, loc.end_line, loc.start_column, loc.end_column) == (line, line, col, col + len(written))
+        assert text.encode()[loc.offset : loc.offset + len(written)].decode() == written
+
+
 # --- hostile input ---------------------------------------------------------------------------------
 
 

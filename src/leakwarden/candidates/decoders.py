@@ -75,6 +75,11 @@ _B64_BODY = (
 _B64 = rb"(?:" + _B64_PREFIX[3:-1] + rb"|" + _B64_BASIC_PREFIX + rb")" + _B64_BODY
 # percent-encoding that can hide a token character: letters, digits, + / = @ :
 _PCT = rb"%(?:[46][1-9A-Fa-f]|[57][0-9Aa]|3[0-9AaDd]|2[BbFf]|40)"
+# an encoded delimiter right before a token character hides the token's start: the digit or
+# letter of `%22` `%20` `%27` `%2C` `%3B` `%3E` `%5B` `%7B` `%7C` `%09` `%0A` `%0D` defeats the
+# `\b` (or non-token character) a rule puts before its prefix (`data=%22ATATT3xFfGF0...%22`,
+# `Bearer%20eyJ...`). The following character is not part of the escape.
+_PCT_DELIM = rb"%(?:0[9AaDd]|2[027Cc]|3[BbEe]|5[Bb]|7[BbCc])"
 # escapes that break a token or the quotes around it: \" \' \/ and \u00XX, and the `.properties`
 # escapes \= \: and \ (backslash space) where they follow a token character (`...Tc\=A1D0`).
 # NOTE: the token character keeps the trigger rare: \: and \ alone are common in LaTeX and shell.
@@ -97,7 +102,7 @@ _CONCAT_ML = (
     rb"|[^\s\"']'[ \t]*\+[ \t]*\r?\n[ \t]*'[^\s\"']|[^\s\"']'[ \t]*\r?\n[ \t]*\+[ \t]*'[^\s\"']|[^\s\"']'\r?\n[ \t]+'[^\s\"']"
 )
 PATTERNS: dict[str, bytes] = {
-    "base64": _B64, "percent": _PCT, "escape": _ESC, "concat": _CONCAT, "concat_ml": _CONCAT_ML, "ws_escape": _WS_ESC,
+    "base64": _B64, "percent": _PCT + rb"|" + _PCT_DELIM + rb"(?=[A-Za-z0-9])", "escape": _ESC, "concat": _CONCAT, "concat_ml": _CONCAT_ML, "ws_escape": _WS_ESC,
 }
 MAX_CONCAT_LINES = 8  # lines joined into one literal at most
 MAX_CONCAT_BYTES = 4096
@@ -282,11 +287,12 @@ _WS = b" \t"
 _NOT_EDGE = frozenset(b" \t\n\r\f\v\"'")  # the [^\s"'] around a multi-line join
 _B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-"
 _B64_PREFIX_QUOTES = b"\"'`"
-_ID_B64, _ID_PCT, _ID_ESC2, _ID_ESC6, _ID_PLUS, _ID_DOT, _ID_ML_INDENT, _ID_ESC_PROPS, _ID_WS_ESC, _ID_B64_BASIC, _ID_ANSI = range(11)
+_ID_B64, _ID_PCT, _ID_ESC2, _ID_ESC6, _ID_PLUS, _ID_DOT, _ID_ML_INDENT, _ID_ESC_PROPS, _ID_WS_ESC, _ID_B64_BASIC, _ID_ANSI, _ID_PCT_DELIM = range(12)
 _HS_EXPRESSIONS: dict[int, bytes] = {
     _ID_B64: _B64_PREFIX + _B64_BODY,
     _ID_B64_BASIC: _B64_BASIC_PREFIX + _B64_BODY,
     _ID_PCT: _PCT,
+    _ID_PCT_DELIM: _PCT_DELIM + rb"[A-Za-z0-9]",  # the escape is the first three of four bytes
     _ID_ESC2: rb"\\[\"'/]",
     _ID_ESC6: rb"\\u00[0-9A-Fa-f]{2}",
     _ID_ESC_PROPS: rb"[A-Za-z0-9_.\-]\\[=: ]",  # the escape is the last two bytes (a lookbehind in _ESC)
@@ -433,6 +439,8 @@ class SegmentFinder:
                 append((end - 6, "escape", end))
             elif pid == _ID_PCT:
                 append((end - 3, "percent", end))
+            elif pid == _ID_PCT_DELIM:
+                append((end - 4, "percent", end - 1))
             else:
                 append((_dot_start(data, end), "concat", end))
             # True stops the scan; a few spare spans because a `+` join is confirmed one byte
