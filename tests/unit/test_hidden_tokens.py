@@ -172,6 +172,37 @@ def test_decoded_findings_point_at_the_encoded_token() -> None:
         assert text.encode()[loc.offset : loc.offset + len(written)].decode() == written
 
 
+# --- line continuations and \xXX escapes ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("rule_id", sorted(TOKENS))
+@pytest.mark.parametrize("eol", ["\n", "\r\n"])
+def test_token_split_by_line_continuations(rule_id: str, eol: str) -> None:
+    # shell, Dockerfile RUN lines and C/Python string literals drop a backslash-newline
+    token = TOKENS[rule_id]
+    a, b = len(token) // 3, 2 * len(token) // 3
+    text = f'curl -H "Authorization: {token[:a]}\\{eol}{token[a:b]}\\{eol}{token[b:]}" https://api.acme.io{eol}'
+    [f] = [f for f in scan_text(text) if f.rule_id == rule_id]
+    assert (f.secret.reveal(), f.decoded) == (token, "continuation")
+    loc = f.location
+    assert (loc.start_line, loc.start_column, loc.end_line, loc.end_column) == (1, text.index(token[:a]) + 1, 3, len(token) - b + 1)
+    assert token[:a] not in f.line and token[b:] not in f.line
+
+
+def test_indented_continuation_is_not_joined() -> None:
+    # in shell, indentation after `\\` newline starts a new word
+    token = TOKENS["crates-io-api-token"]
+    assert ("crates-io-api-token", token) not in _found(f"cargo publish --token {token[:12]}\\\n    {token[12:]}\n")
+
+
+@pytest.mark.parametrize("rule_id", sorted(TOKENS))
+def test_token_written_with_hex_escapes(rule_id: str) -> None:
+    token = TOKENS[rule_id]
+    whole = "".join(f"\\x{ord(c):02x}" for c in token)
+    for text in (f'key = b"{whole}"\n', f'TOKEN="{token[:-9]}\\x{ord(token[-9]):02X}{token[-8:]}"\n'):
+        assert (rule_id, token) in _found(text), text
+
+
 # --- hostile input ---------------------------------------------------------------------------------
 
 
