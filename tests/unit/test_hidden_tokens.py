@@ -206,7 +206,7 @@ def test_token_written_with_hex_escapes(rule_id: str) -> None:
 # --- hostile input ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("unit", [b"\x1b[", b"\x1b[0m", b"Basic ", b"a\\=", b"\\=", b"\\nA", b"\\\\\\\\n", b"Basic QUJDRGVmZ2hpams0QUJD "])
+@pytest.mark.parametrize("unit", [b"\x1b[", b"\x1b[0m", b"Basic ", b"a\\=", b"\\=", b"\\nA", b"\\\\\\\\n", b"Basic QUJDRGVmZ2hpams0QUJD ", b"\\x41", b"%22A", b"a\\\n", b"a\\\r\n"])
 def test_hostile_repetitions_stay_fast(ruleset, unit: bytes) -> None:
     from leakwarden.matcher import select_matcher
 
