@@ -50,3 +50,23 @@ def test_a_signing_algorithm_without_signature_is_an_elided_token() -> None:
     none = _b64(b'{"alg":"none"}')
     unsigned = analyze_jwt(f"{none}.{payload}.")  # alg none: kept, and flagged
     assert unsigned is not None and unsigned["alg_none"] and not unsigned["signed"]
+
+
+def test_json_nested_thousands_deep_is_rejected_not_a_crash(tmp_path) -> None:
+    # json.loads raises RecursionError (not ValueError) past about a thousand levels; one such
+    # `eyJ...` string (7 KB, inside the rule's length bound) ended the whole scan with
+    # "internal error: RecursionError", losing every other file's findings
+    from leakwarden.candidates.checksums import _b64_json_object
+    from leakwarden.verifier.offline import check_jwt
+    from tests.conftest import run_cli
+
+    deep = b'{"a":' + b"[" * 2600 + b"]" * 2600 + b"}"
+    token = _token(b'{"alg":"HS256"}', deep)
+    assert analyze_jwt(token) is None
+    assert _b64_json_object(_b64(deep), urlsafe=True) is None
+    assert check_jwt(token).state.value == "unknown"
+    (tmp_path / "evil.txt").write_text(f"x = {token}\n")
+    (tmp_path / "app.env").write_text("CARGO_REGISTRY_TOKEN=cioc4sohdmM0Lm7exG3lCMqXXQ8agOMTNwn\n")
+    proc = run_cli("scan", "path", str(tmp_path), "-f", "json")
+    assert proc.returncode == 1, proc.stderr.decode()
+    assert [f["rule_id"] for f in json.loads(proc.stdout)["findings"]] == ["crates-io-api-token"]
