@@ -72,7 +72,10 @@ def parse_size(value: str | int) -> int:
 
 def find_config(start: Path) -> tuple[Path, dict[str, Any]] | None:
     """Look for a config file in `start` and its parents, up to the repository root."""
-    here = start.resolve()
+    try:
+        here = start.resolve()
+    except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13): the scan reports it
+        here = start.absolute().parent
     if here.is_file():
         here = here.parent
     for folder in (here, *here.parents):

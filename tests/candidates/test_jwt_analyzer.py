@@ -64,3 +64,23 @@ def test_claims_shown_are_bounded_in_size() -> None:
     assert claims["sub"] == "u1" and claims["exp"] == 1 and claims["iss"].endswith("…") and len(claims["iss"]) == 200
     assert claims["aud"] == [f"service-{i}" for i in range(20)]
     assert len(details["jwt_header"]["kid"]) == 200 and len(details["jwt_header"]["jku"]) == 200
+
+
+def test_json_nested_thousands_deep_is_rejected_not_a_crash(tmp_path) -> None:
+    # json.loads raises RecursionError (not ValueError) past about a thousand levels; one such
+    # `eyJ...` string (7 KB, inside the rule's length bound) ended the whole scan with
+    # "internal error: RecursionError", losing every other file's findings
+    from leakwarden.candidates.checksums import _b64_json_object
+    from leakwarden.verifier.offline import check_jwt
+    from tests.conftest import run_cli
+
+    deep = b'{"a":' + b"[" * 2600 + b"]" * 2600 + b"}"
+    token = _token(b'{"alg":"HS256"}', deep)
+    assert analyze_jwt(token) is None
+    assert _b64_json_object(_b64(deep), urlsafe=True) is None
+    assert check_jwt(token).state.value == "unknown"
+    (tmp_path / "evil.txt").write_text(f"x = {token}\n")
+    (tmp_path / "app.env").write_text("CARGO_REGISTRY_TOKEN=cioc4sohdmM0Lm7exG3lCMqXXQ8agOMTNwn\n")
+    proc = run_cli("scan", "path", str(tmp_path), "-f", "json")
+    assert proc.returncode == 1, proc.stderr.decode()
+    assert [f["rule_id"] for f in json.loads(proc.stdout)["findings"]] == ["crates-io-api-token"]

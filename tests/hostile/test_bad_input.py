@@ -75,6 +75,23 @@ def test_file_that_vanishes_after_listing(tmp_path: Path) -> None:
     assert [e.kind for e in errors] == ["vanished"]
 
 
+def test_file_that_grows_while_read_is_read_up_to_the_size_cap(tmp_path: Path) -> None:
+    # a log being written: listed small, much bigger by the time it is read; without the cap a
+    # file that keeps growing (`yes >> log`) is read for as long as it grows
+    log = tmp_path / "build.log"
+    log.write_text(f"CARGO_REGISTRY_TOKEN={CRATES}\n")
+    errors = []
+    [(path, display, size)] = list(iter_files([tmp_path], FileOptions(), errors.append))
+    with log.open("ab") as fh:
+        fh.write((b"x" * 1023 + b"\n") * 3 * 1024)
+    options = FileOptions(max_file_size=1 << 20)
+    chunks = list(file_chunks(path, display, size, options, errors.append))
+    assert sum(len(c.data) for c in chunks) == 1 << 20
+    assert CRATES.encode() in chunks[0].data
+    [err] = errors
+    assert err.kind == "too-large" and "grew past the --max-file-size limit" in err.message
+
+
 def test_permission_denied_file_warns_and_scan_goes_on(tmp_path: Path) -> None:
     (tmp_path / "secret.env").write_text(f"CARGO_REGISTRY_TOKEN={CRATES}\n")
     locked = tmp_path / "locked.txt"
@@ -106,6 +123,16 @@ def test_symlinks_not_followed_unless_asked(tmp_path: Path) -> None:
     assert run_cli("scan", "path", str(scan_root)).returncode == 0
     data = _json(run_cli("scan", "path", str(scan_root), "--follow-symlinks", "-f", "json"))
     assert len(data["findings"]) == 1
+
+
+def test_symlink_loop_given_as_the_path_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    for extra in ((), ("--follow-symlinks",)):
+        proc = run_cli("scan", "path", str(tmp_path / "a"), *extra)
+        assert proc.returncode == 2
+        assert b"internal error" not in proc.stderr and b"Traceback" not in proc.stderr
+        assert proc.stderr.startswith(b"error: ") and str(tmp_path / "a").encode() in proc.stderr
 
 
 @pytest.mark.parametrize(

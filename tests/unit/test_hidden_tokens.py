@@ -132,10 +132,81 @@ def test_basic_auth_header_is_decoded() -> None:
         assert encoded not in f.line and encoded[4:-4] not in f.line
 
 
+# --- percent-encoded delimiters, and where decoded findings point --------------------------------
+
+
+@pytest.mark.parametrize("rule_id", sorted(TOKENS))
+@pytest.mark.parametrize("before", ["%22", "%20", "%27", "%2C", "%3B", "%0A", "%7B", "%5B"])
+def test_token_after_a_percent_encoded_delimiter(rule_id: str, before: str) -> None:
+    # `%22ATATT...`: the hex digit of the escape defeated the boundary the rule puts before the
+    # token, and no escape that can hide a token character was on the line to decode it
+    token = TOKENS[rule_id]
+    text = f"GET /hook?payload={before}{token}{before} HTTP/1.1\n"
+    [f] = [f for f in scan_text(text) if f.rule_id == rule_id]
+    assert (f.secret.reveal(), f.decoded) == (token, "percent")
+    start = text.index(token) + 1
+    assert (f.location.start_column, f.location.end_column) == (start, start + len(token))
+
+
+def test_bearer_jwt_in_a_percent_encoded_query() -> None:
+    text = f"https://api.acme.io/v1/export?authorization=Bearer%20{JWT}&format=csv"
+    assert ("jwt", JWT) in _found(text)
+
+
+def test_decoded_findings_point_at_the_encoded_token() -> None:
+    # The location used to be the decoding segment: from the first escape on the line (here
+    # inside the token, after 180 characters of it) to the end of the line. `fix` and the delta
+    # history scan read the finding's text back from these columns.
+    escaped = ATATT.replace("=", "\\=")
+    pct = ATATT.replace("=", "%3D")
+    for text, written in (
+        (f"jira.api.token={escaped}  # ops\n", escaped),
+        (f"x=%2Fa token={pct} next=%2F\n", pct),
+        (f"x=1\nurl=https://h.io/?t={pct}&y=%2Fz\n", pct),
+    ):
+        [f] = [f for f in scan_text(text) if f.rule_id == "atlassian-api-token"]
+        line = text.count("\n", 0, text.index(written)) + 1
+        col = text.index(written) - text.rfind("\n", 0, text.index(written))
+        loc = f.location
+        assert (loc.start_line, loc.end_line, loc.start_column, loc.end_column) == (line, line, col, col + len(written))
+        assert text.encode()[loc.offset : loc.offset + len(written)].decode() == written
+
+
+# --- line continuations and \xXX escapes ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("rule_id", sorted(TOKENS))
+@pytest.mark.parametrize("eol", ["\n", "\r\n"])
+def test_token_split_by_line_continuations(rule_id: str, eol: str) -> None:
+    # shell, Dockerfile RUN lines and C/Python string literals drop a backslash-newline
+    token = TOKENS[rule_id]
+    a, b = len(token) // 3, 2 * len(token) // 3
+    text = f'curl -H "Authorization: {token[:a]}\\{eol}{token[a:b]}\\{eol}{token[b:]}" https://api.acme.io{eol}'
+    [f] = [f for f in scan_text(text) if f.rule_id == rule_id]
+    assert (f.secret.reveal(), f.decoded) == (token, "continuation")
+    loc = f.location
+    assert (loc.start_line, loc.start_column, loc.end_line, loc.end_column) == (1, text.index(token[:a]) + 1, 3, len(token) - b + 1)
+    assert token[:a] not in f.line and token[b:] not in f.line
+
+
+def test_indented_continuation_is_not_joined() -> None:
+    # in shell, indentation after `\\` newline starts a new word
+    token = TOKENS["crates-io-api-token"]
+    assert ("crates-io-api-token", token) not in _found(f"cargo publish --token {token[:12]}\\\n    {token[12:]}\n")
+
+
+@pytest.mark.parametrize("rule_id", sorted(TOKENS))
+def test_token_written_with_hex_escapes(rule_id: str) -> None:
+    token = TOKENS[rule_id]
+    whole = "".join(f"\\x{ord(c):02x}" for c in token)
+    for text in (f'key = b"{whole}"\n', f'TOKEN="{token[:-9]}\\x{ord(token[-9]):02X}{token[-8:]}"\n'):
+        assert (rule_id, token) in _found(text), text
+
+
 # --- hostile input ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("unit", [b"\x1b[", b"\x1b[0m", b"Basic ", b"a\\=", b"\\=", b"\\nA", b"\\\\\\\\n", b"Basic QUJDRGVmZ2hpams0QUJD "])
+@pytest.mark.parametrize("unit", [b"\x1b[", b"\x1b[0m", b"Basic ", b"a\\=", b"\\=", b"\\nA", b"\\\\\\\\n", b"Basic QUJDRGVmZ2hpams0QUJD ", b"\\x41", b"%22A", b"a\\\n", b"a\\\r\n"])
 def test_hostile_repetitions_stay_fast(ruleset, unit: bytes) -> None:
     from leakwarden.matcher import select_matcher
 

@@ -69,6 +69,9 @@ CASES = [
     b'Basic "' + B64 + b'"\n',  # the quote starts it
     b'token=ab\\=cd path\\:x a\\ b =\\= \\\\=\n',  # .properties escapes after a token character
     b'{"a": "x\\ncioAB\\t\\rQ\\n\\n-\\n"}',  # \n \r \t before a token character
+    b"q=%22cio%22 a%20B %0A1 %7B%22 %2C- %3e%3B9\n",  # an encoded delimiter before a token character
+    b'b"\\x41\\x3d\\x00\\xff\\x7E\\x1f"\n',  # \xXX: printable ASCII only
+    b"T=ab\\\ncd\\\r\nef\\\n\\\ngh \\\n  ij\\\nk\\\nl",  # line continuations inside a run, chained
 ]
 
 
@@ -82,7 +85,7 @@ def test_the_edge_cases_do_find_each_kind(finder: SegmentFinder) -> None:
     assert kinds == set(PATTERNS)
 
 
-_ALPHABET = [bytes([c]) for c in b"\"'`:=+. \t\r\n%\\u0Aaw4Z/_-3D=ntB"] + [b"B"] * 4 + [b"Basic", b"bAsIc", b"QUJDRGVmZ2hpams0"]
+_ALPHABET = [bytes([c]) for c in b"\"'`:=+. \t\r\n%\\u0Aaw4Z/_-3D=ntBx27"] + [b"B"] * 4 + [b"Basic", b"bAsIc", b"QUJDRGVmZ2hpams0"]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

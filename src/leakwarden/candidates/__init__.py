@@ -285,22 +285,25 @@ class Detector:
                 key = (f.rule_id, f.secret.reveal())
                 if key in seen_secrets:
                     continue  # already visible in the plain text (e.g. escapes around it)
-                line = lines.line_of(seg.start)
-                ls = lines.line_start(seg.start)
+                # the location is the encoded text of this secret (for base64 the whole run), not
+                # the segment: an escape or a percent-encoded byte can sit in the middle of the
+                # token or after it, and the segment runs on to the end of the line
+                start, end = raw_span(seg, data, h.start, h.end)
+                line = lines.line_of(start)
+                ls = lines.line_start(start)
                 col0 = chunk.base_column if ls == 0 else 1
                 loc = replace(
                     f.location,
                     start_line=chunk.base_line + line,
-                    end_line=chunk.base_line + line + data.count(b"\n", seg.start, seg.end),
-                    start_column=seg.start - ls + col0,
-                    end_column=seg.end - lines.line_start(seg.end) + (col0 if ls == 0 else 1),
-                    offset=chunk.base_offset + seg.start,
+                    end_line=chunk.base_line + line + data.count(b"\n", start, end),
+                    start_column=start - ls + col0,
+                    end_column=end - lines.line_start(end) + (col0 if lines.line_start(end) == 0 else 1),
+                    offset=chunk.base_offset + start,
                 )
                 chain = f"{seg.kind}>{f.decoded}" if f.decoded else seg.kind
                 if (f.rule_id, f.secret.reveal(), loc.offset) in seen:
                     continue
                 seen.add((f.rule_id, f.secret.reveal(), loc.offset))
-                start, end = raw_span(seg, data, h.start, h.end)
                 seen_here.hits.append((start, end))
                 out.append(_Hit(replace(f, location=loc, decoded=chain), start, end))
         return out

@@ -59,7 +59,7 @@ def analyze_jwt(token: str, now: float | None = None) -> dict[str, Any] | None:
     try:
         header = b64url_json(parts[0])
         payload = b64url_json(parts[1])
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: JSON nested thousands deep
         return None
     if not isinstance(header, dict) or not isinstance(header.get("alg"), str):
         return None

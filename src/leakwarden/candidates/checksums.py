@@ -96,7 +96,7 @@ def _b64_json_object(text: str, urlsafe: bool = False) -> dict[str, object] | No
         return None
     try:
         value = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
         return None
     return value if isinstance(value, dict) else None
 

@@ -75,10 +75,15 @@ _B64_BODY = (
 _B64 = rb"(?:" + _B64_PREFIX[3:-1] + rb"|" + _B64_BASIC_PREFIX + rb")" + _B64_BODY
 # percent-encoding that can hide a token character: letters, digits, + / = @ :
 _PCT = rb"%(?:[46][1-9A-Fa-f]|[57][0-9Aa]|3[0-9AaDd]|2[BbFf]|40)"
-# escapes that break a token or the quotes around it: \" \' \/ and \u00XX, and the `.properties`
+# an encoded delimiter right before a token character hides the token's start: the digit or
+# letter of `%22` `%20` `%27` `%2C` `%3B` `%3E` `%5B` `%7B` `%7C` `%09` `%0A` `%0D` defeats the
+# `\b` (or non-token character) a rule puts before its prefix (`data=%22ATATT3xFfGF0...%22`,
+# `Bearer%20eyJ...`). The match takes that character too (Hyperscan has no lookahead).
+_PCT_DELIM = rb"%(?:0[9AaDd]|2[027Cc]|3[BbEe]|5[Bb]|7[BbCc])[A-Za-z0-9]"
+# escapes that break a token or the quotes around it: \" \' \/, \u00XX and \xXX (XX printable), and the `.properties`
 # escapes \= \: and \ (backslash space) where they follow a token character (`...Tc\=A1D0`).
 # NOTE: the token character keeps the trigger rare: \: and \ alone are common in LaTeX and shell.
-_ESC = rb"\\[\"'/]|\\u00[0-9A-Fa-f]{2}|(?<=[A-Za-z0-9_.\-])\\[=: ]"
+_ESC = rb"\\[\"'/]|\\u00[0-9A-Fa-f]{2}|\\x[2-7][0-9A-Fa-f]|(?<=[A-Za-z0-9_.\-])\\[=: ]"
 # a JSON/C \n \r \t right before a token character: the letter defeats the `\b` a rule puts
 # before its prefix (`"# tokens\ncioNN..."`). Not a decoder: the Detector matches the chunk again
 # with these escapes turned into two spaces and keeps only the tokens that start right after one.
@@ -96,8 +101,15 @@ _CONCAT_ML = (
     rb"[^\s\"']\"[ \t]*\+[ \t]*\r?\n[ \t]*\"[^\s\"']|[^\s\"']\"[ \t]*\r?\n[ \t]*\+[ \t]*\"[^\s\"']|[^\s\"']\"\r?\n[ \t]+\"[^\s\"']"
     rb"|[^\s\"']'[ \t]*\+[ \t]*\r?\n[ \t]*'[^\s\"']|[^\s\"']'[ \t]*\r?\n[ \t]*\+[ \t]*'[^\s\"']|[^\s\"']'\r?\n[ \t]+'[^\s\"']"
 )
+# a line continuation (backslash, newline) between two token characters: shell, Dockerfile and C
+# or Python string literals drop it, so `ATATT3xFfGF0...\` / `...=0A9214CC` is one token. Only an
+# unindented next line: in shell, indentation after the join splits the word.
+_CONT_CHARS = rb"[A-Za-z0-9_\-+/=]"
+# NOTE: the match takes the next line's first character (Hyperscan has no lookahead).
+_CONT = rb"(?<=" + _CONT_CHARS + rb")\\\r?\n" + _CONT_CHARS
 PATTERNS: dict[str, bytes] = {
-    "base64": _B64, "percent": _PCT, "escape": _ESC, "concat": _CONCAT, "concat_ml": _CONCAT_ML, "ws_escape": _WS_ESC,
+    "base64": _B64, "percent": _PCT + rb"|" + _PCT_DELIM, "escape": _ESC, "concat": _CONCAT, "concat_ml": _CONCAT_ML,
+    "continuation": _CONT, "ws_escape": _WS_ESC,
 }
 MAX_CONCAT_LINES = 8  # lines joined into one literal at most
 MAX_CONCAT_BYTES = 4096
@@ -190,12 +202,22 @@ def decode_concat_ml(lines: bytes) -> bytes | None:
     return out if out != lines else None
 
 
+_CONT_RE = re.compile(rb"(?<=" + _CONT_CHARS + rb")\\\r?\n(?=" + _CONT_CHARS + rb")")  # the join alone
+
+
+def decode_continuation(lines: bytes) -> bytes | None:
+    """Drop the backslash-newline continuations that split a run of token characters."""
+    out = _CONT_RE.sub(b"", lines)
+    return out if out != lines else None
+
+
 DECODERS: dict[str, Callable[[bytes], bytes | None]] = {
     "base64": decode_base64,
     "percent": decode_percent,
     "escape": decode_escapes,
     "concat": decode_concat,
     "concat_ml": decode_concat_ml,
+    "continuation": decode_continuation,
 }
 
 
@@ -241,6 +263,8 @@ def _edit_stages(seg: Decoded, raw: bytes) -> list[list[Edit]]:
         return [_sub_edits(_PCT_RE, raw, lambda m: 1)]
     if seg.kind == "concat":
         return [_sub_edits(_JOIN_RE, raw, lambda m: 0)]
+    if seg.kind == "continuation":
+        return [_sub_edits(_CONT_RE, raw, lambda m: 0)]
     # concat_ml: continuations joined first, then the one-line joins of the result
     return [_sub_edits(_ML_JOIN_RE, raw, lambda m: 0), _sub_edits(_JOIN_RE, _ML_JOIN_RE.sub(b"", raw), lambda m: 0)]
 
@@ -282,13 +306,17 @@ _WS = b" \t"
 _NOT_EDGE = frozenset(b" \t\n\r\f\v\"'")  # the [^\s"'] around a multi-line join
 _B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-"
 _B64_PREFIX_QUOTES = b"\"'`"
-_ID_B64, _ID_PCT, _ID_ESC2, _ID_ESC6, _ID_PLUS, _ID_DOT, _ID_ML_INDENT, _ID_ESC_PROPS, _ID_WS_ESC, _ID_B64_BASIC, _ID_ANSI = range(11)
+(_ID_B64, _ID_PCT, _ID_ESC2, _ID_ESC6, _ID_PLUS, _ID_DOT, _ID_ML_INDENT, _ID_ESC_PROPS, _ID_WS_ESC, _ID_B64_BASIC, _ID_ANSI, _ID_PCT_DELIM,
+ _ID_ESC4, _ID_CONT) = range(14)
 _HS_EXPRESSIONS: dict[int, bytes] = {
     _ID_B64: _B64_PREFIX + _B64_BODY,
     _ID_B64_BASIC: _B64_BASIC_PREFIX + _B64_BODY,
     _ID_PCT: _PCT,
+    _ID_PCT_DELIM: _PCT_DELIM,
     _ID_ESC2: rb"\\[\"'/]",
     _ID_ESC6: rb"\\u00[0-9A-Fa-f]{2}",
+    _ID_ESC4: rb"\\x[2-7][0-9A-Fa-f]",  # printable ASCII only: \x00 \xff are binary data
+    _ID_CONT: _CONT_CHARS + rb"\\\r?\n" + _CONT_CHARS,  # the match is all but the first byte (a lookbehind in _CONT)
     _ID_ESC_PROPS: rb"[A-Za-z0-9_.\-]\\[=: ]",  # the escape is the last two bytes (a lookbehind in _ESC)
     _ID_WS_ESC: _WS_ESC,
     _ID_ANSI: rb"\x1b\[",  # not a segment: tells the Detector to blank ANSI escapes first
@@ -431,8 +459,14 @@ class SegmentFinder:
                 append((end - 2, "escape", end))
             elif pid == _ID_ESC6:
                 append((end - 6, "escape", end))
+            elif pid == _ID_ESC4:
+                append((end - 4, "escape", end))
+            elif pid == _ID_CONT:
+                append((end - 4 if data[end - 3] == 13 else end - 3, "continuation", end))
             elif pid == _ID_PCT:
                 append((end - 3, "percent", end))
+            elif pid == _ID_PCT_DELIM:
+                append((end - 4, "percent", end))
             else:
                 append((_dot_start(data, end), "concat", end))
             # True stops the scan; a few spare spans because a `+` join is confirmed one byte
@@ -465,12 +499,12 @@ class SegmentFinder:
         for i, (start, kind, end) in enumerate(spans):
             # `late`: a segment that passes the budget is still yielded (it was decoded whole)
             late = True
-            if kind == "concat_ml":
+            if kind == "concat_ml" or kind == "continuation":
                 if start < ml_done:
                     continue
                 ls, le = _concat_region(data, spans, i)
                 ml_done = le
-                decoded = decode_concat_ml(data[ls:le])
+                decoded = DECODERS[kind](data[ls:le])
                 item = Decoded(kind, decoded.replace(b"\n", b" "), start, le, (ls, le)) if decoded is not None else None
             elif kind == "base64":
                 run = b64_search(data, start, end)
@@ -504,15 +538,15 @@ class SegmentFinder:
 
 
 def _concat_region(data: bytes, spans: list[tuple[int, str, int]], i: int) -> tuple[int, int]:
-    """Lines joined by the continuation at spans[i] and the ones chained after it (the next
-    continuation starts on the line this one ends on), capped in lines and bytes."""
+    """Lines joined by the continuation at spans[i] and the ones of the same kind chained after it
+    (the next continuation starts on the line this one ends on), capped in lines and bytes."""
     start, _, end = spans[i]
     ls, le = _line_bounds(data, start, end)
     lines = 2
     for s2, k2, e2 in spans[i + 1 :]:
         if s2 >= le or lines >= MAX_CONCAT_LINES:
             break
-        if k2 != "concat_ml" or s2 < end:
+        if k2 != spans[i][1] or s2 < end:
             continue
         _, le2 = _line_bounds(data, s2, e2)
         if le2 - ls > MAX_CONCAT_BYTES:

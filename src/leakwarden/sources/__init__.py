@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import BinaryIO
+from typing import Protocol
 
 from leakwarden.models import Chunk, Origin, ScanError
 
@@ -14,6 +14,12 @@ BLOCK_SIZE = 8 * 1024 * 1024
 BLOCK_OVERLAP = 64 * 1024
 
 OnError = Callable[[ScanError], None]
+
+
+class Reader(Protocol):
+    """What the chunkers read from: a binary file, stdin, or a wrapper around one."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
 
 
 def is_binary(head: bytes) -> bool:
@@ -57,7 +63,7 @@ class Transcoded:
     """A byte stream in another encoding read as UTF-8 (undecodable units become U+FFFD). Newlines
     survive transcoding, so line numbers stay right; columns and offsets count UTF-8 bytes."""
 
-    def __init__(self, raw: BinaryIO, codec: str, first: bytes = b"") -> None:
+    def __init__(self, raw: Reader, codec: str, first: bytes = b"") -> None:
         import codecs
 
         self._raw = raw
@@ -97,7 +103,7 @@ def with_encoding(origin: Origin, name: str | None) -> Origin:
     return origin if name is None else replace(origin, extra=(*origin.extra, ("encoding", name)))
 
 
-def text_chunks(stream: BinaryIO, origin: Origin, head: bytes) -> Iterator[Chunk] | None:
+def text_chunks(stream: Reader, origin: Origin, head: bytes) -> Iterator[Chunk] | None:
     """Chunks of a stream whose first bytes `head` were read already: transcoded to UTF-8 (and
     the origin marked with its `encoding`) when it is UTF-16 or UTF-32 text; None when it is
     binary; plain chunks otherwise."""
@@ -110,7 +116,7 @@ def text_chunks(stream: BinaryIO, origin: Origin, head: bytes) -> Iterator[Chunk
     return chunks_from_stream(Transcoded(stream, codec, head), with_encoding(origin, name))
 
 
-def chunks_from_stream(stream: BinaryIO | Transcoded, origin: Origin, first: bytes = b"") -> Iterator[Chunk]:
+def chunks_from_stream(stream: Reader, origin: Origin, first: bytes = b"") -> Iterator[Chunk]:
     """Split a stream into overlapping blocks, counting lines so locations stay exact."""
     buf = first
     offset = 0

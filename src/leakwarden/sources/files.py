@@ -13,7 +13,7 @@ import pathspec
 
 from leakwarden.errors import SourceError
 from leakwarden.models import Chunk, Origin, ScanError
-from leakwarden.sources import OnError, text_chunks
+from leakwarden.sources import OnError, Reader, text_chunks
 
 # Extensions that are never text; skipping them saves opening thousands of files.
 BINARY_EXTENSIONS = frozenset(
@@ -184,13 +184,35 @@ def file_chunks(path: str | Path, display: str, size: int, options: FileOptions,
             kind = "unreadable" if exc.errno != errno.EISDIR else "not-a-file"
             on_error(ScanError(display, kind, f"skipped: {exc.strerror}"))
             return
-        chunks = text_chunks(fh, Origin("file", path=display), head)  # UTF-16/32 text: as UTF-8
+        capped = _Capped(fh, options.max_file_size - len(head))
+        chunks = text_chunks(capped, Origin("file", path=display), head)  # UTF-16/32 text: as UTF-8
         if chunks is None:
             on_error(ScanError(display, "binary", "skipped: binary content"))
             return
         try:
             yield from chunks
+            if capped.left <= 0 and fh.read(1):
+                on_error(
+                    ScanError(display, "too-large", f"grew past the --max-file-size limit of {options.max_file_size / 1e6:.1f} MB while being read: only the first {options.max_file_size / 1e6:.1f} MB were scanned")
+                )
         except OSError as exc:
             on_error(ScanError(display, "unreadable", f"read failed: {exc.strerror}"))
     finally:
         fh.close()
+
+
+class _Capped:
+    """A file read no further than `left` more bytes. The size cap is checked on the size the
+    walk listed; a file that grows while it is read (a log being written) would otherwise be
+    read for as long as it keeps growing."""
+
+    def __init__(self, fh: Reader, left: int) -> None:
+        self._fh = fh
+        self.left = left
+
+    def read(self, n: int = -1) -> bytes:
+        if self.left <= 0:
+            return b""
+        data = self._fh.read(self.left if n < 0 else min(n, self.left))
+        self.left -= len(data)
+        return data

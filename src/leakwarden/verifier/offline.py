@@ -80,7 +80,7 @@ def check_jwt(token: str, related: Mapping[str, str] | None = None, now: float |
         header = json.loads(_b64(parts[0]))
         claims = json.loads(_b64(parts[1]))
         signature = _b64(parts[2])
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: JSON nested thousands deep
         return outcome(ValidityState.UNKNOWN, "malformed JWT: a part is not base64url-encoded JSON")
     if not isinstance(header, dict) or not isinstance(claims, dict) or not isinstance(header.get("alg"), str):
         return outcome(ValidityState.UNKNOWN, "malformed JWT: the header has no 'alg' or a part is not a JSON object")
