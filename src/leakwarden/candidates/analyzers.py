@@ -33,7 +33,10 @@ def _bounded(value: Any) -> Any:
     if isinstance(value, list):
         return [_bounded(v) for v in value[:MAX_CLAIM_ITEMS] if isinstance(v, str | int | float)]
     if isinstance(value, dict):
-        return _bounded(json.dumps(value, ensure_ascii=False))
+        try:
+            return _bounded(json.dumps(value, ensure_ascii=False))
+        except (RecursionError, ValueError):  # nested nearly as deep as json.loads allows
+            return "{…}"
     return value
 
 
