@@ -36,7 +36,10 @@ def _check(fmt: str, data: bytes, expected: dict[bytes, str]) -> None:
         assert paths == set(expected.values())
     elif fmt in ("jsonl",):
         assert {json.loads(line)["path"].split("/")[-1] for line in text.splitlines()} == set(expected.values())
-    elif fmt in ("sarif", "gitlab"):
+    elif fmt == "sarif":
+        uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].split("/")[-1] for r in json.loads(text)["runs"][0]["results"]}
+        assert uris == {"bad%5Cxff.env", "h%C3%A9llo.env", "nl%0Ax%1B%5B31mred.env"}  # as the JSON shows them, percent-encoded
+    elif fmt == "gitlab":
         json.loads(text)
         assert "bad\\\\xff.env" in text
     elif fmt == "csv":
