@@ -37,43 +37,57 @@ def which(tool: str) -> str | None:
     return shutil.which(tool) or shutil.which(tool, path=os.path.dirname(sys.executable))
 
 
-PAGE = os.sysconf("SC_PAGE_SIZE")
+def _memory(pid: str) -> tuple[int, int]:
+    """(proportional set size, its anonymous part) of one process in bytes. PSS shares a page
+    mapped by several processes among them: the pack files that git and the workers all map
+    count once, not once per process."""
+    pss = anon = 0
+    with open(f"/proc/{pid}/smaps_rollup", "rb") as fh:
+        for line in fh:
+            if line.startswith(b"Pss:"):
+                pss = int(line.split()[1]) * 1024
+            elif line.startswith(b"Pss_Anon:"):
+                anon = int(line.split()[1]) * 1024
+    return pss, anon
 
 
-def tree_rss(root: int) -> int:
-    """Resident bytes of a process and all its descendants (from /proc; 0 elsewhere)."""
+def tree_memory(root: int) -> tuple[int, int]:
+    """PSS and anonymous PSS of a process and all its descendants (from /proc; 0 elsewhere)."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
     for entry in os.listdir("/proc") if os.path.isdir("/proc") else ():
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat", "rb") as fh:
                 fields = fh.read().rpartition(b")")[2].split()
-            with open(f"/proc/{entry}/statm", "rb") as fh:
-                rss[int(entry)] = int(fh.read().split()[1]) * PAGE
+            children.setdefault(int(fields[1]), []).append(int(entry))
         except (OSError, IndexError, ValueError):
             continue
-        children.setdefault(int(fields[1]), []).append(int(entry))
-    total, todo = 0, [root]
+    pss = anon = 0
+    todo = [root]
     while todo:
         pid = todo.pop()
-        total += rss.get(pid, 0)
+        try:
+            p, a = _memory(str(pid))
+        except (OSError, ValueError, IndexError):
+            p = a = 0
+        pss, anon = pss + p, anon + a
         todo.extend(children.get(pid, ()))
-    return total
+    return pss, anon
 
 
-def run_timed(argv: list[str], env: dict[str, str] | None = None, cwd: str | None = None, memory: bool = False) -> tuple[float, float, int, bytes, int]:
+def run_timed(argv: list[str], env: dict[str, str] | None = None, cwd: str | None = None, memory: bool = False) -> tuple[float, float, int, bytes, tuple[int, int]]:
     """Wall and CPU seconds (the whole process tree), exit code, standard error, and with
-    `memory` the peak resident memory of the tree (sampled every 0.1 s; 0 without)."""
+    `memory` the peaks of the tree's PSS and of its anonymous part (sampled every 0.1 s)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = [0]
+    peak = [0, 0]
 
     def sample() -> None:
         while memory and proc.poll() is None:
-            peak[0] = max(peak[0], tree_rss(proc.pid))
+            pss, anon = tree_memory(proc.pid)
+            peak[0], peak[1] = max(peak[0], pss), max(peak[1], anon)
             time.sleep(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -83,7 +97,7 @@ def run_timed(argv: list[str], env: dict[str, str] | None = None, cwd: str | Non
     sampler.join()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu, proc.returncode, err, peak[0]
+    return wall, cpu, proc.returncode, err, (peak[0], peak[1])
 
 
 def leakwarden_cmd(repo: str, out: str, extra: list[str]) -> list[str]:
@@ -125,7 +139,7 @@ TOOLS = {
 }
 
 
-def bench_history(repo: str, tools: list[str], runs: int, lw_extra: list[str]) -> dict[str, set[str]]:
+def bench_history(repo: str, tools: list[str], runs: int, lw_extra: list[str], memory: bool = False) -> dict[str, set[str]]:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     found: dict[str, set[str]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -141,7 +155,7 @@ def bench_history(repo: str, tools: list[str], runs: int, lw_extra: list[str]) -
             argv = make(repo, out, lw_extra) if tool == "leakwarden" else make(repo, out)
             walls, cpus, peaks = [], [], []
             for _ in range(runs):
-                wall, cpu, rc, err, peak = run_timed(argv, env=env, memory=True)
+                wall, cpu, rc, err, peak = run_timed(argv, env=env, memory=memory)
                 if rc not in (0, 1, 200, 205):  # kingfisher: 200 findings, 205 validated findings
                     print(f"{tool}: exit {rc}: {err.decode(errors='replace')[-500:]}")
                     break
@@ -158,7 +172,8 @@ def bench_history(repo: str, tools: list[str], runs: int, lw_extra: list[str]) -
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 print(f"{tool}: could not read its report: {exc}")
                 found[tool] = set()
-            print(f"{tool:>11}: wall {min(walls):7.2f}s (median {statistics.median(walls):.2f}s)  cpu {min(cpus):7.2f}s  peak memory {max(peaks) / 2**20:6.0f} MiB  unique secrets {len(found[tool])}")
+            mem = f"  peak memory {max(p for p, _ in peaks) / 2**20:.0f} MiB PSS ({max(a for _, a in peaks) / 2**20:.0f} anonymous)" if memory else ""
+            print(f"{tool:>11}: wall {min(walls):7.2f}s (median {statistics.median(walls):.2f}s)  cpu {min(cpus):7.2f}s{mem}  unique secrets {len(found[tool])}")
     return found
 
 
@@ -263,6 +278,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--tools", default="leakwarden,gitleaks,kingfisher")
     ap.add_argument("--leakwarden-args", default="", help="extra arguments for `leakwarden scan git`")
+    ap.add_argument("--memory", action="store_true", help="sample each tool's peak memory (PSS of its process tree, every 0.1 s; the sampling slows the runs a little)")
     ap.add_argument("--hook-runs", type=int, default=15, help="0 to skip the hook timing")
     ap.add_argument("--plant", action="store_true", help="scan a local clone with rule examples committed on top (recall check)")
     args = ap.parse_args()
@@ -281,7 +297,7 @@ def main() -> None:
             repo = repaired_copy(repo, missing, planted_dir.name)
         count = subprocess.run(["git", "-C", repo, "rev-list", "--all", "--count"], capture_output=True, text=True).stdout.strip()
         print(f"repository: {repo} ({count} commits), {os.cpu_count()} CPUs")
-        found = bench_history(repo, args.tools.split(","), args.runs, shlex.split(args.leakwarden_args))
+        found = bench_history(repo, args.tools.split(","), args.runs, shlex.split(args.leakwarden_args), args.memory)
         if "leakwarden" in found:
             for other in (t for t in found if t != "leakwarden"):
                 both = found["leakwarden"] & found[other]
