@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import threading
 import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -175,22 +179,15 @@ def test_json_nested_too_deep_is_a_clean_error(tmp_path):
     assert proc.returncode == 2 and proc.stderr.startswith(b"error: ") and b"not valid JSON" in proc.stderr
 
 
-def test_registry_manifest_of_the_wrong_shape_is_a_clean_error():
-    # a server on 127.0.0.1 speaking just enough of the distribution API to hand out odd manifests
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    docs = {
-        "/v2/team/list/manifests/1.0": b"[1, 2]",
-        "/v2/team/entry/manifests/1.0": json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [5]}).encode(),
-        "/v2/team/deep/manifests/1.0": b"[" * 100_000 + b"]" * 100_000,
-    }
-
+@contextlib.contextmanager
+def _registry(docs: dict[str, bytes], content_type: str) -> Iterator[str]:
+    """A server on 127.0.0.1 speaking just enough of the distribution API to hand out `docs`
+    (path -> body; 404 for the rest). Yields its host:port."""
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server API
-            body = b"{}" if self.path == "/v2/" else docs.get(self.path)
+            body = docs.get(self.path)
             self.send_response(200 if body is not None else 404)
-            self.send_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body or b"")))
             self.end_headers()
             self.wfile.write(body or b"")
@@ -200,14 +197,24 @@ def test_registry_manifest_of_the_wrong_shape_is_a_clean_error():
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    host = f"127.0.0.1:{server.server_address[1]}"
     try:
-        for repo, says in (("list", "malformed manifest"), ("entry", "malformed manifest"), ("deep", "not JSON")):
-            with pytest.raises(SourceError, match=says):
-                scan_image(f"{host}/team/{repo}:1.0", use_cache=False)
+        yield f"127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_registry_manifest_of_the_wrong_shape_is_a_clean_error():
+    docs = {
+        "/v2/": b"{}",
+        "/v2/team/list/manifests/1.0": b"[1, 2]",
+        "/v2/team/entry/manifests/1.0": json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [5]}).encode(),
+        "/v2/team/deep/manifests/1.0": b"[" * 100_000 + b"]" * 100_000,
+    }
+    with _registry(docs, "application/vnd.oci.image.manifest.v1+json") as host:
+        for repo, says in (("list", "malformed manifest"), ("entry", "malformed manifest"), ("deep", "not JSON")):
+            with pytest.raises(SourceError, match=says):
+                scan_image(f"{host}/team/{repo}:1.0", use_cache=False)
 
 
 def test_docker_save_layer_stored_once_behind_symlinks(tmp_path):
@@ -260,9 +267,6 @@ def test_registry_layer_with_bytes_after_its_tar_end_is_still_checked_against_it
     # end marker, so a mirror serving the right tar followed by other bytes went unnoticed and the
     # layer was cached as clean under a digest its content does not have
     import hashlib
-    import os
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     from tests.artifacts.imagebuild import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, tar_bytes
 
@@ -280,30 +284,11 @@ def test_registry_layer_with_bytes_after_its_tar_end_is_still_checked_against_it
         "/v2/": b"{}", "/v2/team/app/manifests/1.0": manifest, f"/v2/team/app/blobs/{sha(config)}": config,
         f"/v2/team/app/blobs/{sha(layer)}": layer + os.urandom(600_000),
     }
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server API
-            body = docs.get(self.path)
-            self.send_response(200 if body is not None else 404)
-            self.send_header("Content-Type", OCI_MANIFEST)
-            self.send_header("Content-Length", str(len(body or b"")))
-            self.end_headers()
-            self.wfile.write(body or b"")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    target = f"127.0.0.1:{server.server_address[1]}/team/app:1.0"
-    try:
+    with _registry(docs, OCI_MANIFEST) as host:
         for _ in range(2):  # the second scan must not trust a cache entry written by the first
-            result = scan_image(target)
+            result = scan_image(f"{host}/team/app:1.0")
             assert [e.kind for e in result.errors] == ["unreadable"]
             assert "does not match its digest" in result.errors[0].message
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_local_layer_blob_that_does_not_match_its_digest_is_reported_and_not_cached(tmp_path):

@@ -101,13 +101,17 @@ def test_migrated_postgres_matches_fresh_postgres(pg_server):
     assert _columns(old) == _columns(new)
 
 
+def _set_schema_version(path, value: str) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (value,))
+    conn.commit()
+    conn.close()
+
+
 def test_newer_store_is_refused(tmp_path):
     path = tmp_path / "s.db"
     open_store(path).close()
-    conn = sqlite3.connect(path)
-    conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
-    conn.commit()
-    conn.close()
+    _set_schema_version(path, "99")
     with pytest.raises(StoreError, match="newer"):
         open_store(path)
 
@@ -180,10 +184,7 @@ def test_damaged_store_gives_a_clear_error_and_is_never_modified(kind, tmp_path)
 def test_a_store_whose_schema_version_is_not_a_number_is_a_clear_error(tmp_path):
     store = tmp_path / "findings.db"
     _store_with_data(store)
-    conn = sqlite3.connect(store)
-    conn.execute("UPDATE meta SET value = 'x' WHERE key = 'schema_version'")
-    conn.commit()
-    conn.close()
+    _set_schema_version(store, "x")
     with pytest.raises(StoreError, match="schema version 'x' is not a number"):
         open_store(store)
     res = run_cli("incidents", "list", "--store", str(store))
