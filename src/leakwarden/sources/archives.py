@@ -83,14 +83,14 @@ class Budget:
     def add_member(self) -> None:
         self.members += 1
         if self.members > self.limits.max_members:
-            raise WalkLimitError(f"more than {self.limits.max_members} members; the rest was not scanned (raise --max-archive-members)")
+            raise WalkLimitError(f"more than {self.limits.max_members} members; the rest was not scanned (raise --max-archive-members of `scan archive` or `scan image`)")
 
     def add_bytes(self, n: int) -> None:
         self.inflated += n
         if self.inflated > self.limits.max_total_bytes:
             raise WalkLimitError(
                 f"more than {self.limits.max_total_bytes / 1e6:.0f} MB once decompressed; the rest was not scanned"
-                " (possible decompression bomb; raise --max-archive-bytes)"
+                " (possible decompression bomb; raise --max-archive-bytes of `scan archive` or `scan image`)"
             )
 
 
@@ -437,7 +437,7 @@ class ArchiveWalker:
             cap = max(self.limits.max_members * _CD_BYTES_PER_MEMBER, 1 << 20)
             if found is not None and found[0] > cap:
                 self.on_error(ScanError(display, "limit", f"zip central directory of {found[0] / 1e6:.0f} MB is larger than {self.limits.max_members}"
-                                        " members need; not opened (possible zip bomb; raise --max-archive-members)"))
+                                        " members need; not opened (possible zip bomb; raise --max-archive-members of `scan archive` or `scan image`)"))
                 return
             try:
                 zf = zipfile.ZipFile(fileobj)
