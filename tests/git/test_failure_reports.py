@@ -92,14 +92,22 @@ def test_a_history_scan_that_cannot_read_the_refs_writes_its_failure(repo, tmp_p
     assert error["kind"] == "fatal" and "packed-refs" in error["message"]
 
 
-def test_a_clean_run_is_marked_successful_and_lists_warnings(repo, tmp_path):
-    repo.write("big.bin", b"\0" * 64)
-    repo.commit("binary", {})
+def test_a_clean_run_is_marked_successful_and_lists_warnings(tmp_path):
+    folder = tmp_path / "src"
+    folder.mkdir()
+    (folder / "a.txt").write_text("hello\n")
     out = tmp_path / "ok.sarif"
-    proc = run_cli("scan", "path", str(repo.path / "README.md"), "-f", "sarif", "-o", str(out))
+    proc = run_cli("scan", "path", str(folder), "-f", "sarif", "-o", str(out))
     assert proc.returncode == 0
     (invocation,) = json.loads(out.read_text())["runs"][0]["invocations"]
     assert invocation == {"executionSuccessful": True}
+    (folder / "big.txt").write_text("x" * 200 + "\n")
+    proc = run_cli("scan", "path", str(folder), "--max-file-size", "100", "-f", "sarif", "-o", str(out))
+    assert proc.returncode == 0
+    (invocation,) = json.loads(out.read_text())["runs"][0]["invocations"]
+    assert invocation["executionSuccessful"] is True
+    (note,) = invocation["toolExecutionNotifications"]
+    assert note["level"] == "warning" and "big.txt" in note["message"]["text"] and "--max-file-size" in note["message"]["text"]
 
 
 @pytest.mark.parametrize("bad", ["no-such-branch..HEAD", "HEAD..no-such-branch", "no-such-branch"])

@@ -497,24 +497,35 @@ def config_chunks(manifest: ImageManifest) -> Iterator[Chunk]:
         yield from chunks_from_stream(io.BytesIO("\n".join(lines).encode("utf-8", "replace")), origin)
 
 
+class BlobDigest:
+    """The running hash of a blob named `algo:hex`; a name that is no digest (a path in a
+    tarball) checks nothing."""
+
+    def __init__(self, digest: str) -> None:
+        self.digest = digest
+        algo, _, self.expected = digest.partition(":")
+        self.hash = hashlib.new(algo) if algo in ("sha256", "sha512") else None
+
+    def update(self, data: bytes) -> None:
+        if self.hash is not None:
+            self.hash.update(data)
+
+    def check(self, what: str = "its content") -> None:
+        if self.hash is not None and self.hash.hexdigest() != self.expected.lower():
+            raise SourceError(f"blob {self.digest}: {what} does not match its digest")
+
+
 class _Digesting:
     """Hashes a layer blob as it is read, to compare with its digest once it has been read whole."""
 
     def __init__(self, inner: Readable, digest: str) -> None:
         self.inner = inner
-        self.digest = digest
-        algo, _, self.expected = digest.partition(":")
-        self.hash = hashlib.new(algo) if algo in ("sha256", "sha512") else None  # else a path: nothing to check
+        self.blob = BlobDigest(digest)
 
     def read(self, n: int = -1) -> bytes:
         data = self.inner.read(n)
-        if self.hash is not None:
-            self.hash.update(data)
+        self.blob.update(data)
         return data
-
-    def check(self) -> None:
-        if self.hash is not None and self.hash.hexdigest() != self.expected.lower():
-            raise SourceError(f"blob {self.digest}: its content does not match its digest")
 
 
 def layer_chunks(walker: ArchiveWalker, manifest: ImageManifest, layer: LayerRef, record: LayerRecord, on_error: OnError) -> Iterator[Chunk]:
@@ -547,7 +558,7 @@ def layer_chunks(walker: ArchiveWalker, manifest: ImageManifest, layer: LayerRef
             while fh.read(_READ_REST):
                 pass
             if isinstance(fh, _Digesting):
-                fh.check()
+                fh.blob.check()
     except WalkLimitError as exc:
         on_error(ScanError(label, "limit", str(exc)))
     except StreamLimitError as exc:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from leakwarden.errors import SourceError
+from leakwarden.sources.images import BlobDigest
 
 if TYPE_CHECKING:
     from leakwarden.sources import OnError
@@ -168,8 +169,7 @@ class _StreamReader:
         self._piece = b""
         self._pos = 0
         self._eof = False
-        algo, _, self._expected = digest.partition(":")
-        self._hash = hashlib.new(algo) if algo in ("sha256", "sha512") else None
+        self._blob = BlobDigest(digest)
         self.digest = digest
 
     def _next_piece(self) -> bool:
@@ -179,12 +179,10 @@ class _StreamReader:
                 piece = next(self._iter)
             except StopIteration:
                 self._eof = True
-                if self._hash is not None and self._hash.hexdigest() != self._expected:
-                    raise SourceError(f"blob {self.digest}: downloaded content does not match its digest") from None
+                self._blob.check("downloaded content")
                 return False
             if piece:
-                if self._hash is not None:
-                    self._hash.update(piece)
+                self._blob.update(piece)
                 self._piece, self._pos = piece, 0
                 return True
         return False
